@@ -1,0 +1,193 @@
+"""Plain values that flow between newsbot's modules.
+
+All datetimes are timezone-aware UTC. Nothing here does I/O or holds logic beyond small properties.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A CSS selector, optionally taking an attribute: `h2.Title a@href` -> css + attr."""
+
+    css: str
+    attr: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.css}@{self.attr}" if self.attr else self.css
+
+
+@dataclass(frozen=True)
+class ListRules:
+    """How to find items on a listing page. Every Pick is relative to one `item` element."""
+
+    item: str
+    title: Pick
+    link: Pick | None = None  # None: the href of the title element, else of its first <a>
+    summary: Pick | None = None
+    date: Pick | None = None
+    image: Pick | None = None
+    date_formats: tuple[str, ...] = ()  # strptime formats tried before the built-in parser
+    fallback: Literal["none", "auto"] = "none"
+
+
+@dataclass(frozen=True)
+class ArticleRules:
+    """How to enrich a new item from its own page."""
+
+    content: Pick | None = None
+    date: Pick | None = None
+    author: Pick | None = None
+    image: Pick | None = None
+    title: Pick | None = None
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One source: `feeds/<feed_id>.toml`. `rules is None` means auto-detection."""
+
+    feed_id: str
+    title: str
+    urls: tuple[str, ...]
+    rules: ListRules | None = None
+    article: ArticleRules | None = None
+    id_pattern: str | None = None  # regex; group 1 (or the whole match) is the stable id
+    language: str = "vi"
+    timezone: str = DEFAULT_TIMEZONE
+    interval: timedelta | None = None  # None: the config's schedule.interval
+    max_items: int = 50  # items kept in the published feed
+    path: Path | None = None  # where the recipe was loaded from, for error messages
+
+
+@dataclass(frozen=True)
+class Item:
+    """A news item. `scrape` fills what the page says; `store` fills first_seen_at/updated_at."""
+
+    feed_id: str
+    item_id: str  # stable id (diff.item_id): id_pattern match, canonical URL, or a hash
+    url: str
+    title: str
+    summary: str = ""
+    published_at: datetime | None = None  # from the site; None: use first_seen_at
+    image: str | None = None
+    author: str | None = None
+    content: str | None = None  # sanitised HTML from the article page
+    first_seen_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def date(self) -> datetime | None:
+        """The date readers see: the site's, else when newsbot first saw the item."""
+        return self.published_at or self.first_seen_at
+
+
+@dataclass(frozen=True)
+class ScrapeResult:
+    """Items found on a page, in page order, and non-fatal problems (a missing date, a bad link)."""
+
+    items: tuple[Item, ...]
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CacheHeaders:
+    """Validators remembered from the last 200 response, for a conditional GET."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """A completed fetch. A 304 is a result (`not_modified`), not an error."""
+
+    url: str  # final URL after redirects
+    status: int
+    body: bytes = b""
+    content_type: str | None = None
+    cache: CacheHeaders = field(default_factory=CacheHeaders)
+    max_age: float | None = None  # Cache-Control max-age, seconds
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass(frozen=True)
+class FeedHealth:
+    """What the store remembers about a feed's polling."""
+
+    feed_id: str
+    last_poll_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    next_poll_at: datetime | None = None
+    cache: CacheHeaders = field(default_factory=CacheHeaders)
+    seeded: bool = False  # a first successful poll happened: later polls announce new items
+
+
+PollOutcome = Literal["new", "unchanged", "not_modified", "failed", "skipped"]
+
+
+@dataclass(frozen=True)
+class PollReport:
+    """The outcome of one poll of one feed."""
+
+    feed_id: str
+    outcome: PollOutcome
+    new_items: tuple[Item, ...] = ()
+    seeded: bool = False  # first poll: items stored silently
+    error: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+ChatKind = Literal["private", "group", "supergroup", "channel"]
+
+
+@dataclass(frozen=True)
+class KeywordFilter:
+    """Include (any match keeps) and exclude (any match drops) phrases; empty include keeps all."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Chat:
+    """A Telegram chat newsbot talks to."""
+
+    chat_id: int
+    kind: ChatKind = "private"
+    language: str = "vi"
+    active: bool = True  # False once Telegram says blocked/kicked/deactivated
+    paused: bool = False
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A chat following a feed, with the filter that applies (chat-wide merged with per-feed)."""
+
+    chat_id: int
+    feed_id: str
+    filter: KeywordFilter = field(default_factory=KeywordFilter)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One outbox row: an item to send to a chat. Marked sent only after Telegram accepted it."""
+
+    delivery_id: int
+    chat_id: int
+    item: Item
+    attempts: int = 0
+    created_at: datetime | None = None
+    matched: str | None = None  # the keyword that let the item through, shown in the message
