@@ -1,0 +1,372 @@
+"""Configuration and recipes: TOML files validated at load (the only module importing pydantic).
+
+Both kinds of file reject unknown keys and report errors as one line naming the file, the key, the
+bad value and what is expected, e.g.
+`config.toml: schedule.interval: "10 phút" is not a duration (write 10m, 1h30m)`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+
+from bot import dom
+from bot.errors import ConfigError, RecipeError
+from bot.model import DEFAULT_TIMEZONE, ArticleRules, ListRules, Pick, Recipe
+
+TOKEN_ENV = "NEWSBOT_TELEGRAM_TOKEN"
+CONFIG_ENV = "NEWSBOT_CONFIG"
+FEED_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
+
+
+def parse_duration(value: object) -> timedelta:
+    """`10m`, `1h30m`, `45s`, `2d`, or a number of seconds -> timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return timedelta(seconds=value)
+    match = _DURATION.match(value) if isinstance(value, str) and value.strip() else None
+    if not match or not any(match.groups()):
+        raise ValueError(f"{_show(value)} is not a duration (write 10m, 1h30m)")
+    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    duration = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    if not duration:
+        raise ValueError(f"{_show(value)} is zero; a duration must be positive (write 10m, 1h30m)")
+    return duration
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def _show(value: object) -> str:
+    return f'"{value}"' if isinstance(value, str) else repr(value)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ScheduleConfig(_Strict):
+    interval: Duration = timedelta(minutes=10)
+    jitter: Duration = timedelta(seconds=30)
+    max_backoff: Duration = timedelta(hours=6)
+    alert_after_failures: int = Field(3, ge=1)
+    retention: Duration = timedelta(days=180)  # items unseen on the page for this long are pruned
+
+
+class ServerConfig(_Strict):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    public_url: str = "http://localhost:8080"
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"{_show(value)} is not an http(s) URL (write http://host:port)")
+        return value.rstrip("/")
+
+
+class FetchConfig(_Strict):
+    timeout: Duration = timedelta(seconds=30)
+    max_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    min_host_gap: Duration = timedelta(seconds=1)
+    respect_robots: bool = True
+    user_agent: str = ""  # empty: newsbot/<version>
+
+
+class TelegramConfig(_Strict):
+    token: SecretStr = SecretStr("")
+    api_base_url: str = "https://api.telegram.org/bot"
+    admins: tuple[int, ...] = ()
+    admin_chats: tuple[int, ...] = ()  # where admin alerts go; default: the admins' private chats
+    channels: tuple[int | str, ...] = ()  # channels the bot posts to, subscribed to default_feeds
+    default_feeds: tuple[str, ...] = ()  # what /start subscribes to; empty: every feed
+    link_preview: bool = False
+    max_per_chat_per_round: int = Field(10, ge=1)
+    max_age: Duration = timedelta(days=3)  # older items are stored but not announced
+    messages_per_second: float = Field(25.0, gt=0, le=30)
+
+
+class Config(_Strict):
+    """The whole configuration; paths are absolute (resolved against the file's folder)."""
+
+    path: Path | None = None
+    data_dir: Path = Path("data")
+    feeds_dir: Path = Path("feeds")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    schedule: ScheduleConfig = ScheduleConfig()
+    server: ServerConfig = ServerConfig()
+    fetch: FetchConfig = FetchConfig()
+    telegram: TelegramConfig = TelegramConfig()
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "newsbot.db"
+
+    @property
+    def public_dir(self) -> Path:
+        return self.data_dir / "public"
+
+    @property
+    def token(self) -> str:
+        return self.telegram.token.get_secret_value()
+
+
+def find_config(cli_path: str | None, environ: Mapping[str, str]) -> tuple[Path, str | None]:
+    """Which config file to use, and a notice when it is the example's fallback."""
+    chosen = cli_path or environ.get(CONFIG_ENV)
+    if chosen:
+        return Path(chosen), None
+    default = Path("config.toml")
+    if default.exists():
+        return default, None
+    example = Path("config.example.toml")
+    if example.exists():
+        notice = "config.toml not found: using config.example.toml (copy it to config.toml to edit)"
+        return example, notice
+    return default, None
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Read and validate a config file; secrets from the environment win over the file."""
+    environ = os.environ if environ is None else environ
+    raw = _read_toml(path, ConfigError, hint="copy config.example.toml to config.toml")
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_explain(path, exc)) from None
+    base = path.resolve().parent
+    token = environ.get(TOKEN_ENV) or config.token
+    telegram = config.telegram.model_copy(update={"token": SecretStr(token)})
+    return config.model_copy(
+        update={
+            "path": path.resolve(),
+            "data_dir": base / config.data_dir,
+            "feeds_dir": base / config.feeds_dir,
+            "telegram": telegram,
+        }
+    )
+
+
+# --- recipes -----------------------------------------------------------------------------------
+
+
+def _check_selector(value: str) -> str:
+    css = value.rsplit("@", 1)[0] if "@" in value else value
+    if css.strip():
+        try:
+            dom.compile_selector(css)
+        except ValueError as exc:
+            raise ValueError(f"{_show(value)} is not a valid CSS selector ({exc})") from None
+    return value
+
+
+Selector = Annotated[str, BeforeValidator(_check_selector)]
+
+
+class ListSection(_Strict):
+    item: Selector
+    title: Selector
+    link: Selector | None = None
+    summary: Selector | None = None
+    date: Selector | None = None
+    image: Selector | None = None
+    date_formats: tuple[str, ...] = ()
+    fallback: Literal["none", "auto"] = "none"
+
+    @field_validator("item")
+    @classmethod
+    def _item_not_empty(cls, value: str) -> str:
+        if not value.strip() or "@" in value:
+            raise ValueError(f"{_show(value)}: item must be a CSS selector without @attr")
+        return value
+
+
+class ArticleSection(_Strict):
+    content: Selector | None = None
+    date: Selector | None = None
+    author: Selector | None = None
+    image: Selector | None = None
+    title: Selector | None = None
+
+
+class RecipeFile(_Strict):
+    title: str = Field(min_length=1)
+    url: str | tuple[str, ...]
+    language: str = "vi"
+    timezone: str = DEFAULT_TIMEZONE
+    interval: Duration | None = None
+    id_pattern: str | None = None
+    max_items: int = Field(50, ge=1, le=500)
+    list: ListSection | None = None
+    article: ArticleSection | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _urls(cls, value: str | tuple[str, ...]) -> str | tuple[str, ...]:
+        urls = (value,) if isinstance(value, str) else value
+        if not urls:
+            raise ValueError("no URL given (write url = \"https://site/list\")")
+        for url in urls:
+            if not re.match(r"^https?://[^/\s]+", url):
+                raise ValueError(f"{_show(url)} is not an http(s) URL")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{_show(value)} is not a time zone (write Asia/Ho_Chi_Minh)") from None
+        return value
+
+    @field_validator("id_pattern")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"{_show(value)} is not a regular expression ({exc})") from None
+        return value
+
+
+def parse_pick(value: str | None) -> Pick | None:
+    """`h2 a@href` -> Pick("h2 a", "href"); an empty css means the item element itself."""
+    if value is None:
+        return None
+    css, sep, attr = value.rpartition("@")
+    if not sep or not re.fullmatch(r"[A-Za-z_:][-\w:.]*", attr):
+        return Pick(value.strip())
+    return Pick(css.strip(), attr)
+
+
+def load_recipe(path: Path) -> Recipe:
+    """Read and validate `feeds/<id>.toml`; the file name is the feed id."""
+    feed_id = path.stem
+    if not FEED_ID.match(feed_id):
+        raise RecipeError(
+            f"{path}: {feed_id!r} is not a usable feed id",
+            hint="name the file with lower-case letters, digits, - or _ (e.g. feeds/haiphong.toml)",
+        )
+    raw = _read_toml(path, RecipeError, hint="see README.md, 'Writing a recipe'")
+    try:
+        parsed = RecipeFile.model_validate(raw)
+    except ValidationError as exc:
+        raise RecipeError(_explain(path, exc)) from None
+    return _to_recipe(feed_id, parsed, path)
+
+
+def load_recipes(feeds_dir: Path) -> list[Recipe]:
+    """Every recipe in a folder, sorted by id; all problems are reported together."""
+    if not feeds_dir.is_dir():
+        raise ConfigError(
+            f"{feeds_dir}: feeds folder not found", hint="set feeds_dir in the config file"
+        )
+    recipes, problems = [], []
+    for path in sorted(feeds_dir.glob("*.toml")):
+        try:
+            recipes.append(load_recipe(path))
+        except RecipeError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise RecipeError("; ".join(problems))
+    return recipes
+
+
+def _to_recipe(feed_id: str, parsed: RecipeFile, path: Path) -> Recipe:
+    urls = (parsed.url,) if isinstance(parsed.url, str) else tuple(parsed.url)
+    rules = None
+    if parsed.list is not None:
+        section = parsed.list
+        title = parse_pick(section.title)
+        assert title is not None
+        rules = ListRules(
+            item=section.item,
+            title=title,
+            link=parse_pick(section.link),
+            summary=parse_pick(section.summary),
+            date=parse_pick(section.date),
+            image=parse_pick(section.image),
+            date_formats=section.date_formats,
+            fallback=section.fallback,
+        )
+    article = None
+    if parsed.article is not None:
+        a = parsed.article
+        article = ArticleRules(
+            content=parse_pick(a.content),
+            date=parse_pick(a.date),
+            author=parse_pick(a.author),
+            image=parse_pick(a.image),
+            title=parse_pick(a.title),
+        )
+    return Recipe(
+        feed_id=feed_id,
+        title=parsed.title,
+        urls=urls,
+        rules=rules,
+        article=article,
+        id_pattern=parsed.id_pattern,
+        language=parsed.language,
+        timezone=parsed.timezone,
+        interval=parsed.interval,
+        max_items=parsed.max_items,
+        path=path,
+    )
+
+
+# --- error reporting ---------------------------------------------------------------------------
+
+
+def _read_toml(path: Path, error: type[ConfigError], *, hint: str) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise error(f"{path}: file not found", hint=hint) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{path}: not valid TOML: {exc}", hint="check quotes and brackets") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot be read: {exc.strerror}") from None
+
+
+def _explain(path: Path, exc: ValidationError) -> str:
+    """One line per problem: `file: key: what is wrong`."""
+    lines = []
+    for problem in exc.errors():
+        key = ".".join(str(part) for part in problem["loc"] if not _is_union_tag(part))
+        kind = problem["type"]
+        if kind == "extra_forbidden":
+            lines.append(f"{path}: {key}: unknown key (remove it or check its spelling)")
+            continue
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        if kind not in ("value_error", "assertion_error"):
+            message = f"{_show(problem.get('input'))}: {message.lower()}"
+        lines.append(f"{path}: {key}: {message}")
+    return "; ".join(dict.fromkeys(lines))
+
+
+def _is_union_tag(part: str | int) -> bool:
+    # pydantic names union branches in `loc` ("str", "tuple[str, ...]"); readers want the key only.
+    return isinstance(part, str) and ("[" in part or part in ("str", "int", "function-before"))

@@ -1,0 +1,344 @@
+"""HTML bytes to text to a tree, and CSS selection over it: the only module that imports lxml.
+
+Decoding follows what browsers and Miniflux do for real Vietnamese pages: a BOM wins, then the
+declared charset (HTTP header, then `<meta>`), except that a body which is valid UTF-8 is read as
+UTF-8 whatever the label says; with no usable label, charset_normalizer guesses. Text comes out
+NFC, because Python's cp1258 codec yields decomposed tone marks.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any
+
+import charset_normalizer
+from cssselect import GenericTranslator, HTMLTranslator, SelectorError
+from lxml import etree
+from lxml import html as lxml_html
+
+Node = lxml_html.HtmlElement
+
+_META_SCAN_BYTES = 4096
+_META_CHARSET = re.compile(
+    rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""", re.IGNORECASE
+)
+_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""", re.IGNORECASE)
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
+# C0 controls (except tab, LF, CR) are invalid in XML feeds and never meant as text.
+_CONTROL_CHARS = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+_INVISIBLE = dict.fromkeys([0x200B, 0xFEFF, 0x00AD])
+_SKIPPED_TAGS = frozenset({"script", "style", "noscript", "template"})
+# Elements that separate words even when the markup puts no space between them.
+_BREAKING_TAGS = frozenset(
+    {
+        "br", "p", "div", "li", "ul", "ol", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6",
+        "section", "article", "header", "footer", "blockquote", "dd", "dt", "figcaption", "table",
+    }
+)  # fmt: skip
+_CSS_IDENT = re.compile(r"^-?[A-Za-z_][A-Za-z0-9_-]*$")
+# WHATWG maps these labels to windows-1252; Python's latin-1 would turn 0x80-0x9F into controls.
+_LABEL_ALIASES = {
+    "iso-8859-1": "cp1252",
+    "iso8859-1": "cp1252",
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "us-ascii": "cp1252",
+    "ascii": "cp1252",
+    "x-user-defined": "cp1252",
+    "unicode-1-1-utf-8": "utf-8",
+    "utf8": "utf-8",
+}
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_PARSER = lxml_html.HTMLParser(huge_tree=True)  # depth 2048, not 256: sloppy pages nest deep
+_HTML_TRANSLATOR = HTMLTranslator()
+
+
+def decode_html(body: bytes, content_type: str | None = None) -> str:
+    """Decode a page's bytes to NFC text (BOM, header, meta, valid UTF-8, then detection)."""
+    for bom, encoding in _BOMS:
+        if body.startswith(bom):
+            return _nfc(body[len(bom) :].decode(encoding, errors="replace"))
+    utf8 = _try_decode(body, "utf-8")
+    if utf8 is not None:
+        return _nfc(utf8)
+    for label in (_header_charset(content_type), _meta_charset(body)):
+        encoding = _python_codec(label)
+        if encoding is None or encoding == "utf-8":
+            continue  # a utf-8 label on a body that is not UTF-8 is a lie: keep looking
+        text = _try_decode(body, encoding)
+        if text is not None:
+            return _nfc(text)
+    return _nfc(_detect(body))
+
+
+def parse_html(text: str) -> Node:
+    """Parse HTML leniently; never raises (an empty or hopeless document gives an empty root)."""
+    text = _XML_DECLARATION.sub("", text, count=1).translate(_CONTROL_CHARS)
+    try:
+        root = lxml_html.document_fromstring(text, parser=_PARSER)
+    except (etree.ParserError, ValueError, TypeError):
+        root = None
+    except UnicodeError:  # lone surrogates
+        data = text.encode("utf-8", errors="replace")
+        try:
+            root = lxml_html.document_fromstring(data, parser=_utf8_parser())
+        except (etree.ParserError, ValueError):
+            root = None
+    if root is None:
+        return lxml_html.document_fromstring("<html><body></body></html>")
+    return root  # type: ignore[no-any-return]
+
+
+def compile_selector(css: str) -> None:
+    """Check a CSS selector; raises ValueError naming the problem if it is invalid."""
+    _compiled(css)
+
+
+def select(node: Node, css: str) -> list[Node]:
+    """Elements under `node` (in document order) matching a CSS selector or selector list."""
+    return [n for n in _compiled(css)(node) if isinstance(n, Node)]
+
+
+def select_one(node: Node, css: str) -> Node | None:
+    """The first element matching `css` under `node`, or None."""
+    found = select(node, css)
+    return found[0] if found else None
+
+
+def text_of(node: Node) -> str:
+    """Visible text of an element: whitespace collapsed, NFC, without script/style contents."""
+    return normalize_text(" ".join(_text_parts(node)))
+
+
+def raw_text_of(node: Node) -> str:
+    """All text inside an element as written (for <script type=application/ld+json>)."""
+    return str(node.text_content())
+
+
+def attr_of(node: Node, name: str) -> str | None:
+    """An attribute's value, stripped; None when absent."""
+    value = node.get(name)
+    return None if value is None else str(value).strip()
+
+
+def normalize_text(text: str) -> str:
+    """Collapse whitespace (NBSP included), drop zero-width characters, NFC."""
+    return _nfc(" ".join(text.translate(_INVISIBLE).split()))
+
+
+def tag_of(node: Node) -> str:
+    """Lower-case tag name; '' for comments and processing instructions."""
+    tag = node.tag
+    return tag.lower() if isinstance(tag, str) else ""
+
+
+def parent_of(node: Node) -> Node | None:
+    """The parent element, or None at the root."""
+    parent = node.getparent()
+    return parent if isinstance(parent, Node) else None
+
+
+def children_of(node: Node) -> list[Node]:
+    """Child elements (no comments, no text)."""
+    return [child for child in node.iterchildren() if isinstance(child.tag, str)]
+
+
+def iter_elements(node: Node) -> Iterator[Node]:
+    """`node` and every element below it, in document order."""
+    for element in node.iter():
+        if isinstance(element.tag, str):
+            yield element
+
+
+def classes_of(node: Node) -> tuple[str, ...]:
+    """The element's class names in order."""
+    return tuple((node.get("class") or "").split())
+
+
+def css_path(node: Node, stop: Node | None = None) -> str:
+    """A readable selector from the root (or `stop`) down to `node`: `div.A > ul.B > li.row`."""
+    steps: list[str] = []
+    current: Node | None = node
+    while current is not None and current is not stop and tag_of(current) not in ("", "html"):
+        step, unique = _css_step(current)
+        steps.append(step)
+        if unique:
+            break
+        current = parent_of(current)
+    return " > ".join(reversed(steps))
+
+
+def inner_html(node: Node) -> str:
+    """The element's children serialised as HTML (its own tag left out)."""
+    parts = [_escape_text(node.text or "")]
+    for child in node.iterchildren():
+        parts.append(lxml_html.tostring(child, encoding="unicode", with_tail=True))
+    return "".join(parts)
+
+
+def outer_html(node: Node) -> str:
+    """The element serialised as HTML, tail text excluded."""
+    return str(lxml_html.tostring(node, encoding="unicode", with_tail=False))
+
+
+def drop(nodes: list[Node]) -> None:
+    """Remove elements from their tree, keeping the text that follows them."""
+    for node in nodes:
+        if node.getparent() is not None:
+            node.drop_tree()
+
+
+def absolutize_links(node: Node, base_url: str) -> None:
+    """Rewrite href/src/srcset inside `node` to absolute URLs (mutates the tree)."""
+    try:
+        node.make_links_absolute(base_url, resolve_base_href=False, handle_failures="discard")
+    except ValueError:
+        pass
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=512)
+def _compiled(css: str) -> Any:
+    """Compile a CSS selector to an XPath callable (cached: recipes repeat the same few)."""
+    if not css or not css.strip():
+        raise ValueError("empty CSS selector")
+    try:
+        xpath = _HTML_TRANSLATOR.css_to_xpath(css)
+    except SelectorError as exc:
+        raise ValueError(f"invalid CSS selector {css!r}: {exc}") from None
+    try:
+        return etree.XPath(xpath, smart_strings=False)
+    except etree.XPathSyntaxError as exc:  # pragma: no cover - cssselect emits valid XPath
+        raise ValueError(f"CSS selector {css!r} gave unusable XPath: {exc}") from None
+
+
+def _text_parts(node: Node) -> Iterator[str]:
+    """Text pieces of a subtree, skipping script/style, with breaks around block elements."""
+    if tag_of(node) in _SKIPPED_TAGS:
+        return
+    skip_depth = 0
+    for event, element in etree.iterwalk(node, events=("start", "end")):
+        tag = element.tag
+        name = tag.lower() if isinstance(tag, str) else ""
+        if event == "start":
+            if skip_depth or name in _SKIPPED_TAGS:
+                skip_depth += 1
+                continue
+            if name in _BREAKING_TAGS:
+                yield " "
+            if name and element.text:
+                yield element.text
+            continue
+        if skip_depth:
+            skip_depth -= 1
+            if skip_depth:
+                continue
+        elif name in _BREAKING_TAGS:
+            yield " "
+        if element is not node and element.tail:
+            yield element.tail
+
+
+def _css_step(node: Node) -> tuple[str, bool]:
+    """One step of a css_path, and whether it is unique on the page (an id)."""
+    ident = node.get("id")
+    if ident and _CSS_IDENT.match(ident):
+        return f"{tag_of(node)}#{ident}", True
+    names = [name for name in classes_of(node) if _CSS_IDENT.match(name)]
+    return tag_of(node) + "".join(f".{name}" for name in names), False
+
+
+def _escape_text(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _nfc(text: str) -> str:
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+
+
+def _try_decode(body: bytes, encoding: str) -> str | None:
+    try:
+        return body.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def _header_charset(content_type: str | None) -> str | None:
+    if not content_type:
+        return None
+    match = _HEADER_CHARSET.search(content_type)
+    return match.group(1) if match else None
+
+
+def _meta_charset(body: bytes) -> str | None:
+    match = _META_CHARSET.search(body[:_META_SCAN_BYTES])
+    return match.group(1).decode("ascii", errors="replace") if match else None
+
+
+def _python_codec(label: str | None) -> str | None:
+    """A Python codec name for a charset label, or None if unknown or not ASCII-compatible."""
+    if not label:
+        return None
+    label = label.strip().lower()
+    label = _LABEL_ALIASES.get(label, label)
+    try:
+        name = codecs.lookup(label).name
+    except LookupError:
+        return None
+    if name.startswith(("utf-16", "utf-32")):
+        return "utf-8"  # a meta can't truthfully declare these (WHATWG): treat as UTF-8
+    return name
+
+
+def _detect(body: bytes) -> str:
+    """Guess the encoding; on a tie prefer windows-1258, the legacy Vietnamese charset."""
+    matches = charset_normalizer.from_bytes(body)
+    best = matches.best()
+    if best is None:
+        return body.decode("cp1258", errors="replace")
+    for match in matches:
+        if match.encoding == "cp1258" and match.chaos <= best.chaos:
+            return str(match)
+    return str(best)
+
+
+def _utf8_parser() -> Any:
+    return lxml_html.HTMLParser(huge_tree=True, encoding="utf-8")
+
+
+__all__ = [
+    "Node",
+    "absolutize_links",
+    "attr_of",
+    "children_of",
+    "classes_of",
+    "compile_selector",
+    "css_path",
+    "decode_html",
+    "drop",
+    "inner_html",
+    "iter_elements",
+    "normalize_text",
+    "outer_html",
+    "parent_of",
+    "parse_html",
+    "raw_text_of",
+    "select",
+    "select_one",
+    "tag_of",
+    "text_of",
+]
+
+_ = GenericTranslator  # kept importable for callers that need XML (non-HTML) semantics

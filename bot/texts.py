@@ -1,0 +1,240 @@
+"""Every user-facing string of the Telegram bot, in Vietnamese and English.
+
+Templates are Telegram HTML. `t` escapes every interpolated value unless it is wrapped in `Html`
+(a fragment the caller already built from escaped parts), so text from users and sites can never
+inject markup. Both languages have the same keys and the same placeholders (a test checks it).
+"""
+
+from __future__ import annotations
+
+import html
+
+LANGUAGES = ("vi", "en")
+DEFAULT_LANGUAGE = "vi"
+
+
+class Html(str):
+    """An HTML fragment that is already safe: `t` inserts it as is."""
+
+    __slots__ = ()
+
+
+def pick_language(language_code: str | None) -> str:
+    """Telegram's user language_code to a reply language: `en*` -> en, anything else -> vi."""
+    return "en" if (language_code or "").lower().startswith("en") else DEFAULT_LANGUAGE
+
+
+def t(language: str, key: str, **values: object) -> str:
+    """The text `key` in `language` (vi when unknown), with values HTML-escaped."""
+    table = TEXTS.get(language, TEXTS[DEFAULT_LANGUAGE])
+    return table[key].format_map({name: _safe(value) for name, value in values.items()})
+
+
+def _safe(value: object) -> str:
+    if isinstance(value, Html):
+        return str(value)
+    return html.escape(str(value))
+
+
+VI: dict[str, str] = {
+    # command menu (setMyCommands): plain text
+    "cmd_start": "Bắt đầu nhận tin mới",
+    "cmd_help": "Hướng dẫn sử dụng",
+    "cmd_feeds": "Danh sách nguồn tin, bật/tắt theo dõi",
+    "cmd_subscribe": "Theo dõi một nguồn tin",
+    "cmd_unsubscribe": "Bỏ theo dõi một nguồn tin",
+    "cmd_latest": "Xem các tin mới nhất",
+    "cmd_filters": "Xem bộ lọc từ khoá",
+    "cmd_include": "Chỉ nhận tin có các từ khoá này",
+    "cmd_exclude": "Bỏ qua tin có các từ khoá này",
+    "cmd_clear": "Xoá bộ lọc từ khoá",
+    "cmd_pause": "Tạm dừng nhận tin",
+    "cmd_resume": "Nhận tin trở lại",
+    "cmd_lang": "Đổi ngôn ngữ (vi/en)",
+    "cmd_stop": "Huỷ theo dõi và xoá dữ liệu",
+    # /start and /help
+    "start": (
+        "👋 Xin chào! Từ giờ bạn sẽ nhận tin mới của:\n{feeds}\n\n"
+        "Chỉ muốn nhận tin về một chủ đề? Gõ /include kèm từ khoá, ví dụ "
+        "<code>/include giao thông, Hải An</code>. Bỏ qua tin không muốn xem: "
+        "<code>/exclude quảng cáo</code>.\n"
+        "Chọn nguồn tin: /feeds · Tin gần đây: /latest · Hướng dẫn: /help"
+    ),
+    "start_no_feeds": "👋 Xin chào! Bạn chưa theo dõi nguồn tin nào. Gõ /feeds để chọn nguồn.",
+    "help": (
+        "<b>newsbot</b> gửi tin mới từ các trang tin chưa có RSS.\n\n"
+        "<b>Lệnh</b>\n{commands}\n\n"
+        "<b>Lọc theo từ khoá</b>\n"
+        "<code>/include giao thông, cảng</code> – chỉ nhận tin có ít nhất một cụm từ\n"
+        "<code>/exclude quảng cáo</code> – bỏ tin có cụm từ này\n"
+        "<code>/include NGUỒN: từ khoá</code> – bộ lọc riêng cho một nguồn\n"
+        "<code>/clear</code> – xoá mọi bộ lọc; <code>/clear NGUỒN</code> – chỉ của nguồn đó\n"
+        "Không phân biệt hoa thường và dấu: “hai an” khớp “Hải An”.\n"
+        "NGUỒN là mã nguồn tin trong /feeds (hoặc vài chữ đầu của tên).\n\n"
+        "Trong nhóm, chỉ quản trị viên được thay đổi cài đặt.{web}"
+    ),
+    "help_web": "\n\nNguồn RSS/Atom/JSON: {url}",
+    # /feeds and subscriptions
+    "feeds_header": "<b>Nguồn tin</b> (✅ = đang theo dõi). Bấm nút để bật/tắt:",
+    "feeds_empty": "Chưa có nguồn tin nào được cấu hình.",
+    "feed_gone": "Nguồn tin này không còn nữa.",
+    "subscribed": "✅ Đã theo dõi {title}.",
+    "already_subscribed": "Bạn đã theo dõi {title} rồi.",
+    "unsubscribed": "Đã bỏ theo dõi {title}.",
+    "not_subscribed": "Bạn đang không theo dõi {title}.",
+    "subscribe_usage": "Cách dùng: /subscribe NGUỒN. Các nguồn có: {names}",
+    "unsubscribe_usage": "Cách dùng: /unsubscribe NGUỒN. Bạn đang theo dõi: {names}",
+    "feed_unknown": "Không tìm thấy nguồn tin “{name}”. Các nguồn có: {names}",
+    "feed_ambiguous": "“{name}” khớp với nhiều nguồn: {names}. Hãy gõ rõ hơn.",
+    "none": "(không có)",
+    # keyword filters
+    "filters_header": "<b>Bộ lọc từ khoá</b>",
+    "filters_none": (
+        "Chưa có bộ lọc nào: bạn nhận mọi tin mới. Thêm bằng /include hoặc /exclude."
+    ),
+    "filters_all_feeds": "<i>Mọi nguồn</i>",
+    "filters_feed": "<i>Nguồn {title}</i>",
+    "filters_include": "Chỉ nhận tin có: {keywords}",
+    "filters_exclude": "Bỏ tin có: {keywords}",
+    "filters_updated": "Đã cập nhật bộ lọc.",
+    "include_usage": (
+        "Cách dùng: <code>/include từ khoá 1, từ khoá 2</code> "
+        "(hoặc <code>/include NGUỒN: từ khoá</code> cho riêng một nguồn)."
+    ),
+    "exclude_usage": (
+        "Cách dùng: <code>/exclude từ khoá 1, từ khoá 2</code> "
+        "(hoặc <code>/exclude NGUỒN: từ khoá</code> cho riêng một nguồn)."
+    ),
+    "keyword_error": "Từ khoá không hợp lệ: {error}",
+    "keyword_too_many": "Tối đa {limit} từ khoá cho mỗi danh sách; hãy bớt bằng /clear.",
+    "keyword_too_long": "Mỗi từ khoá dài tối đa {limit} ký tự.",
+    "cleared": "Đã xoá mọi bộ lọc. Bạn sẽ nhận mọi tin mới của các nguồn đang theo dõi.",
+    "cleared_feed": "Đã xoá bộ lọc của {title}.",
+    # /latest
+    "latest_header": "<b>{count} tin mới nhất</b>",
+    "latest_none": "Chưa có tin nào khớp bộ lọc của bạn.",
+    "latest_no_feeds": "Bạn chưa theo dõi nguồn tin nào. Gõ /feeds để chọn nguồn.",
+    "latest_usage": "Cách dùng: /latest [số tin, từ 1 đến {max}]",
+    # chat state
+    "paused": "⏸ Đã tạm dừng nhận tin. Gõ /resume để nhận tin trở lại.",
+    "resumed": "▶️ Đã bật lại thông báo tin mới.",
+    "stopped": (
+        "Đã huỷ theo dõi và xoá mọi dữ liệu của cuộc trò chuyện này. "
+        "Gõ /start nếu muốn dùng lại."
+    ),
+    "lang_set": "Đã chuyển sang tiếng Việt.",
+    "lang_usage": "Cách dùng: /lang vi (tiếng Việt) hoặc /lang en (English)",
+    # refusals and errors
+    "admin_only": "Chỉ quản trị viên của nhóm mới được thay đổi cài đặt.",
+    "rate_limited": "Bạn gửi quá nhiều lệnh. Vui lòng đợi một phút rồi thử lại.",
+    "unknown_command": "Không có lệnh /{command}. Gõ /help để xem các lệnh.",
+    # /stats (bot admins)
+    "stats_header": "<b>Thống kê newsbot</b>",
+    "stats_chats": (
+        "Cuộc trò chuyện: {active} đang nhận tin, {paused} tạm dừng, {inactive} đã ngừng"
+    ),
+    "stats_outbox": "Gửi tin: {sent} đã gửi, {pending} đang chờ, {failed} thất bại",
+    "stats_feed": (
+        "<b>{feed}</b>: {subscribers} người theo dõi, lần tải thành công gần nhất {success_at}, "
+        "{failures} lỗi liên tiếp"
+    ),
+    "stats_feed_error": "   lỗi: {error}",
+    "stats_never": "chưa có",
+    "stats_extra": "{key}: {value}",
+}
+
+EN: dict[str, str] = {
+    "cmd_start": "Start getting news",
+    "cmd_help": "How to use this bot",
+    "cmd_feeds": "List feeds, follow or unfollow them",
+    "cmd_subscribe": "Follow a feed",
+    "cmd_unsubscribe": "Unfollow a feed",
+    "cmd_latest": "Show the newest items",
+    "cmd_filters": "Show your keyword filters",
+    "cmd_include": "Only get items with these keywords",
+    "cmd_exclude": "Skip items with these keywords",
+    "cmd_clear": "Clear keyword filters",
+    "cmd_pause": "Pause news",
+    "cmd_resume": "Resume news",
+    "cmd_lang": "Change language (vi/en)",
+    "cmd_stop": "Unfollow everything and delete your data",
+    "start": (
+        "👋 Hello! You will now get new items from:\n{feeds}\n\n"
+        "Only want some topics? Send /include with keywords, e.g. "
+        "<code>/include traffic, Hải An</code>. Skip items you don't want: "
+        "<code>/exclude advert</code>.\n"
+        "Choose feeds: /feeds · Recent items: /latest · Help: /help"
+    ),
+    "start_no_feeds": "👋 Hello! You follow no feeds yet. Send /feeds to choose some.",
+    "help": (
+        "<b>newsbot</b> sends new items from news sites that have no RSS.\n\n"
+        "<b>Commands</b>\n{commands}\n\n"
+        "<b>Keyword filters</b>\n"
+        "<code>/include traffic, port</code> – only items with at least one of the phrases\n"
+        "<code>/exclude advert</code> – skip items with this phrase\n"
+        "<code>/include FEED: keywords</code> – a filter for one feed only\n"
+        "<code>/clear</code> – clear all filters; <code>/clear FEED</code> – only that feed's\n"
+        "Case and Vietnamese accents don't matter: “hai an” matches “Hải An”.\n"
+        "FEED is a feed id from /feeds (or the first letters of its name).\n\n"
+        "In groups, only admins can change settings.{web}"
+    ),
+    "help_web": "\n\nRSS/Atom/JSON feeds: {url}",
+    "feeds_header": "<b>Feeds</b> (✅ = following). Press a button to follow/unfollow:",
+    "feeds_empty": "No feeds are configured yet.",
+    "feed_gone": "That feed no longer exists.",
+    "subscribed": "✅ Now following {title}.",
+    "already_subscribed": "You already follow {title}.",
+    "unsubscribed": "Stopped following {title}.",
+    "not_subscribed": "You don't follow {title}.",
+    "subscribe_usage": "Usage: /subscribe FEED. Feeds: {names}",
+    "unsubscribe_usage": "Usage: /unsubscribe FEED. You follow: {names}",
+    "feed_unknown": "No feed called “{name}”. Feeds: {names}",
+    "feed_ambiguous": "“{name}” matches several feeds: {names}. Please be more specific.",
+    "none": "(none)",
+    "filters_header": "<b>Keyword filters</b>",
+    "filters_none": "No filters: you get every new item. Add some with /include or /exclude.",
+    "filters_all_feeds": "<i>All feeds</i>",
+    "filters_feed": "<i>Feed {title}</i>",
+    "filters_include": "Only items with: {keywords}",
+    "filters_exclude": "Skip items with: {keywords}",
+    "filters_updated": "Filters updated.",
+    "include_usage": (
+        "Usage: <code>/include keyword 1, keyword 2</code> "
+        "(or <code>/include FEED: keywords</code> for one feed only)."
+    ),
+    "exclude_usage": (
+        "Usage: <code>/exclude keyword 1, keyword 2</code> "
+        "(or <code>/exclude FEED: keywords</code> for one feed only)."
+    ),
+    "keyword_error": "Invalid keywords: {error}",
+    "keyword_too_many": "At most {limit} keywords per list; remove some with /clear.",
+    "keyword_too_long": "Each keyword can be at most {limit} characters long.",
+    "cleared": "All filters cleared. You will get every new item of the feeds you follow.",
+    "cleared_feed": "Cleared the filters of {title}.",
+    "latest_header": "<b>{count} newest items</b>",
+    "latest_none": "No items match your filters yet.",
+    "latest_no_feeds": "You follow no feeds yet. Send /feeds to choose some.",
+    "latest_usage": "Usage: /latest [number of items, 1 to {max}]",
+    "paused": "⏸ News paused. Send /resume to get news again.",
+    "resumed": "▶️ News resumed.",
+    "stopped": (
+        "Unfollowed everything and deleted this chat's data. Send /start to use the bot again."
+    ),
+    "lang_set": "Replies are now in English.",
+    "lang_usage": "Usage: /lang vi (tiếng Việt) or /lang en (English)",
+    "admin_only": "Only the group's admins can change settings.",
+    "rate_limited": "Too many commands. Please wait a minute and try again.",
+    "unknown_command": "There is no /{command} command. Send /help to see the commands.",
+    "stats_header": "<b>newsbot statistics</b>",
+    "stats_chats": "Chats: {active} getting news, {paused} paused, {inactive} gone",
+    "stats_outbox": "Deliveries: {sent} sent, {pending} pending, {failed} failed",
+    "stats_feed": (
+        "<b>{feed}</b>: {subscribers} subscribers, last success {success_at}, "
+        "{failures} failures in a row"
+    ),
+    "stats_feed_error": "   error: {error}",
+    "stats_never": "never",
+    "stats_extra": "{key}: {value}",
+}
+
+TEXTS: dict[str, dict[str, str]] = {"vi": VI, "en": EN}
