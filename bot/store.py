@@ -177,8 +177,12 @@ class Store:
             raise StoreError(f"cannot open database {name}: {exc}", hint=_hint(str(exc))) from exc
         store = cls(conn, name)
         try:
+            store._check_version(must_exist)  # before any write: WAL would touch an empty file
             store._configure(in_memory)
-            store._migrate(must_exist)
+            store._migrate()
+        except sqlite3.OperationalError as exc:  # locked, read-only, I/O: not the file's fault
+            conn.close()
+            raise StoreError(f"cannot open database {name}: {exc}", hint=_hint(str(exc))) from exc
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise StoreError(f"{name} is not a usable SQLite database: {exc}",
@@ -220,7 +224,7 @@ class Store:
                           "ORDER BY version")
         return [(row[0], row[1], datetime.fromisoformat(row[2])) for row in rows]
 
-    def _migrate(self, must_exist: bool) -> None:
+    def _check_version(self, must_exist: bool) -> None:
         current, latest = self.schema_version(), MIGRATIONS[-1].version
         if current == 0 and must_exist:
             raise StoreError(f"database {self.path} is empty", hint=MISSING_DB_HINT)
@@ -228,7 +232,11 @@ class Store:
             raise StoreError(f"database {self.path} has schema version {current}, newer than "
                              f"this newsbot knows ({latest})",
                              hint="upgrade newsbot, or restore a backup made by this version")
+
+    def _migrate(self) -> None:
         for migration in MIGRATIONS:
+            if migration.version <= self.schema_version():
+                continue  # reopening an up-to-date database takes no write lock
             with self._tx() as db:
                 # Re-read inside the write lock: another process may have migrated meanwhile.
                 if migration.version <= self.schema_version():
@@ -306,8 +314,8 @@ class Store:
     def add_items(self, feed_id: str, items: Sequence[Item], now: datetime, *,
                   route: Route | None = None) -> list[Item]:
         """Store a poll's items in one transaction; return the new ones with their outbox rows."""
-        now = now.astimezone(UTC)
         stamp, new = _iso(now), list[Item]()
+        now = now.astimezone(UTC)
         with self._tx() as db:
             for item in items:
                 key = (feed_id, item.item_id)
@@ -507,7 +515,7 @@ class Store:
         item_columns = ", ".join(f"i.{column}" for column in ITEM_COLUMNS)
         rows = self._read(
             f"SELECT o.delivery_id, o.chat_id, o.attempts, o.created_at, o.matched, "
-            f"{item_columns} FROM outbox o INDEXED BY outbox_pending "
+            f"{item_columns} FROM outbox o "
             f"JOIN chats c ON c.chat_id = o.chat_id AND c.active = 1 "
             f"JOIN items i ON i.feed_id = o.feed_id AND i.item_id = o.item_id "
             f"WHERE o.sent_at IS NULL AND o.failed_at IS NULL AND o.not_before <= ? "

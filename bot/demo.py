@@ -1,0 +1,151 @@
+"""`newsbot demo`: the whole daemon, offline, against a simulated news site.
+
+The simulated site is a small stdlib HTTP server on 127.0.0.1 that serves a listing page marked up
+like the Hải Phòng portal's CMS (the markup `feeds/haiphong.toml` reads) and publishes one new
+article every few seconds, so a newcomer sees items appear in the feeds (and, with
+NEWSBOT_TELEGRAM_TOKEN set, in Telegram) within a minute, with no configuration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import os
+import tempfile
+import threading
+import time
+from dataclasses import replace
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bot.app import Daemon
+from bot.config import (
+    Config,
+    FetchConfig,
+    ScheduleConfig,
+    ServerConfig,
+    TelegramConfig,
+    load_recipe,
+)
+from bot.model import Recipe
+
+log = logging.getLogger(__name__)
+
+RECIPE = Path(__file__).resolve().parent.parent / "feeds" / "haiphong.toml"
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+HEADLINES = (
+    "Hải Phòng khởi công cầu Nguyễn Trãi mới bắc qua sông Cấm",
+    "Quận Hải An: Tổng kết công tác thi đua khen thưởng năm 2024",
+    "Thành phố đẩy nhanh tiến độ giải phóng mặt bằng các dự án trọng điểm",
+    "Khai mạc Ngày hội khởi nghiệp đổi mới sáng tạo TECHFEST Hải Phòng",
+    "Huyện Tiên Lãng ra quân làm thủy lợi nội đồng vụ đông xuân",
+    "Cảng Hải Phòng đón chuyến tàu container lớn nhất từ trước đến nay",
+    "Lãnh đạo thành phố kiểm tra công tác phòng, chống bão số 3",
+    "Đồ Sơn chuẩn bị cho mùa du lịch biển với nhiều sự kiện mới",
+)
+
+
+class DemoSite:
+    """A news listing that grows by one article every `every` seconds."""
+
+    def __init__(self, *, every: float = 8.0, start_id: int = 960100) -> None:
+        self.every = every
+        self.start_id = start_id
+        self.started_at = time.monotonic()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/tin-tuc-su-kien"
+
+    def articles(self) -> list[tuple[int, str, datetime]]:
+        """(id, title, published) newest first: three at start, then one more per tick."""
+        count = 3 + int((time.monotonic() - self.started_at) // self.every)
+        now = datetime.now(TZ).replace(second=0, microsecond=0)
+        return [
+            (self.start_id + n, f"{HEADLINES[n % len(HEADLINES)]} (tin số {n + 1})",
+             now - timedelta(minutes=count - n))
+            for n in reversed(range(count))
+        ]
+
+    def listing(self) -> bytes:
+        rows = "".join(
+            f'<li class="row"><div class="col-lg-2"><img class="image" '
+            f'src="/sitefolders/Root/6461/tintuc/demo-{aid}.jpg"></div>'
+            f'<div class="col-lg-10"><h2 class="Title"><a href="/tin-tuc-su-kien/tin-demo-{aid}">'
+            f"{html.escape(title)}</a></h2>"
+            f'<div class="Ngaydang">{at:%d/%m/%Y %H:%M}</div>'
+            f"<p>Tin mô phỏng của newsbot demo: {html.escape(title)}.</p></div></li>"
+            for aid, title, at in self.articles()
+        )
+        page = (
+            '<!DOCTYPE html><html lang="vi"><head><meta charset="utf-8">'
+            "<title>Tin tức sự kiện - Cổng thông tin điện tử thành phố Hải Phòng (mô phỏng)</title>"
+            '</head><body><div class="UIArticleInMenu_Default"><ul class="ArticleList">'
+            f"{rows}</ul></div></body></html>"
+        )
+        return page.encode()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path.startswith("/tin-tuc-su-kien") and self.path.count("/") == 1:
+                    self._send(200, site.listing())
+                else:
+                    self._send(404, b"not found")
+
+            def _send(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                """Quiet: the daemon's own log tells the story."""
+
+        return Handler
+
+    def start(self) -> None:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def demo_config(data_dir: Path, port: int) -> Config:
+    """Embedded defaults, tuned so something happens every few seconds."""
+    return Config(
+        data_dir=data_dir,
+        feeds_dir=RECIPE.parent,
+        schedule=ScheduleConfig(interval=timedelta(seconds=5), jitter=timedelta(0)),
+        server=ServerConfig(port=port, public_url=f"http://localhost:{port}"),
+        fetch=FetchConfig(min_host_gap=timedelta(seconds=0.2), respect_robots=False),
+        telegram=TelegramConfig.model_validate({"token": os.environ.get("NEWSBOT_TELEGRAM_TOKEN", "")}),
+    )
+
+
+def demo_recipe(url: str) -> Recipe:
+    recipe = load_recipe(RECIPE)
+    return replace(recipe, feed_id="demo", title=f"{recipe.title} (demo)", urls=(url,), article=None)
+
+
+def run(*, port: int = 8080) -> int:
+    """Serve the simulated site and run the daemon on it until Ctrl-C."""
+    site = DemoSite()
+    site.start()
+    with tempfile.TemporaryDirectory(prefix="newsbot-demo-") as tmp:
+        config = demo_config(Path(tmp), port)
+        daemon = Daemon(config, [demo_recipe(site.url)])
+        log.info("demo: simulated news site at %s, a new article every %.0f s", site.url, site.every)
+        log.info("demo: open http://localhost:%d/ or subscribe to http://localhost:%d/feeds/demo.xml",
+                 port, port)
+        try:
+            asyncio.run(daemon.run_until_signalled())
+        finally:
+            site.stop()
+    return 0
