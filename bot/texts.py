@@ -24,7 +24,7 @@ def pick_language(language_code: str | None) -> str:
     return "en" if (language_code or "").lower().startswith("en") else DEFAULT_LANGUAGE
 
 
-def t(language: str, key: str, **values: object) -> str:
+def t(language: str, key: str, /, **values: object) -> str:
     """The text `key` in `language` (vi when unknown), with values HTML-escaped."""
     table = TEXTS.get(language, TEXTS[DEFAULT_LANGUAGE])
     return table[key].format_map({name: _safe(value) for name, value in values.items()})
@@ -107,7 +107,8 @@ VI: dict[str, str] = {
     ),
     "keyword_error": "Từ khoá không hợp lệ: {error}",
     "keyword_too_many": "Tối đa {limit} từ khoá cho mỗi danh sách; hãy bớt bằng /clear.",
-    "keyword_too_long": "Mỗi từ khoá dài tối đa {limit} ký tự.",
+    "keyword_too_long": "Mỗi từ khoá dài tối đa {limit} ký tự; hãy viết ngắn lại.",
+    "keyword_no_letters": "Mỗi từ khoá cần có ít nhất một chữ cái hoặc chữ số.",
     "cleared": "Đã xoá mọi bộ lọc. Bạn sẽ nhận mọi tin mới của các nguồn đang theo dõi.",
     "cleared_feed": "Đã xoá bộ lọc của {title}.",
     # /latest
@@ -208,7 +209,8 @@ EN: dict[str, str] = {
     ),
     "keyword_error": "Invalid keywords: {error}",
     "keyword_too_many": "At most {limit} keywords per list; remove some with /clear.",
-    "keyword_too_long": "Each keyword can be at most {limit} characters long.",
+    "keyword_too_long": "Each keyword can be at most {limit} characters long; shorten it.",
+    "keyword_no_letters": "Each keyword needs at least one letter or digit.",
     "cleared": "All filters cleared. You will get every new item of the feeds you follow.",
     "cleared_feed": "Cleared the filters of {title}.",
     "latest_header": "<b>{count} newest items</b>",

@@ -1,0 +1,637 @@
+"""What the bot answers to each Telegram command and button, with no Telegram library in sight.
+
+`bot/telegram.py` turns an update into a `CommandContext` plus a command (or callback data), calls
+`Commands.run`/`Commands.press` and sends the `Reply`. Invariants:
+- settings change only through `Store`; in groups and supergroups only chat admins and bot admins
+  may change them, everyone may read (/help, /feeds, /filters, /latest);
+- reply text is Telegram HTML built by `texts.t`, which escapes everything users and sites wrote;
+- no command takes a URL: a Telegram user can never make the daemon fetch anything;
+- each user gets at most COMMANDS_PER_MINUTE commands a minute, told so once, then ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from collections import deque
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot import filters
+from bot.errors import KeywordError
+from bot.model import DEFAULT_TIMEZONE, Chat, ChatKind, FeedHealth, Item, KeywordFilter
+from bot.store import Store
+from bot.texts import LANGUAGES, Html, pick_language, t
+
+LATEST_DEFAULT = 5
+LATEST_MAX = 20
+LATEST_SCAN = 200  # items per feed looked at by /latest before filtering
+COMMANDS_PER_MINUTE = 10
+PRESSES_PER_MINUTE = 30  # toggling a dozen feeds is normal use, so buttons get their own budget
+CALLBACK_DATA_MAX_BYTES = 64  # Telegram's limit; longer data is BUTTON_DATA_INVALID
+BUTTON_TITLE_CHARS = 40
+LATEST_TITLE_CHARS = 150
+MESSAGE_BUDGET = 3800  # visible chars, under Telegram's 4096
+KEYWORDS_SHOWN_CHARS = 1000  # 50 keywords of 100 chars would not fit in one message
+NAMES_SHOWN = 30
+
+PUBLIC_COMMANDS = (
+    "start", "help", "feeds", "subscribe", "unsubscribe", "latest", "filters",
+    "include", "exclude", "clear", "pause", "resume", "lang", "stop",
+)  # fmt: skip
+READ_ONLY = frozenset({"help", "feeds", "filters", "latest"})
+ALIASES = {"sub": "subscribe", "unsub": "unsubscribe", "language": "lang", "list": "feeds"}
+_TAG = re.compile(r"<[^>]*>")
+_KEYWORD_SEPARATORS = re.compile(r"[,;\n\r]")  # as in filters.parse_keywords, to explain errors
+_CHAT_KINDS: dict[str, ChatKind] = {
+    "private": "private", "group": "group", "supergroup": "supergroup", "channel": "channel",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Button:
+    """An inline button; `data` comes back to `Commands.press` when it is pressed."""
+
+    text: str
+    data: str
+
+    def __post_init__(self) -> None:
+        if len(self.data.encode()) > CALLBACK_DATA_MAX_BYTES:
+            raise ValueError(f"callback data over {CALLBACK_DATA_MAX_BYTES} bytes: {self.data!r}")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Telegram HTML text, optional inline keyboard rows; `edit`: replace the pressed message."""
+
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    edit: bool = False
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """Who sent a command, from where."""
+
+    chat_id: int
+    chat_type: str
+    user_id: int | None
+    language_code: str | None
+    chat_title: str = ""
+    is_chat_admin: bool = False
+    is_bot_admin: bool = False
+
+
+@dataclass(frozen=True)
+class FeedInfo:
+    """What the bot shows about a feed."""
+
+    feed_id: str
+    title: str
+    timezone: str = DEFAULT_TIMEZONE
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class _Call:
+    ctx: CommandContext
+    args: str
+    lang: str
+
+    @property
+    def chat_id(self) -> int:
+        return self.ctx.chat_id
+
+
+Verdict = Literal["ok", "warn", "drop"]
+
+
+class RateLimiter:
+    """At most `limit` events per key in any `window`; the first refusal is 'warn', later 'drop'."""
+
+    def __init__(
+        self, limit: int, window: timedelta = timedelta(minutes=1), *, max_keys: int = 10_000
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self.max_keys = max_keys
+        self._times: dict[Hashable, deque[datetime]] = {}
+        self._warned: set[Hashable] = set()
+
+    def check(self, key: Hashable, now: datetime) -> Verdict:
+        """Count one event for `key` unless it is over the limit."""
+        if len(self._times) > self.max_keys:
+            self.forget_idle(now)
+        times = self._times.setdefault(key, deque())
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        if len(times) < self.limit:
+            times.append(now)
+            self._warned.discard(key)
+            return "ok"
+        if key in self._warned:
+            return "drop"
+        self._warned.add(key)
+        return "warn"
+
+    def forget_idle(self, now: datetime) -> None:
+        """Drop keys with no event in the window, so memory stays bounded."""
+        for key in [k for k, ts in self._times.items() if not ts or ts[-1] <= now - self.window]:
+            del self._times[key]
+            self._warned.discard(key)
+
+
+class Commands:
+    """Command and button logic over a Store; one instance serves every chat."""
+
+    def __init__(
+        self,
+        store: Store,
+        feeds: Mapping[str, FeedInfo],
+        *,
+        default_feeds: Sequence[str] = (),
+        public_url: str = "",
+        stats: Callable[[], Mapping[str, object]] | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.feeds = dict(feeds)  # in the configured order
+        self.default_feeds = [f for f in default_feeds if f in self.feeds] or list(self.feeds)
+        self.public_url = public_url
+        self.stats = stats
+        self.now = now
+        self._command_limit = RateLimiter(COMMANDS_PER_MINUTE)
+        self._press_limit = RateLimiter(PRESSES_PER_MINUTE)
+        self._feed_by_token = {button_token(f): f for f in self.feeds}
+        self._handlers: dict[str, Callable[[_Call], Reply]] = {
+            "start": self._start, "help": self._help, "feeds": self._feeds,
+            "subscribe": self._subscribe, "unsubscribe": self._unsubscribe,
+            "latest": self._latest, "filters": self._filters,
+            "include": self._include, "exclude": self._exclude, "clear": self._clear,
+            "pause": self._pause, "resume": self._resume, "lang": self._lang, "stop": self._stop,
+        }  # fmt: skip
+
+    # entry points
+
+    def run(self, ctx: CommandContext, command: str, args: str) -> Reply | None:
+        """Answer `/command args` (command without "/" and "@bot"); None: say nothing."""
+        verdict = self._command_limit.check(_sender(ctx), self.now())
+        if verdict == "drop":
+            return None
+        lang = self._language(ctx)
+        if verdict == "warn":
+            return Reply(t(lang, "rate_limited"))
+        name = command.lower()
+        name = ALIASES.get(name, name)
+        if name == "stats" and ctx.is_bot_admin:
+            return self._stats(lang)
+        handler = self._handlers.get(name)
+        if handler is None:
+            return Reply(t(lang, "unknown_command", command=command[:32]))
+        if name not in READ_ONLY and not may_change_settings(ctx):
+            return Reply(t(lang, "admin_only"))
+        return handler(_Call(ctx, args.strip(), lang))
+
+    def press(self, ctx: CommandContext, data: str) -> Reply | None:
+        """Answer an inline button press: toggle a feed and redraw the list in place."""
+        action, _, token = data.partition(":")
+        if action not in ("sub", "uns"):
+            return None
+        verdict = self._press_limit.check(_sender(ctx), self.now())
+        if verdict == "drop":
+            return None
+        lang = self._language(ctx)
+        if verdict == "warn":
+            return Reply(t(lang, "rate_limited"))
+        if not may_change_settings(ctx):
+            return Reply(t(lang, "admin_only"))
+        call = _Call(ctx, "", lang)
+        feed_id = self._feed_by_token.get(token)
+        if feed_id is None:
+            return self._feed_list(call, edit=True, notice=t(lang, "feed_gone"))
+        self._ensure_chat(call)
+        if action == "sub":
+            self.store.subscribe(ctx.chat_id, feed_id)
+        else:
+            self.store.unsubscribe(ctx.chat_id, feed_id)
+        return self._feed_list(call, edit=True)
+
+    def command_list(self, language: str) -> list[tuple[str, str]]:
+        """(command, description) pairs for setMyCommands; /stats stays hidden."""
+        return [(name, t(language, f"cmd_{name}")) for name in PUBLIC_COMMANDS]
+
+    # chat state
+
+    def _start(self, call: _Call) -> Reply:
+        """Register the chat, wake it up, and follow the default feeds if it follows nothing."""
+        self._ensure_chat(call)
+        self.store.set_chat(call.chat_id, active=True, paused=False)
+        if not self.store.subscriptions_of(call.chat_id):
+            for feed_id in self.default_feeds:
+                self.store.subscribe(call.chat_id, feed_id)
+        followed = self.store.subscriptions_of(call.chat_id)
+        if not followed:
+            return Reply(t(call.lang, "start_no_feeds"))
+        lines = "\n".join(f"• {self._title_html(f)}" for f in followed)
+        return Reply(t(call.lang, "start", feeds=Html(lines)))
+
+    def _help(self, call: _Call) -> Reply:
+        commands = "\n".join(f"/{name} – {t(call.lang, f'cmd_{name}')}"
+                             for name in PUBLIC_COMMANDS)
+        web = t(call.lang, "help_web", url=self.public_url) if self.public_url else ""
+        return Reply(t(call.lang, "help", commands=Html(commands), web=Html(web)))
+
+    def _pause(self, call: _Call) -> Reply:
+        self._ensure_chat(call)
+        self.store.set_chat(call.chat_id, paused=True)
+        return Reply(t(call.lang, "paused"))
+
+    def _resume(self, call: _Call) -> Reply:
+        self._ensure_chat(call)
+        self.store.set_chat(call.chat_id, active=True, paused=False)
+        return Reply(t(call.lang, "resumed"))
+
+    def _stop(self, call: _Call) -> Reply:
+        self.store.forget_chat(call.chat_id)
+        return Reply(t(call.lang, "stopped"))
+
+    def _lang(self, call: _Call) -> Reply:
+        choice = call.args.lower()
+        if choice not in LANGUAGES:
+            return Reply(t(call.lang, "lang_usage"))
+        self._ensure_chat(call)
+        self.store.set_chat(call.chat_id, language=choice)
+        return Reply(t(choice, "lang_set"))
+
+    # feeds
+
+    def _feeds(self, call: _Call) -> Reply:
+        return self._feed_list(call, edit=False)
+
+    def _feed_list(self, call: _Call, *, edit: bool, notice: str = "") -> Reply:
+        if not self.feeds:
+            return Reply(t(call.lang, "feeds_empty"), edit=edit)
+        followed = set(self.store.subscriptions_of(call.chat_id))
+        lines = [notice] if notice else []
+        lines.append(t(call.lang, "feeds_header"))
+        rows: list[tuple[Button, ...]] = []
+        for feed_id, info in self.feeds.items():
+            on = feed_id in followed
+            lines.append(f"{'✅' if on else '▫️'} {self._title_html(feed_id)} "
+                         f"<code>{_esc(feed_id)}</code>")
+            label = f"{'✅' if on else '➕'} {_shorten(info.title, BUTTON_TITLE_CHARS)}"
+            action = "uns" if on else "sub"
+            rows.append((Button(label, f"{action}:{button_token(feed_id)}"),))
+        return Reply(_fit(lines), tuple(rows), edit=edit)
+
+    def _subscribe(self, call: _Call) -> Reply:
+        if not call.args:
+            return Reply(t(call.lang, "subscribe_usage", names=self._names(self.feeds)))
+        found = self._find_feed(call.args, call.lang)
+        if isinstance(found, Reply):
+            return found
+        self._ensure_chat(call)
+        added = self.store.subscribe(call.chat_id, found)
+        key = "subscribed" if added else "already_subscribed"
+        return Reply(t(call.lang, key, title=self._title(found)))
+
+    def _unsubscribe(self, call: _Call) -> Reply:
+        if not call.args:
+            followed = self.store.subscriptions_of(call.chat_id)
+            names = self._names(followed) if followed else t(call.lang, "none")
+            return Reply(t(call.lang, "unsubscribe_usage", names=names))
+        followed = self.store.subscriptions_of(call.chat_id)
+        # a feed removed from the config can still be dropped by its id
+        found = call.args if call.args in followed else self._find_feed(call.args, call.lang)
+        if isinstance(found, Reply):
+            return found
+        removed = self.store.unsubscribe(call.chat_id, found)
+        key = "unsubscribed" if removed else "not_subscribed"
+        return Reply(t(call.lang, key, title=self._title(found)))
+
+    def _find_feed(self, name: str, lang: str) -> str | Reply:
+        """The one feed `name` means, or a reply listing the valid names."""
+        matches = self.match_feeds(name)
+        if len(matches) == 1:
+            return matches[0]
+        key = "feed_ambiguous" if matches else "feed_unknown"
+        return Reply(t(lang, key, name=name[:100], names=self._names(matches or self.feeds)))
+
+    def match_feeds(self, name: str) -> list[str]:
+        """Feed ids `name` may mean: the exact id or title, else an id prefix or title words."""
+        if name.strip() in self.feeds:
+            return [name.strip()]
+        wanted = filters.fold(name)
+        if not wanted:
+            return []
+        names = {f: (filters.fold(f), filters.fold(info.title)) for f, info in self.feeds.items()}
+        exact = [f for f, folded in names.items() if wanted in folded]
+        if exact:
+            return exact
+        return [f for f, (folded_id, folded_title) in names.items()
+                if folded_id.startswith(wanted) or f" {wanted}" in f" {folded_title}"]
+
+    # keyword filters
+
+    def _filters(self, call: _Call) -> Reply:
+        return Reply(self._filters_text(call))
+
+    def _include(self, call: _Call) -> Reply:
+        return self._add_keywords(call, "include")
+
+    def _exclude(self, call: _Call) -> Reply:
+        return self._add_keywords(call, "exclude")
+
+    def _add_keywords(self, call: _Call, side: Literal["include", "exclude"]) -> Reply:
+        """Add phrases to one side of the chat-wide (or `FEED:`) filter, off the other side."""
+        usage = Reply(t(call.lang, f"{side}_usage"))
+        if not call.args:
+            return usage
+        scope = self._split_scope(call.args, call.lang)
+        if isinstance(scope, Reply):
+            return scope
+        feed_id, text = scope
+        try:
+            added = filters.parse_keywords(text)
+        except KeywordError as error:
+            return Reply(_keyword_problem(call.lang, text, error))
+        if not added:
+            return usage
+        updated = _with_keywords(self.store.keyword_filter(call.chat_id, feed_id), side, added)
+        if max(len(updated.include), len(updated.exclude)) > filters.MAX_KEYWORDS:
+            return Reply(t(call.lang, "keyword_too_many", limit=filters.MAX_KEYWORDS))
+        self._ensure_chat(call)
+        self.store.set_keyword_filter(call.chat_id, updated, feed_id)
+        return Reply(t(call.lang, "filters_updated") + "\n\n" + self._filters_text(call))
+
+    def _split_scope(self, args: str, lang: str) -> tuple[str | None, str] | Reply:
+        """`FEED: kw1, kw2` -> (feed id, "kw1, kw2"); no `FEED:` prefix -> (None, args)."""
+        head, colon, rest = args.partition(":")
+        if not colon or _KEYWORD_SEPARATORS.search(head) or not head.strip():
+            return None, args
+        found = self._find_feed(head.strip(), lang)
+        return found if isinstance(found, Reply) else (found, rest)
+
+    def _clear(self, call: _Call) -> Reply:
+        empty = KeywordFilter()
+        if call.args:
+            found = self._find_feed(call.args, call.lang)
+            if isinstance(found, Reply):
+                return found
+            self.store.set_keyword_filter(call.chat_id, empty, found)
+            return Reply(t(call.lang, "cleared_feed", title=self._title(found)))
+        self.store.set_keyword_filter(call.chat_id, empty)
+        for feed_id in {*self.feeds, *self.store.subscriptions_of(call.chat_id)}:
+            self.store.set_keyword_filter(call.chat_id, empty, feed_id)
+        return Reply(t(call.lang, "cleared"))
+
+    def _filters_text(self, call: _Call) -> str:
+        blocks = [_filter_block(call.lang, t(call.lang, "filters_all_feeds"),
+                                self.store.keyword_filter(call.chat_id))]
+        for feed_id in self.feeds:
+            kf = self.store.keyword_filter(call.chat_id, feed_id)
+            blocks.append(_filter_block(
+                call.lang, t(call.lang, "filters_feed", title=self._title(feed_id)), kf))
+        shown = [b for b in blocks if b]
+        if not shown:
+            return t(call.lang, "filters_none")
+        return _fit([t(call.lang, "filters_header"), *shown], "\n\n")
+
+    # /latest
+
+    def _latest(self, call: _Call) -> Reply:
+        count = _parse_count(call.args)
+        if count is None:
+            return Reply(t(call.lang, "latest_usage", max=LATEST_MAX))
+        followed = self.store.subscriptions_of(call.chat_id)
+        if not followed:
+            return Reply(t(call.lang, "latest_no_feeds"))
+        chat_wide = self.store.keyword_filter(call.chat_id)
+        picked: list[Item] = []
+        for feed_id in followed:
+            kf = merge_filters(chat_wide, self.store.keyword_filter(call.chat_id, feed_id))
+            items = self.store.items(feed_id, limit=LATEST_SCAN)
+            picked += [i for i in items if filters.matches(kf, filters.item_text(i))][:count]
+        picked.sort(key=_newest_first_key, reverse=True)
+        if not picked:
+            return Reply(t(call.lang, "latest_none"))
+        return Reply(self._latest_text(call.lang, picked[:count], show_feed=len(followed) > 1))
+
+    def _latest_text(self, lang: str, items: Sequence[Item], *, show_feed: bool) -> str:
+        lines: list[str] = []
+        budget = MESSAGE_BUDGET
+        for number, item in enumerate(items, start=1):
+            title = _shorten(item.title, LATEST_TITLE_CHARS)
+            meta = [self._local_time(item)] + ([self._title(item.feed_id)] if show_feed else [])
+            meta_text = " · ".join(m for m in meta if m)
+            budget -= len(title) + len(meta_text) + 8
+            if budget < 0:
+                break
+            lines.append(f"{number}. {_link(item.url, title)}\n<i>{_esc(meta_text)}</i>")
+        header = t(lang, "latest_header", count=len(lines))
+        return "\n\n".join([header, *lines])
+
+    def _local_time(self, item: Item) -> str:
+        """`28/11/2024 14:30` in the feed's timezone."""
+        if item.date is None:
+            return ""
+        info = self.feeds.get(item.feed_id)
+        zone = _zone(info.timezone if info else DEFAULT_TIMEZONE)
+        return item.date.astimezone(zone).strftime("%d/%m/%Y %H:%M")
+
+    # /stats
+
+    def _stats(self, lang: str) -> Reply:
+        chats = self.store.chats(active_only=False)
+        lines = [
+            t(lang, "stats_header"),
+            t(lang, "stats_chats",
+              active=sum(c.active and not c.paused for c in chats),
+              paused=sum(c.active and c.paused for c in chats),
+              inactive=sum(not c.active for c in chats)),
+        ]
+        counts = self.store.outbox_counts()
+        lines.append(t(lang, "stats_outbox", **{k: counts.get(k, 0)
+                                                for k in ("sent", "pending", "failed")}))
+        health = {h.feed_id: h for h in self.store.all_health()}
+        for feed_id in sorted({*self.feeds, *health}):
+            lines += self._health_lines(lang, health.get(feed_id, FeedHealth(feed_id)))
+        extra = self.stats() if self.stats else {}
+        lines += [t(lang, "stats_extra", key=k, value=v) for k, v in extra.items()]
+        return Reply(_fit(lines))
+
+    def _health_lines(self, lang: str, health: FeedHealth) -> list[str]:
+        success = health.last_success_at
+        info = self.feeds.get(health.feed_id)
+        zone = _zone(info.timezone if info else DEFAULT_TIMEZONE)
+        lines = [t(lang, "stats_feed", feed=health.feed_id,
+                   subscribers=len(self.store.subscribers_of(health.feed_id)),
+                   success_at=success.astimezone(zone).strftime("%d/%m/%Y %H:%M")
+                   if success else t(lang, "stats_never"),
+                   failures=health.consecutive_failures)]
+        if health.last_error and health.consecutive_failures:
+            lines.append(t(lang, "stats_feed_error", error=_shorten(health.last_error, 200)))
+        return lines
+
+    # helpers
+
+    def _language(self, ctx: CommandContext) -> str:
+        chat = self.store.chat(ctx.chat_id)
+        if chat is not None and chat.language in LANGUAGES:
+            return chat.language
+        return pick_language(ctx.language_code)
+
+    def _ensure_chat(self, call: _Call) -> None:
+        """Register the chat in the reply language; a known chat only gets its kind and title."""
+        kind = _CHAT_KINDS.get(call.ctx.chat_type, "private")
+        self.store.upsert_chat(Chat(call.chat_id, kind=kind, language=call.lang,
+                                    title=call.ctx.chat_title))
+
+    def _title(self, feed_id: str) -> str:
+        info = self.feeds.get(feed_id)
+        return info.title if info else feed_id
+
+    def _title_html(self, feed_id: str) -> str:
+        info = self.feeds.get(feed_id)
+        return _link(info.url, info.title) if info else _esc(feed_id)
+
+    def _names(self, feed_ids: Iterable[str]) -> str:
+        names = [f"{f} ({self._title(f)})" for f in feed_ids]
+        shown = ", ".join(names[:NAMES_SHOWN])
+        return shown + ", …" if len(names) > NAMES_SHOWN else shown
+
+
+def _sender(ctx: CommandContext) -> Hashable:
+    """Whom the rate limit counts: the user, or the chat for anonymous senders and channels."""
+    return ("user", ctx.user_id) if ctx.user_id is not None else ("chat", ctx.chat_id)
+
+
+def may_change_settings(ctx: CommandContext) -> bool:
+    """Private chats and channels (only admins post there): yes; groups: admins only."""
+    if ctx.chat_type in ("group", "supergroup"):
+        return ctx.is_chat_admin or ctx.is_bot_admin
+    return True
+
+
+def button_token(feed_id: str) -> str:
+    """The feed id if it fits in callback data, else a stable hash of it (`#` + 16 hex)."""
+    if len(f"uns:{feed_id}".encode()) <= CALLBACK_DATA_MAX_BYTES and not feed_id.startswith("#"):
+        return feed_id
+    return "#" + hashlib.sha256(feed_id.encode()).hexdigest()[:16]
+
+
+def merge_filters(chat_wide: KeywordFilter, per_feed: KeywordFilter) -> KeywordFilter:
+    """Chat-wide and per-feed phrases together."""
+    return KeywordFilter(
+        include=_unique(chat_wide.include + per_feed.include),
+        exclude=_unique(chat_wide.exclude + per_feed.exclude),
+    )
+
+
+def _with_keywords(
+    kf: KeywordFilter, side: Literal["include", "exclude"], added: Sequence[str]
+) -> KeywordFilter:
+    """`kf` with `added` on `side` and off the other side (a phrase can't be both)."""
+    gone = {filters.fold(k) for k in added}
+    if side == "include":
+        include = _unique((*kf.include, *added))
+        exclude = tuple(k for k in kf.exclude if filters.fold(k) not in gone)
+    else:
+        include = tuple(k for k in kf.include if filters.fold(k) not in gone)
+        exclude = _unique((*kf.exclude, *added))
+    return KeywordFilter(include=include, exclude=exclude)
+
+
+def _keyword_problem(lang: str, text: str, error: KeywordError) -> str:
+    """The reader's-language version of what parse_keywords refused."""
+    pieces = [" ".join(p.split()) for p in _KEYWORD_SEPARATORS.split(text)]
+    if any(len(p) > filters.MAX_KEYWORD_LENGTH for p in pieces):
+        return t(lang, "keyword_too_long", limit=filters.MAX_KEYWORD_LENGTH)
+    if any(p and not filters.fold(p) for p in pieces):
+        return t(lang, "keyword_no_letters")
+    if len({filters.fold(p) for p in pieces if p}) > filters.MAX_KEYWORDS:
+        return t(lang, "keyword_too_many", limit=filters.MAX_KEYWORDS)
+    return t(lang, "keyword_error", error=error.message)
+
+
+def _unique(keywords: tuple[str, ...]) -> tuple[str, ...]:
+    seen: set[str] = set()
+    kept: list[str] = []
+    for keyword in keywords:
+        key = filters.fold(keyword)
+        if key not in seen:
+            seen.add(key)
+            kept.append(keyword)
+    return tuple(kept)
+
+
+def _filter_block(lang: str, title: str, kf: KeywordFilter) -> str:
+    lines = [title]
+    if kf.include:
+        lines.append(t(lang, "filters_include", keywords=_keyword_list(kf.include)))
+    if kf.exclude:
+        lines.append(t(lang, "filters_exclude", keywords=_keyword_list(kf.exclude)))
+    return "\n".join(lines) if len(lines) > 1 else ""
+
+
+def _keyword_list(keywords: Sequence[str]) -> str:
+    text = ", ".join(keywords)
+    return _shorten(text, KEYWORDS_SHOWN_CHARS)
+
+
+def _parse_count(args: str) -> int | None:
+    if not args:
+        return LATEST_DEFAULT
+    if not args.isdecimal():
+        return None
+    digits = args.lstrip("0")
+    if len(digits) > 6:  # int() refuses very long strings; any such number means "the most"
+        return LATEST_MAX
+    return min(int(digits), LATEST_MAX) if digits else None
+
+
+def _newest_first_key(item: Item) -> tuple[datetime, datetime]:
+    oldest = datetime.min.replace(tzinfo=UTC)
+    return item.date or oldest, item.first_seen_at or oldest
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_TIMEZONE)
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _fit(lines: Sequence[str], separator: str = "\n") -> str:
+    """Whole lines (each balanced HTML) up to MESSAGE_BUDGET visible chars, then "…"."""
+    kept: list[str] = []
+    budget = MESSAGE_BUDGET
+    for line in lines:
+        budget -= len(html.unescape(_TAG.sub("", line))) + len(separator)
+        if budget < 0:
+            kept.append("…")
+            break
+        kept.append(line)
+    return separator.join(kept)
+
+
+def _esc(text: str) -> str:
+    return html.escape(text)
+
+
+def _link(url: str, text: str) -> str:
+    """`<a href>` for http(s) URLs only; anything else is shown as plain text."""
+    if url.startswith(("https://", "http://")):
+        return f'<a href="{_esc(url)}">{_esc(text)}</a>'
+    return _esc(text)
