@@ -3,6 +3,7 @@
     NewsbotError                 base; `hint` says how to fix it
     ├── ConfigError              config.toml is wrong (file, key, value, what is expected)
     │   └── RecipeError          feeds/<id>.toml is wrong (same shape)
+    ├── KeywordError             a keyword list is invalid (which keyword, what limit)
     ├── FetchError               the site could not be fetched (network, status, size, robots)
     ├── ScrapeError              the page gave no items ("has the markup changed?")
     ├── StoreError               the database is missing, corrupt, locked by another instance or full
@@ -38,6 +39,10 @@ class ConfigError(NewsbotError):
 
 class RecipeError(ConfigError):
     """A recipe in feeds/ is invalid."""
+
+
+class KeywordError(NewsbotError):
+    """A keyword list (Telegram /filter or a feed URL filter) is over a limit or unusable."""
 
 
 class FetchError(NewsbotError):
