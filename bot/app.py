@@ -146,7 +146,7 @@ class Daemon:
         sender = telegram.PtbSender(self._bot.bot, link_preview=tg.link_preview)
         pacing = Pacing(overall_per_second=tg.messages_per_second,
                         max_per_chat_per_round=tg.max_per_chat_per_round)
-        deliverer = Deliverer(self.store, sender, feeds, pacing)
+        deliverer = Deliverer(self.store, sender, self.recipes, pacing)
         self._tasks.append(asyncio.create_task(deliverer.run(self.wake_sender), name="deliver"))
         self._tasks.append(asyncio.create_task(self._send_alerts(sender), name="alerts"))
 

@@ -188,7 +188,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     """List feeds with their state."""
     config = _config(args)
     recipes = load_recipes(config.feeds_dir)
-    rows = []
+    rows: list[dict[str, Any]] = []
     store = Store.open(config.db_path) if config.db_path.exists() else None
     try:
         for recipe in recipes:
@@ -213,9 +213,9 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     for row in rows:
         status = "never polled" if not row["last_poll_at"] else (
             f"failing: {row['last_error']}" if row["last_error"] else "ok")
-        newest = row["newest"]["title"] if row["newest"] else "-"
+        newest_title = row["newest"]["title"] if row["newest"] else "-"
         print(f"{row['feed_id']:<16} {row['items']:>6}  {str(row['last_poll_at'] or '-')[:19]:<20}"
-              f" {_short(status, 24):<24} {_short(newest, 60)}")
+              f" {_short(status, 24):<24} {_short(newest_title, 60)}")
     return 0
 
 

@@ -131,7 +131,8 @@ def demo_config(data_dir: Path, port: int) -> Config:
 
 def demo_recipe(url: str) -> Recipe:
     recipe = load_recipe(RECIPE)
-    return replace(recipe, feed_id="demo", title=f"{recipe.title} (demo)", urls=(url,), article=None)
+    return replace(recipe, feed_id="demo", title=f"{recipe.title} (demo)", urls=(url,), article=None,
+                   interval=None)
 
 
 def run(*, port: int = 8080) -> int:

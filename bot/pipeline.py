@@ -23,6 +23,7 @@ from bot.model import (
     FeedHealth,
     FetchResult,
     Item,
+    PollOutcome,
     PollReport,
     Recipe,
     ScrapeResult,
@@ -68,7 +69,7 @@ async def poll_source(recipe: Recipe, deps: PollDeps, now: datetime) -> PollRepo
     try:
         pages = await fetch_pages(recipe, deps.fetcher, health.cache)
         if pages is None:
-            _save_success(deps, health, now, cache=health.cache, max_age=None)
+            _save_success(recipe, deps, health, now, cache=health.cache, max_age=None)
             return PollReport(recipe.feed_id, "not_modified")
         found = [_scrape_page(page, recipe, now) for page in pages]
         items = diff.oldest_first([item for result in found for item in result.items])
@@ -79,8 +80,8 @@ async def poll_source(recipe: Recipe, deps: PollDeps, now: datetime) -> PollRepo
         publish_feed(recipe, deps)
     except NewsbotError as exc:
         return _record_failure(recipe, deps, health, exc, now)
-    _save_success(deps, health, now, cache=pages[0].cache, max_age=pages[0].max_age)
-    outcome = "new" if new_items else "unchanged"
+    _save_success(recipe, deps, health, now, cache=pages[0].cache, max_age=pages[0].max_age)
+    outcome: PollOutcome = "new" if new_items else "unchanged"
     seeded = not health.seeded
     return PollReport(recipe.feed_id, outcome, tuple(new_items), seeded=seeded, warnings=warnings)
 
@@ -97,7 +98,7 @@ async def preview_source(recipe: Recipe, deps: PollDeps, now: datetime) -> PollR
     known = deps.store.known_ids(recipe.feed_id, [item.item_id for item in items])
     new_items = tuple(diff.select_new(items, known))
     warnings = tuple(w for result in found for w in result.warnings)
-    outcome = "new" if new_items else "unchanged"
+    outcome: PollOutcome = "new" if new_items else "unchanged"
     seeded = not deps.store.health(recipe.feed_id).seeded
     return PollReport(recipe.feed_id, outcome, new_items, seeded=seeded, warnings=warnings)
 
@@ -236,13 +237,19 @@ def publish_feed(recipe: Recipe, deps: PollDeps) -> None:
 
 
 def _save_success(
-    deps: PollDeps, health: FeedHealth, now: datetime, *, cache: CacheHeaders, max_age: float | None
+    recipe: Recipe,
+    deps: PollDeps,
+    health: FeedHealth,
+    now: datetime,
+    *,
+    cache: CacheHeaders,
+    max_age: float | None,
 ) -> None:
     recovered = health.consecutive_failures >= deps.alert_after_failures
     if recovered:
         deps.alert(f"✅ {health.feed_id}: polling works again (after {health.consecutive_failures} failures)")
     delay = next_delay(
-        deps.interval.total_seconds(),
+        (recipe.interval or deps.interval).total_seconds(),
         0,
         max_age=max_age,
         cap=deps.max_backoff.total_seconds(),
@@ -268,7 +275,7 @@ def _record_failure(
     failures = health.consecutive_failures + 1
     retry_after = exc.retry_after if isinstance(exc, FetchError) else None
     delay = next_delay(
-        deps.interval.total_seconds(),
+        (recipe.interval or deps.interval).total_seconds(),
         failures,
         retry_after=retry_after,
         cap=deps.max_backoff.total_seconds(),
