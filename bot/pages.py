@@ -1,0 +1,183 @@
+"""The HTML index page of the feed server: every feed, its newest items and subscribe links.
+
+Pure: takes feeds and items, returns a string. Vietnamese by default, English on request.
+Every piece of text that came from a site or a recipe is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+from typing import Literal
+from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
+
+from bot.model import Item
+from bot.publish import FeedMeta, feed_urls, plain_text
+
+Language = Literal["vi", "en"]
+
+TEXTS: dict[Language, dict[str, str]] = {
+    "vi": {
+        "title": "Tin tức dạng RSS",
+        "intro": "Nguồn tin từ các trang không có RSS, cập nhật tự động. "
+        "Dán một liên kết dưới đây vào trình đọc tin (RSS/Atom/JSON Feed).",
+        "all": "Tất cả nguồn",
+        "empty": "Chưa có tin nào.",
+        "subscribe": "Theo dõi:",
+        "opml": "Tải danh sách nguồn (OPML)",
+        "filters": "Lọc theo từ khoá (có dấu hay không dấu đều được):",
+        "source": "Trang gốc",
+    },
+    "en": {
+        "title": "News as feeds",
+        "intro": "Feeds for sites that publish none, updated automatically. "
+        "Paste a link below into your feed reader (RSS/Atom/JSON Feed).",
+        "all": "All sources",
+        "empty": "No items yet.",
+        "subscribe": "Subscribe:",
+        "opml": "Download the feed list (OPML)",
+        "filters": "Filter by keywords (with or without Vietnamese diacritics):",
+        "source": "Original site",
+    },
+}
+
+FEED_TYPES = (
+    ("rss", "RSS", "application/rss+xml"),
+    ("atom", "Atom", "application/atom+xml"),
+    ("json", "JSON", "application/feed+json"),
+)
+
+STYLE = """
+body{font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d1d1f;
+background:#f6f6f8}main{max-width:46rem;margin:0 auto;padding:1rem}h1{font-size:1.5rem}
+section{background:#fff;border-radius:.5rem;padding:.75rem 1rem;margin:1rem 0;
+box-shadow:0 1px 2px #0002}h2{font-size:1.15rem;margin:.25rem 0}ul{padding-left:1.1rem}
+li{margin:.35rem 0}time,.sub{color:#666;font-size:.85rem}a{color:#0b57d0}
+.links a{display:inline-block;margin-right:.75rem}code{word-break:break-all}
+"""
+
+
+@dataclass(frozen=True)
+class FeedListing:
+    """One feed on the index page: what it is and its newest items."""
+
+    meta: FeedMeta
+    items: Sequence[Item]
+
+
+def pick_language(accept_language: str | None) -> Language:
+    """Vietnamese unless the Accept-Language header prefers English over Vietnamese."""
+    best: tuple[float, Language] = (0.0, "vi")
+    for position, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        base = tag.strip().lower().split("-")[0]
+        if base not in ("vi", "en"):
+            continue
+        quality = _quality(params) - position * 1e-6  # earlier wins a tie
+        if quality > best[0]:
+            best = (quality, "vi" if base == "vi" else "en")
+    return best[1]
+
+
+def render_index(
+    listings: Sequence[FeedListing], all_meta: FeedMeta, public_url: str, lang: Language
+) -> str:
+    """The whole page, escaped, with autodiscovery links for every feed."""
+    text = TEXTS[lang]
+    heads = [_autodiscovery(all_meta, public_url, f"{text['all']}: ")]
+    heads += [_autodiscovery(listing.meta, public_url, "") for listing in listings]
+    sections = [_section(listing, public_url, text) for listing in listings]
+    return "\n".join(
+        [
+            "<!doctype html>",
+            f'<html lang="{lang}">',
+            "<head>",
+            '<meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{escape(text['title'])}</title>",
+            *heads,
+            f"<style>{STYLE}</style>",
+            "</head>",
+            "<body><main>",
+            f"<h1>{escape(text['title'])}</h1>",
+            f"<p>{escape(text['intro'])}</p>",
+            *sections,
+            _all_section(all_meta, public_url, text),
+            "</main></body>",
+            "</html>",
+            "",
+        ]
+    )
+
+
+def _section(listing: FeedListing, public_url: str, text: dict[str, str]) -> str:
+    meta = listing.meta
+    zone = ZoneInfo(meta.timezone)
+    rows = [_item_row(item, zone) for item in listing.items]
+    items_html = f"<ul>{''.join(rows)}</ul>" if rows else f"<p>{escape(text['empty'])}</p>"
+    site = _safe_href(meta.site_url)
+    source = f' · <a href="{site}" rel="noopener">{escape(text["source"])}</a>' if site else ""
+    return (
+        f'<section id="{escape(meta.feed_id)}">'
+        f"<h2>{escape(plain_text(meta.title) or meta.feed_id)}</h2>"
+        f'<p class="links">{escape(text["subscribe"])} {_subscribe_links(meta, public_url)}'
+        f"{source}</p>{items_html}</section>"
+    )
+
+
+def _all_section(all_meta: FeedMeta, public_url: str, text: dict[str, str]) -> str:
+    example = feed_urls(public_url, all_meta.feed_id)["rss"] + "?include=" + quote("hai an")
+    opml = escape(f"{public_url.rstrip('/')}/feeds.opml")
+    return (
+        f'<section id="{escape(all_meta.feed_id)}"><h2>{escape(text["all"])}</h2>'
+        f'<p class="links">{escape(text["subscribe"])} {_subscribe_links(all_meta, public_url)}'
+        f'</p><p><a href="{opml}">{escape(text["opml"])}</a></p>'
+        f"<p>{escape(text['filters'])}<br><code>{escape(example)}</code></p></section>"
+    )
+
+
+def _item_row(item: Item, zone: ZoneInfo) -> str:
+    title = escape(plain_text(item.title) or item.url)
+    href = _safe_href(item.url)
+    link = f'<a href="{href}" rel="noopener">{title}</a>' if href else title
+    moment = item.date
+    when = ""
+    if moment is not None:
+        local = moment.astimezone(zone)
+        when = f' <time datetime="{local.isoformat()}">{local:%d/%m/%Y %H:%M}</time>'
+    return f"<li>{link}{when}</li>"
+
+
+def _subscribe_links(meta: FeedMeta, public_url: str) -> str:
+    urls = feed_urls(public_url, meta.feed_id)
+    return " ".join(
+        f'<a href="{escape(urls[fmt])}" type="{mime}">{label}</a>'
+        for fmt, label, mime in FEED_TYPES
+    )
+
+
+def _autodiscovery(meta: FeedMeta, public_url: str, prefix: str) -> str:
+    urls = feed_urls(public_url, meta.feed_id)
+    title = escape(prefix + (plain_text(meta.title) or meta.feed_id))
+    return "\n".join(
+        f'<link rel="alternate" type="{mime}" title="{title} ({label})" href="{escape(urls[fmt])}">'
+        for fmt, label, mime in FEED_TYPES[:2]
+    )
+
+
+def _safe_href(url: str) -> str | None:
+    """An escaped http(s) URL for href, or None (no javascript: links on our page)."""
+    return escape(url) if urlsplit(url).scheme in ("http", "https") else None
+
+
+def _quality(params: str) -> float:
+    for param in params.split(";"):
+        name, _, value = param.strip().partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return max(0.0, min(1.0, float(value)))
+            except ValueError:
+                return 0.0
+    return 1.0

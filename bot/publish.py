@@ -1,0 +1,408 @@
+"""Render items as RSS 2.0, Atom 1.0, JSON Feed 1.1 and OPML; write feed files atomically.
+
+Pure apart from `write_feeds`. Same input => byte-identical output: no "now" anywhere, the feed's
+build date is the newest item change. The only importer of feedgen and nh3.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import tempfile
+import unicodedata
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import quote, urljoin, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import nh3
+from feedgen.entry import FeedEntry
+from feedgen.ext.base import BaseEntryExtension
+from feedgen.feed import FeedGenerator
+from feedgen.util import xml_elem
+
+from bot.model import DEFAULT_TIMEZONE, Item
+
+Format = Literal["rss", "atom", "json"]
+FORMATS: tuple[Format, ...] = ("rss", "atom", "json")
+EXTENSIONS: dict[Format, str] = {"rss": "xml", "atom": "atom", "json": "json"}
+MAX_FEED_BYTES = 1 << 20
+MAX_CONTENT_CHARS = 200_000  # one article's HTML; a bigger one is cut and re-sanitised
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+# Build date of a feed with no items: fixed, so an empty feed keeps its ETag too.
+EMPTY_FEED_UPDATED_AT = datetime(2000, 1, 1, tzinfo=UTC)
+GENERATOR = "newsbot"
+ALL_FEED = "all"  # the feed of every feed's items
+
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_URL_SCHEMES = {"http", "https", "mailto"}
+_IMAGE_TYPES = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".avif": "image/avif",
+    ".svg": "image/svg+xml",
+    ".bmp": "image/bmp",
+}
+# RFC 8141 NSS characters allowed unescaped (no '?', '#', '%', spaces, non-ASCII).
+_URN_SAFE = "!$&'()*+,;=:@/-._~"
+
+
+@dataclass(frozen=True)
+class FeedMeta:
+    """What a feed says about itself: id (file name), title, the site it mirrors, language, zone."""
+
+    feed_id: str
+    title: str
+    site_url: str
+    language: str = "vi"
+    timezone: str = DEFAULT_TIMEZONE
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """An item cleaned once and shared by every format."""
+
+    guid: str
+    title: str
+    link: str
+    summary_html: str
+    summary_text: str
+    content_html: str
+    image: str | None
+    author: str | None
+    published_at: datetime | None  # in the feed's time zone
+    updated_at: datetime | None  # in the feed's time zone; None: no date known at all
+    changed_at: datetime | None  # when newsbot last saw it change (feed build date input)
+
+
+def all_feed_meta(feeds: Iterable[FeedMeta]) -> FeedMeta:
+    """Meta of the `all` feed: every title, the first site, the common language (else vi)."""
+    metas = list(feeds)
+    languages = {meta.language for meta in metas} or {"vi"}
+    return FeedMeta(
+        feed_id=ALL_FEED,
+        title="newsbot: " + ", ".join(meta.title for meta in metas),
+        site_url=metas[0].site_url if metas else "http://localhost/",
+        language=languages.pop() if len(languages) == 1 else "vi",
+    )
+
+
+def feed_urls(public_url: str, feed_id: str) -> dict[str, str]:
+    """Public URLs of a feed: {"rss": .../feeds/<id>.xml, "atom": ....atom, "json": ....json}."""
+    base = f"{public_url.rstrip('/')}/feeds/{quote(feed_id, safe='')}"
+    return {fmt: f"{base}.{EXTENSIONS[fmt]}" for fmt in FORMATS}
+
+
+def feed_guid(feed_id: str) -> str:
+    """Stable id of a feed (Atom feed id): urn:newsbot:<feed_id>."""
+    return f"urn:newsbot:{quote(feed_id, safe=_URN_SAFE)}"
+
+
+def item_guid(feed_id: str, item_id: str) -> str:
+    """Globally unique, stable id of an item (RSS guid, Atom id, JSON Feed id)."""
+    return f"{feed_guid(feed_id)}:{quote(item_id, safe=_URN_SAFE)}"
+
+
+def strip_xml_illegal(text: str) -> str:
+    """Drop code points XML 1.0 forbids; one of them would make lxml refuse the whole feed."""
+    return _XML_ILLEGAL.sub("", text)
+
+
+def sanitize_html(html_text: str) -> str:
+    """Safe HTML: no <script>/<style>, no on*= handlers, no javascript:/data: URLs."""
+    return str(nh3.clean(strip_xml_illegal(html_text), url_schemes=_URL_SCHEMES))
+
+
+def plain_text(text: str) -> str:
+    """Text without markup (or script bodies), entities decoded, spaces collapsed, NFC."""
+    cleaned = str(nh3.clean(strip_xml_illegal(text), tags=set()))
+    return unicodedata.normalize("NFC", " ".join(html.unescape(cleaned).split()))
+
+
+def render_rss(
+    meta: FeedMeta, items: Sequence[Item], public_url: str, *, self_url: str | None = None
+) -> bytes:
+    """RSS 2.0 with atom:link rel=self, <language>, isPermaLink=false guids, +0700 pubDates."""
+    self_url = self_url or feed_urls(public_url, meta.feed_id)["rss"]
+    return _fit(lambda entries: _rss_bytes(meta, entries, self_url), _entries(meta, items))
+
+
+def render_atom(
+    meta: FeedMeta, items: Sequence[Item], public_url: str, *, self_url: str | None = None
+) -> bytes:
+    """Atom 1.0 with xml:lang, a feed-level author, urn ids and RFC 3339 dates."""
+    self_url = self_url or feed_urls(public_url, meta.feed_id)["atom"]
+    return _fit(lambda entries: _atom_bytes(meta, entries, self_url), _entries(meta, items))
+
+
+def render_json(
+    meta: FeedMeta, items: Sequence[Item], public_url: str, *, self_url: str | None = None
+) -> bytes:
+    """JSON Feed 1.1 (https://jsonfeed.org/version/1.1)."""
+    self_url = self_url or feed_urls(public_url, meta.feed_id)["json"]
+    return _fit(lambda entries: _json_bytes(meta, entries, self_url), _entries(meta, items))
+
+
+RENDERERS: dict[Format, Callable[..., bytes]] = {
+    "rss": render_rss,
+    "atom": render_atom,
+    "json": render_json,
+}
+
+
+def render_opml(feeds: Sequence[FeedMeta], public_url: str, *, title: str = GENERATOR) -> bytes:
+    """OPML 2.0 subscription list: one rss outline per feed, pointing at its RSS URL."""
+    root = ET.Element("opml", version="2.0")
+    head = ET.SubElement(root, "head")
+    ET.SubElement(head, "title").text = plain_text(title)
+    body = ET.SubElement(root, "body")
+    for meta in feeds:
+        name = plain_text(meta.title) or meta.feed_id
+        ET.SubElement(
+            body,
+            "outline",
+            type="rss",
+            text=name,
+            title=name,
+            xmlUrl=feed_urls(public_url, meta.feed_id)["rss"],
+            htmlUrl=meta.site_url,
+            language=meta.language,
+        )
+    ET.indent(root)
+    return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True)) + b"\n"
+
+
+def write_feeds(
+    public_dir: Path, meta: FeedMeta, items: Sequence[Item], public_url: str
+) -> list[Path]:
+    """Write feeds/<id>.xml|.atom|.json under public_dir; returns the files whose bytes changed."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", meta.feed_id):
+        raise ValueError(f"feed id {meta.feed_id!r} cannot be a file name (use a-z, 0-9, . _ -)")
+    feeds_dir = public_dir / "feeds"
+    feeds_dir.mkdir(parents=True, exist_ok=True)
+    changed: list[Path] = []
+    for fmt in FORMATS:
+        path = feeds_dir / f"{meta.feed_id}.{EXTENSIONS[fmt]}"
+        data = RENDERERS[fmt](meta, items, public_url)
+        if path.is_file() and path.read_bytes() == data:
+            continue  # untouched: mtime-based caches and rsync stay quiet
+        write_atomic(path, data)
+        changed.append(path)
+    return changed
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace path with data so readers see the old file or the new one, never half of one."""
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as tmp:
+            tmp.write(data)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.chmod(tmp_name, 0o644)  # mkstemp makes 0600; a web server must be able to read it
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+# --- cleaning -------------------------------------------------------------------------------
+
+
+def _entries(meta: FeedMeta, items: Sequence[Item]) -> list[_Entry]:
+    zone = _zone(meta.timezone)
+    return [_entry(meta, item, zone) for item in items]
+
+
+def _entry(meta: FeedMeta, item: Item, zone: tzinfo) -> _Entry:
+    summary_html = sanitize_html(item.summary) if item.summary.strip() else ""
+    content = item.content or ""
+    if len(content) > MAX_CONTENT_CHARS:
+        content = content[:MAX_CONTENT_CHARS]
+    content_html = sanitize_html(content) if content.strip() else ""
+    known = [d for d in (item.published_at, item.first_seen_at, item.updated_at) if d]
+    changes = [d for d in (item.first_seen_at, item.updated_at) if d]
+    published = item.date
+    return _Entry(
+        guid=item_guid(item.feed_id, item.item_id),
+        title=plain_text(item.title) or _web_url(meta.site_url, item.url) or item.item_id,
+        link=_web_url(meta.site_url, item.url) or meta.site_url,
+        summary_html=summary_html,
+        summary_text=plain_text(summary_html) if summary_html else "",
+        content_html=content_html,
+        image=_web_url(meta.site_url, item.image) if item.image else None,
+        author=(plain_text(item.author) or None) if item.author else None,
+        published_at=_aware(published).astimezone(zone) if published else None,
+        updated_at=max(_aware(d) for d in known).astimezone(zone) if known else None,
+        changed_at=max(_aware(d) for d in changes) if changes else None,
+    )
+
+
+def _feed_updated_at(entries: Sequence[_Entry], zone: tzinfo) -> datetime:
+    """Newest change among the entries (never "now"), so unchanged input keeps its bytes."""
+    changes = [e.changed_at for e in entries if e.changed_at]
+    if changes:
+        return max(changes).astimezone(zone)
+    dates = [e.published_at for e in entries if e.published_at]
+    return max(dates) if dates else _local_epoch(zone)
+
+
+def _web_url(base: str, url: str | None) -> str | None:
+    """Absolute http(s) URL, or None for anything else (javascript:, data:, garbage)."""
+    if not url:
+        return None
+    absolute = urljoin(base, strip_xml_illegal(url).strip())
+    return absolute if urlsplit(absolute).scheme in ("http", "https") else None
+
+
+def _image_type(url: str) -> str:
+    suffix = os.path.splitext(urlsplit(url).path)[1].lower()
+    return _IMAGE_TYPES.get(suffix, "image/jpeg")  # news sites serve photos; jpeg is the odds-on
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # model promises UTC
+
+
+def _local_epoch(zone: tzinfo) -> datetime:
+    return EMPTY_FEED_UPDATED_AT.astimezone(zone)
+
+
+@lru_cache(maxsize=32)
+def _zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        hint = "use an IANA name like Asia/Ho_Chi_Minh"
+        raise ValueError(f"unknown time zone {name!r} ({hint})") from exc
+
+
+def _fit(render: Callable[[list[_Entry]], bytes], entries: list[_Entry]) -> bytes:
+    """Render, dropping the oldest entries until the feed is at most MAX_FEED_BYTES."""
+    body = render(entries)
+    while len(body) > MAX_FEED_BYTES and entries:
+        keep = min(len(entries) - 1, int(len(entries) * MAX_FEED_BYTES / len(body) * 0.95))
+        entries = entries[: max(keep, 0)]
+        body = render(entries)
+    return body
+
+
+# --- formats --------------------------------------------------------------------------------
+
+
+class _AtomEnclosure(BaseEntryExtension):  # type: ignore[misc]
+    """Adds <link rel="enclosure">: feedgen 1.0 drops rel/type from Atom entry links."""
+
+    url = ""
+    media_type = ""
+
+    def extend_atom(self, entry: Any) -> Any:
+        xml_elem("link", entry, href=self.url, rel="enclosure", type=self.media_type, length="0")
+        return entry
+
+
+def _generator(meta: FeedMeta, entries: Sequence[_Entry], self_url: str) -> FeedGenerator:
+    zone = _zone(meta.timezone)
+    title = plain_text(meta.title) or meta.feed_id
+    fg = FeedGenerator()
+    fg.id(feed_guid(meta.feed_id))
+    fg.title(title)
+    fg.description(plain_text(meta.description) or title)
+    fg.author({"name": title})
+    fg.link(href=self_url, rel="self")
+    fg.link(href=meta.site_url, rel="alternate")  # RSS <link> is the last one added
+    fg.language(meta.language)
+    fg.generator(GENERATOR)
+    fg.updated(_feed_updated_at(entries, zone))
+    return fg
+
+
+def _rss_bytes(meta: FeedMeta, entries: Sequence[_Entry], self_url: str) -> bytes:
+    fg = _generator(meta, entries, self_url)
+    fg.load_extension("dc", atom=False, rss=True)
+    for entry in entries:
+        fe: FeedEntry = fg.add_entry(order="append")
+        fe.guid(entry.guid, permalink=False)
+        fe.title(entry.title)
+        fe.link(href=entry.link)
+        if entry.summary_html:
+            fe.description(entry.summary_html)
+        if entry.content_html:
+            fe.content(entry.content_html)
+        if entry.published_at:
+            fe.pubDate(entry.published_at)
+        if entry.image:
+            fe.enclosure(entry.image, 0, _image_type(entry.image))
+        if entry.author:
+            fe.dc.dc_creator(entry.author)
+    return bytes(fg.rss_str(pretty=True))
+
+
+def _atom_bytes(meta: FeedMeta, entries: Sequence[_Entry], self_url: str) -> bytes:
+    fg = _generator(meta, entries, self_url)
+    feed_updated_at = fg.updated()
+    for entry in entries:
+        fe: FeedEntry = fg.add_entry(order="append")
+        fe.id(entry.guid)
+        fe.title(entry.title)
+        fe.link(href=entry.link)
+        fe.updated(entry.updated_at or feed_updated_at)  # Atom requires one
+        if entry.published_at:
+            fe.published(entry.published_at)
+        if entry.summary_html:
+            fe.summary(entry.summary_html, type="html")
+        if entry.content_html:
+            fe.content(entry.content_html, type="html")
+        if entry.author:
+            fe.author({"name": entry.author})
+        if entry.image:
+            fe.register_extension("newsbot_enclosure", _AtomEnclosure, atom=True, rss=False)
+            fe.newsbot_enclosure.url = entry.image
+            fe.newsbot_enclosure.media_type = _image_type(entry.image)
+    return bytes(fg.atom_str(pretty=True))
+
+
+def _json_bytes(meta: FeedMeta, entries: Sequence[_Entry], self_url: str) -> bytes:
+    title = plain_text(meta.title) or meta.feed_id
+    doc: dict[str, Any] = {
+        "version": JSON_FEED_VERSION,
+        "title": title,
+        "home_page_url": meta.site_url,
+        "feed_url": self_url,
+        "description": plain_text(meta.description) or title,
+        "language": meta.language,
+        "authors": [{"name": title}],
+        "items": [_json_item(entry) for entry in entries],
+    }
+    return json.dumps(doc, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
+
+
+def _json_item(entry: _Entry) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": entry.guid, "url": entry.link, "title": entry.title}
+    body = entry.content_html or entry.summary_html
+    if body:
+        item["content_html"] = body
+    else:
+        item["content_text"] = entry.title  # JSON Feed requires one of the two
+    if entry.summary_text:
+        item["summary"] = entry.summary_text
+    if entry.image:
+        item["image"] = entry.image
+    if entry.published_at:
+        item["date_published"] = entry.published_at.isoformat()
+    if entry.updated_at:
+        item["date_modified"] = entry.updated_at.isoformat()
+    if entry.author:
+        item["authors"] = [{"name": entry.author}]
+    return item

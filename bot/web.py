@@ -1,0 +1,570 @@
+"""The feed server: RSS/Atom/JSON feeds rendered from the store, an index page, health and metrics.
+
+Routes (read-only; GET and HEAD):
+    /feeds/<id>.xml|.atom|.json   a feed, or `all`; ?include=a,b&exclude=c&limit=20 (q= = include)
+    /feeds.opml                   every feed (OPML 2.0)
+    /                             index page (Vietnamese; English if Accept-Language prefers it)
+    /healthz                      JSON from the health callable: 200 when running, else 503
+    /metrics                      Prometheus text format
+
+Rendered bodies are cached by (feed, format, filters, store.last_change_at), so a repeated request
+costs one indexed query. Responses carry a strong ETag (hash of the body; `-gz` for the gzip
+variant) and Last-Modified; If-None-Match wins over If-Modified-Since. No route touches the file
+system. The only importer of starlette, uvicorn and prometheus_client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import hashlib
+import json
+import logging
+import socket
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+import uvicorn
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.errors import ConfigError, KeywordError, StoreError
+from bot.filters import item_text, matches, parse_keywords
+from bot.model import Item, KeywordFilter, PollReport
+from bot.pages import FeedListing, pick_language, render_index
+from bot.publish import (
+    ALL_FEED,
+    EXTENSIONS,
+    RENDERERS,
+    FeedMeta,
+    Format,
+    all_feed_meta,
+    render_opml,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 50  # reliability plan D10: at most 50 items per feed
+FILTER_WINDOW = 500  # items scanned for a filtered feed
+INDEX_ITEMS = 5
+CACHE_ENTRIES = 256
+MAX_PATH = 2048
+MAX_QUERY = 2048
+CACHE_CONTROL = "public, max-age=300"
+NO_STORE = "no-store"
+STOP_TIMEOUT = 5.0
+CONTENT_TYPES: dict[Format, str] = {
+    "rss": "application/rss+xml; charset=utf-8",
+    "atom": "application/atom+xml; charset=utf-8",
+    "json": "application/feed+json; charset=utf-8",
+}
+FORMAT_OF_EXTENSION: dict[str, Format] = {ext: fmt for fmt, ext in EXTENSIONS.items()}
+HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src https: http:"
+
+# /healthz: (running, details). details must be JSON-serialisable (datetimes become str).
+HealthReport = tuple[bool, Mapping[str, object]]
+
+
+class FeedSource(Protocol):
+    """What the web needs from the store (bot.store.Store satisfies it)."""
+
+    def items(self, feed_id: str | None = None, *, limit: int = 50) -> list[Item]: ...
+
+    def last_change_at(self, feed_id: str | None = None) -> datetime | None: ...
+
+
+class BadQuery(ValueError):
+    """A feed URL's query string is unusable; the message is shown to the client (400)."""
+
+
+@dataclass(frozen=True)
+class FeedQuery:
+    """Filters from a feed URL, normalised so equal filters share one cache entry."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    limit: int = DEFAULT_LIMIT
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.include or self.exclude)
+
+    def query_string(self) -> str:
+        """Canonical query for the feed's self link ('' when unfiltered)."""
+        params = [("include", ",".join(self.include)), ("exclude", ",".join(self.exclude))]
+        pairs = [(name, value) for name, value in params if value]
+        if self.limit != DEFAULT_LIMIT:
+            pairs.append(("limit", str(self.limit)))
+        return "?" + urlencode(pairs) if pairs else ""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A cached body with its validators; the gzip variant is made once."""
+
+    body: bytes
+    gzipped: bytes
+    etag: str
+    last_modified: str | None
+    content_type: str
+
+
+class Metrics:
+    """Counters and histograms in a private registry (several apps per process stay apart)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        reg = self.registry
+        self.polls = Counter("newsbot_polls", "Polls by outcome", ["feed", "outcome"], registry=reg)
+        self.poll_failures = Counter(
+            "newsbot_poll_failures", "Failed polls", ["feed"], registry=reg
+        )
+        self.not_modified = Counter(
+            "newsbot_not_modified", "Polls answered 304 by the site", ["feed"], registry=reg
+        )
+        self.new_items = Counter("newsbot_new_items", "Items seen first", ["feed"], registry=reg)
+        self.poll_seconds = Histogram(
+            "newsbot_poll_seconds",
+            "Duration of one poll",
+            ["feed"],
+            buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+            registry=reg,
+        )
+        self.feed_requests = Counter(
+            "newsbot_feed_requests",
+            "Feed requests served",
+            ["feed", "format", "status"],
+            registry=reg,
+        )
+
+    def record_poll(self, report: PollReport, seconds: float) -> None:
+        """Count one poll and how long it took."""
+        feed = report.feed_id
+        self.polls.labels(feed, report.outcome).inc()
+        if report.outcome == "failed":
+            self.poll_failures.labels(feed).inc()
+        if report.outcome == "not_modified":
+            self.not_modified.labels(feed).inc()
+        self.new_items.labels(feed).inc(len(report.new_items))
+        self.poll_seconds.labels(feed).observe(seconds)
+
+    def record_request(self, feed: str, fmt: str, status: int) -> None:
+        self.feed_requests.labels(feed, fmt, str(status)).inc()
+
+    def exposition(self) -> bytes:
+        """Everything in Prometheus text format."""
+        return bytes(generate_latest(self.registry))
+
+
+# --- pure helpers ------------------------------------------------------------------------------
+
+
+def parse_feed_query(params: Mapping[str, str], raw_query: str = "") -> FeedQuery:
+    """include/q, exclude, limit -> FeedQuery; BadQuery (400) with the reason otherwise."""
+    if len(raw_query) > MAX_QUERY:
+        raise BadQuery(f"query string too long (at most {MAX_QUERY} characters)")
+    try:
+        include = parse_keywords(",".join([params.get("q", ""), params.get("include", "")]))
+        exclude = parse_keywords(params.get("exclude", ""))
+    except KeywordError as exc:
+        raise BadQuery(f"bad keyword filter: {exc}") from exc
+    return FeedQuery(include, exclude, _limit(params.get("limit")))
+
+
+def _limit(text: str | None) -> int:
+    if text is None or not text.strip():
+        return DEFAULT_LIMIT
+    try:
+        value = int(text)
+    except ValueError:
+        raise BadQuery(f"limit must be a whole number from 1 to {MAX_LIMIT}") from None
+    if value < 1:
+        raise BadQuery(f"limit must be a whole number from 1 to {MAX_LIMIT}")
+    return min(value, MAX_LIMIT)
+
+
+def select_items(source: FeedSource, feed_id: str | None, query: FeedQuery) -> list[Item]:
+    """The items a feed URL shows: newest first, filtered, at most query.limit."""
+    if not query.filtered:
+        return source.items(feed_id, limit=query.limit)
+    kf = KeywordFilter(include=query.include, exclude=query.exclude)
+    kept = [
+        item for item in source.items(feed_id, limit=FILTER_WINDOW) if matches(kf, item_text(item))
+    ]
+    return kept[: query.limit]
+
+
+def make_rendered(body: bytes, content_type: str, changed_at: datetime | None) -> Rendered:
+    digest = hashlib.sha256(body).hexdigest()[:32]
+    return Rendered(
+        body=body,
+        gzipped=gzip.compress(body, compresslevel=6, mtime=0),
+        etag=f'"{digest}"',
+        last_modified=_http_date(changed_at) if changed_at else None,
+        content_type=content_type,
+    )
+
+
+def is_not_modified(headers: Mapping[str, str], rendered: Rendered) -> bool:
+    """RFC 9110 13.2.2: If-None-Match (weak compare, list, *) first; else If-Modified-Since."""
+    if_none_match = headers.get("if-none-match")
+    if if_none_match is not None:
+        ours = rendered.etag.strip('"')
+        return any(tag in ("*", ours) or tag == f"{ours}-gz" for tag in _etags(if_none_match))
+    since = headers.get("if-modified-since")
+    if since and rendered.last_modified:
+        try:
+            return parsedate_to_datetime(rendered.last_modified) <= parsedate_to_datetime(since)
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    for part in (accept_encoding or "").split(","):
+        name, _, params = part.strip().partition(";")
+        if name.strip().lower() in ("gzip", "x-gzip"):
+            return params.replace(" ", "").lower() not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False
+
+
+def _etags(header: str) -> Iterator[str]:
+    for raw in header.split(","):
+        tag = raw.strip()
+        if tag.startswith(("W/", "w/")):
+            tag = tag[2:]
+        if tag:
+            yield tag.strip('"')
+
+
+def _http_date(moment: datetime) -> str:
+    return format_datetime(moment.astimezone(UTC).replace(microsecond=0), usegmt=True)
+
+
+# --- the app ---------------------------------------------------------------------------------
+
+
+class _RenderCache:
+    """LRU of rendered bodies, with one render in flight per key (no stampede)."""
+
+    def __init__(self, size: int = CACHE_ENTRIES) -> None:
+        self._size = size
+        self._done: OrderedDict[Any, Rendered] = OrderedDict()
+        self._inflight: dict[Any, asyncio.Future[Rendered]] = {}
+
+    async def get(self, key: Any, build: Callable[[], Rendered]) -> Rendered:
+        hit = self._done.get(key)
+        if hit is not None:
+            self._done.move_to_end(key)
+            return hit
+        pending = self._inflight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Rendered] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            rendered = await run_in_threadpool(build)  # the loop keeps serving Telegram meanwhile
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning when nobody waits
+            raise
+        except BaseException:
+            future.cancel()  # shutting down: waiters are cancelled with us
+            raise
+        finally:
+            del self._inflight[key]
+        future.set_result(rendered)
+        self._done[key] = rendered
+        if len(self._done) > self._size:
+            self._done.popitem(last=False)
+        return rendered
+
+
+class _FeedServer:
+    """Request handlers sharing the store, feed metadata, cache and metrics."""
+
+    def __init__(
+        self,
+        store: FeedSource,
+        feeds: Mapping[str, FeedMeta],
+        public_url: str,
+        health: Callable[[], HealthReport],
+        metrics: Metrics,
+    ) -> None:
+        self.store = store
+        self.feeds = dict(feeds)
+        self.public_url = public_url.rstrip("/")
+        self.health = health
+        self.metrics = metrics
+        self.all_meta = self.feeds.get(ALL_FEED) or all_feed_meta(self.feeds.values())
+        self.cache = _RenderCache()
+        self.opml = make_rendered(
+            render_opml(list(self.feeds.values()), self.public_url),
+            "text/x-opml; charset=utf-8",
+            None,
+        )
+
+    def _meta(self, feed_id: str) -> FeedMeta | None:
+        return self.all_meta if feed_id == ALL_FEED else self.feeds.get(feed_id)
+
+    async def feed(self, request: Request) -> Response:
+        name: str = request.path_params["name"]
+        stem, _, ext = name.rpartition(".")
+        fmt = FORMAT_OF_EXTENSION.get(ext)
+        meta = self._meta(stem) if fmt else None
+        if fmt is None or meta is None:
+            return _text(404, "unknown feed; the list is at /feeds.opml")
+        try:
+            query = parse_feed_query(request.query_params, request.url.query)
+        except BadQuery as exc:
+            return _text(400, str(exc))
+        source_id = None if stem == ALL_FEED else stem
+        changed_at = self.store.last_change_at(source_id)
+        self_url = f"{self.public_url}/feeds/{name}{query.query_string()}"
+
+        def build() -> Rendered:
+            items = select_items(self.store, source_id, query)
+            body = RENDERERS[fmt](meta, items, self.public_url, self_url=self_url)
+            return make_rendered(body, CONTENT_TYPES[fmt], changed_at)
+
+        rendered = await self.cache.get((stem, fmt, query, changed_at), build)
+        response = _conditional(request, rendered)
+        self.metrics.record_request(stem, fmt, response.status_code)
+        return response
+
+    async def opml_list(self, request: Request) -> Response:
+        return _conditional(request, self.opml)
+
+    async def index(self, request: Request) -> Response:
+        lang = pick_language(request.headers.get("accept-language"))
+        changed_at = self.store.last_change_at(None)
+
+        def build() -> Rendered:
+            listings = [
+                FeedListing(meta, self.store.items(feed_id, limit=INDEX_ITEMS))
+                for feed_id, meta in self.feeds.items()
+            ]
+            page = render_index(listings, self.all_meta, self.public_url, lang)
+            return make_rendered(page.encode("utf-8"), "text/html; charset=utf-8", changed_at)
+
+        rendered = await self.cache.get(("index", lang, changed_at), build)
+        response = _conditional(request, rendered, vary="Accept-Encoding, Accept-Language")
+        response.headers["Content-Security-Policy"] = HTML_CSP
+        response.headers["Content-Language"] = lang
+        return response
+
+    async def healthz(self, request: Request) -> Response:
+        try:
+            running, details = self.health()
+        except Exception:
+            log.exception("health check failed")
+            running, details = False, {"error": "health check failed"}
+        body = json.dumps({"running": running, **details}, ensure_ascii=False, default=str)
+        return Response(
+            body.encode("utf-8") + b"\n",
+            status_code=200 if running else 503,
+            media_type="application/json",
+            headers={"Cache-Control": NO_STORE},
+        )
+
+    async def metrics_text(self, request: Request) -> Response:
+        return Response(
+            self.metrics.exposition(),
+            media_type=CONTENT_TYPE_LATEST,
+            headers={"Cache-Control": NO_STORE},
+        )
+
+
+def _conditional(
+    request: Request, rendered: Rendered, *, vary: str = "Accept-Encoding"
+) -> Response:
+    """200 with the (gzipped) body, or 304 with the validators and no body."""
+    use_gzip = accepts_gzip(request.headers.get("accept-encoding"))
+    headers = {"Cache-Control": CACHE_CONTROL, "Vary": vary}
+    headers["ETag"] = rendered.etag[:-1] + '-gz"' if use_gzip else rendered.etag
+    if rendered.last_modified:
+        headers["Last-Modified"] = rendered.last_modified
+    if is_not_modified(request.headers, rendered):
+        return Response(status_code=304, headers=headers)
+    if use_gzip:
+        headers["Content-Encoding"] = "gzip"
+    body = rendered.gzipped if use_gzip else rendered.body
+    return Response(body, headers=headers, media_type=rendered.content_type)
+
+
+def _text(status: int, message: str) -> Response:
+    return PlainTextResponse(
+        message + "\n", status_code=status, headers={"Cache-Control": NO_STORE}
+    )
+
+
+class _Guard:
+    """Outer layer: refuses odd paths, adds nosniff everywhere, turns crashes into a bare 500."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = list(message.get("headers", []))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        if _suspicious(scope):
+            await _text(400, "bad request path")(scope, receive, send_with_headers)
+            return
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception as exc:
+            if isinstance(exc, StoreError):
+                log.error("feed server: %s", exc)
+                reply = _text(503, "feeds are unavailable right now; try again later")
+            else:
+                log.exception("feed server: unexpected error on %s", scope.get("path"))
+                reply = _text(500, "internal error")
+            if not started:
+                await reply(scope, receive, send_with_headers)
+
+
+def _suspicious(scope: Scope) -> bool:
+    """Paths no route would ever need: traversal, NUL, backslash, absurd length."""
+    raw: bytes = scope.get("raw_path") or b""
+    path: str = scope.get("path", "")
+    if len(raw) > MAX_PATH or len(path) > MAX_PATH:
+        return True
+    lowered = raw.lower()
+    if b"%00" in lowered or b"%5c" in lowered or b"%2e%2e" in lowered:
+        return True
+    return "\x00" in path or "\\" in path or ".." in path.split("/")
+
+
+def create_app(
+    *,
+    store: FeedSource,
+    feeds: Mapping[str, FeedMeta],
+    public_url: str,
+    health: Callable[[], HealthReport],
+    metrics: Metrics | None = None,
+) -> Starlette:
+    """The ASGI app. `health` returns (running, details) for /healthz."""
+    server = _FeedServer(store, feeds, public_url, health, metrics or Metrics())
+    routes = [
+        Route("/", server.index, methods=["GET", "HEAD"]),
+        Route("/feeds.opml", server.opml_list, methods=["GET", "HEAD"]),
+        Route("/feeds/{name}", server.feed, methods=["GET", "HEAD"]),
+        Route("/healthz", server.healthz, methods=["GET", "HEAD"]),
+        Route("/metrics", server.metrics_text, methods=["GET", "HEAD"]),
+    ]
+    app = Starlette(routes=routes, middleware=[Middleware(_Guard)])
+    app.state.metrics = server.metrics
+    return app
+
+
+# --- serving -----------------------------------------------------------------------------------
+
+
+class _NoSignals(uvicorn.Server):
+    """uvicorn without its signal handlers: the daemon owns SIGINT/SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class Server:
+    """A running uvicorn server; `port` is the bound port (useful with port 0)."""
+
+    def __init__(self, server: uvicorn.Server, task: asyncio.Task[None], host: str, port: int):
+        self._server = server
+        self._task = task
+        self.host = host
+        self.port = port
+
+    async def stop(self) -> None:
+        """Stop accepting, let in-flight requests finish (up to STOP_TIMEOUT), then return."""
+        self._server.should_exit = True
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout=STOP_TIMEOUT)
+        except TimeoutError:
+            self._server.force_exit = True
+            await self._task
+
+
+async def serve(app: ASGIApp, host: str, port: int) -> Server:
+    """Start uvicorn on host:port in the running loop; ConfigError if it cannot listen."""
+    sock = _listen(host, port)
+    config = uvicorn.Config(
+        app,
+        log_config=None,  # keep the daemon's logging setup
+        access_log=False,
+        lifespan="off",
+        server_header=False,
+        timeout_graceful_shutdown=int(STOP_TIMEOUT),
+    )
+    server = _NoSignals(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]), name="web")
+    await _until_started(server, task)
+    return Server(server, task, host, int(sock.getsockname()[1]))
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A bound socket. proto must be IPPROTO_TCP: asyncio only sets TCP_NODELAY on such sockets,
+    and without it every keep-alive response waits ~40 ms for a delayed ACK."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise _listen_error(host, port, exc) from exc
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise _listen_error(host, port, exc) from exc
+    return sock
+
+
+def _listen_error(host: str, port: int, exc: OSError) -> ConfigError:
+    return ConfigError(
+        f"the feed server cannot listen on {host}:{port}: {exc.strerror or exc}",
+        hint="set [server] port to a free port (or host to an address of this machine)",
+    )
+
+
+async def _until_started(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
+    while not server.started:
+        if task.done():
+            task.result()  # re-raise what stopped it
+            raise ConfigError("the feed server stopped while starting", hint="see the log above")
+        await asyncio.sleep(0.005)
