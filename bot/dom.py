@@ -9,6 +9,7 @@ NFC, because Python's cp1258 codec yields decomposed tone marks.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -16,11 +17,10 @@ from functools import lru_cache
 from typing import Any
 
 import charset_normalizer
-from cssselect import GenericTranslator, HTMLTranslator, SelectorError
+from cssselect import HTMLTranslator, SelectorError
 from lxml import etree
 from lxml import html as lxml_html
-
-Node = lxml_html.HtmlElement
+from lxml.html import HtmlElement as Node  # untyped: lxml ships no stubs
 
 _META_SCAN_BYTES = 4096
 _META_CHARSET = re.compile(
@@ -28,9 +28,8 @@ _META_CHARSET = re.compile(
 )
 _HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""", re.IGNORECASE)
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
-# C0 controls (except tab, LF, CR) are invalid in XML feeds and never meant as text.
-_CONTROL_CHARS = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
-_INVISIBLE = dict.fromkeys([0x200B, 0xFEFF, 0x00AD])
+# C0 controls are invalid in XML feeds and never meant as text; zero-width marks only hide words.
+_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff\u00ad]")
 _SKIPPED_TAGS = frozenset({"script", "style", "noscript", "template"})
 # Elements that separate words even when the markup puts no space between them.
 _BREAKING_TAGS = frozenset(
@@ -39,6 +38,11 @@ _BREAKING_TAGS = frozenset(
         "section", "article", "header", "footer", "blockquote", "dd", "dt", "figcaption", "table",
     }
 )  # fmt: skip
+# Marks that compose with the letter before them; a page without any is NFC as far as it matters
+# (lone compatibility singletons are left to text_of, which normalises what it returns).
+_COMBINING = re.compile(
+    "[\u0300-\u036f\u1100-\u11ff\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\u3099\u309a\ufe20-\ufe2f]"
+)
 _CSS_IDENT = re.compile(r"^-?[A-Za-z_][A-Za-z0-9_-]*$")
 # WHATWG maps these labels to windows-1252; Python's latin-1 would turn 0x80-0x9F into controls.
 _LABEL_ALIASES = {
@@ -59,44 +63,41 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
-_PARSER = lxml_html.HTMLParser(huge_tree=True)  # depth 2048, not 256: sloppy pages nest deep
+# huge_tree: depth 2048 instead of 256 (sloppy pages nest unclosed <font>s deep).
+_PARSER = lxml_html.HTMLParser(huge_tree=True, encoding="utf-8")
 _HTML_TRANSLATOR = HTMLTranslator()
+_FOLLOWING = etree.XPath("following::*[position() <= $n]")
 
 
 def decode_html(body: bytes, content_type: str | None = None) -> str:
     """Decode a page's bytes to NFC text (BOM, header, meta, valid UTF-8, then detection)."""
     for bom, encoding in _BOMS:
         if body.startswith(bom):
-            return _nfc(body[len(bom) :].decode(encoding, errors="replace"))
+            return _nfc_document(body[len(bom) :].decode(encoding, errors="replace"))
     utf8 = _try_decode(body, "utf-8")
     if utf8 is not None:
-        return _nfc(utf8)
+        return _nfc_document(utf8)
     for label in (_header_charset(content_type), _meta_charset(body)):
-        encoding = _python_codec(label)
-        if encoding is None or encoding == "utf-8":
+        codec = _python_codec(label)
+        if codec is None or codec == "utf-8":
             continue  # a utf-8 label on a body that is not UTF-8 is a lie: keep looking
-        text = _try_decode(body, encoding)
+        text = _try_decode(body, codec)
         if text is not None:
-            return _nfc(text)
-    return _nfc(_detect(body))
+            return _nfc_document(text)
+    return _nfc_document(_detect(body))
 
 
 def parse_html(text: str) -> Node:
     """Parse HTML leniently; never raises (an empty or hopeless document gives an empty root)."""
-    text = _XML_DECLARATION.sub("", text, count=1).translate(_CONTROL_CHARS)
+    text = _XML_DECLARATION.sub("", text, count=1)
+    if "\x00" in text:  # lxml would turn NULs into U+FFFD
+        text = text.replace("\x00", "")
+    # lxml parses UTF-8 bytes faster than str, and this way lone surrogates cannot trip it.
+    data = text.encode("utf-8", errors="replace")
     try:
-        root = lxml_html.document_fromstring(text, parser=_PARSER)
+        return lxml_html.document_fromstring(data, parser=_PARSER)
     except (etree.ParserError, ValueError, TypeError):
-        root = None
-    except UnicodeError:  # lone surrogates
-        data = text.encode("utf-8", errors="replace")
-        try:
-            root = lxml_html.document_fromstring(data, parser=_utf8_parser())
-        except (etree.ParserError, ValueError):
-            root = None
-    if root is None:
-        return lxml_html.document_fromstring("<html><body></body></html>")
-    return root  # type: ignore[no-any-return]
+        return lxml_html.document_fromstring(b"<html><body></body></html>")
 
 
 def compile_selector(css: str) -> None:
@@ -106,7 +107,7 @@ def compile_selector(css: str) -> None:
 
 def select(node: Node, css: str) -> list[Node]:
     """Elements under `node` (in document order) matching a CSS selector or selector list."""
-    return [n for n in _compiled(css)(node) if isinstance(n, Node)]
+    return list(_compiled(css)(node))  # CSS compiles to element-only XPath
 
 
 def select_one(node: Node, css: str) -> Node | None:
@@ -115,9 +116,21 @@ def select_one(node: Node, css: str) -> Node | None:
     return found[0] if found else None
 
 
-def text_of(node: Node) -> str:
-    """Visible text of an element: whitespace collapsed, NFC, without script/style contents."""
-    return normalize_text(" ".join(_text_parts(node)))
+def text_of(node: Node, limit: int | None = None) -> str:
+    """Visible text of an element: whitespace collapsed, NFC, without script/style contents.
+
+    `limit` stops collecting after about that many characters (hostile pages nest everything).
+    """
+    if limit is None:
+        return normalize_text("".join(_text_parts(node)))
+    parts: list[str] = []
+    size = 0
+    for part in _text_parts(node):
+        parts.append(part)
+        size += len(part)
+        if size >= limit:
+            break
+    return normalize_text("".join(parts)[:limit])
 
 
 def raw_text_of(node: Node) -> str:
@@ -128,12 +141,12 @@ def raw_text_of(node: Node) -> str:
 def attr_of(node: Node, name: str) -> str | None:
     """An attribute's value, stripped; None when absent."""
     value = node.get(name)
-    return None if value is None else str(value).strip()
+    return None if value is None else _INVISIBLE.sub("", str(value)).strip()
 
 
 def normalize_text(text: str) -> str:
     """Collapse whitespace (NBSP included), drop zero-width characters, NFC."""
-    return _nfc(" ".join(text.translate(_INVISIBLE).split()))
+    return _nfc(" ".join(_INVISIBLE.sub("", text).split()))
 
 
 def tag_of(node: Node) -> str:
@@ -151,6 +164,16 @@ def parent_of(node: Node) -> Node | None:
 def children_of(node: Node) -> list[Node]:
     """Child elements (no comments, no text)."""
     return [child for child in node.iterchildren() if isinstance(child.tag, str)]
+
+
+def ancestors_of(node: Node) -> Iterator[Node]:
+    """The parent, grandparent... up to the root."""
+    yield from node.iterancestors()
+
+
+def following_elements(node: Node, limit: int) -> list[Node]:
+    """Up to `limit` elements after `node` in document order, outside it."""
+    return [n for n in _FOLLOWING(node, n=limit) if isinstance(n, Node)]
 
 
 def iter_elements(node: Node) -> Iterator[Node]:
@@ -200,10 +223,8 @@ def drop(nodes: list[Node]) -> None:
 
 def absolutize_links(node: Node, base_url: str) -> None:
     """Rewrite href/src/srcset inside `node` to absolute URLs (mutates the tree)."""
-    try:
+    with contextlib.suppress(ValueError):
         node.make_links_absolute(base_url, resolve_base_href=False, handle_failures="discard")
-    except ValueError:
-        pass
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -224,31 +245,36 @@ def _compiled(css: str) -> Any:
         raise ValueError(f"CSS selector {css!r} gave unusable XPath: {exc}") from None
 
 
-def _text_parts(node: Node) -> Iterator[str]:
+def _text_parts(root: Node) -> Iterator[str]:
     """Text pieces of a subtree, skipping script/style, with breaks around block elements."""
-    if tag_of(node) in _SKIPPED_TAGS:
+    if tag_of(root) in _SKIPPED_TAGS:
         return
-    skip_depth = 0
-    for event, element in etree.iterwalk(node, events=("start", "end")):
-        tag = element.tag
-        name = tag.lower() if isinstance(tag, str) else ""
-        if event == "start":
-            if skip_depth or name in _SKIPPED_TAGS:
-                skip_depth += 1
-                continue
-            if name in _BREAKING_TAGS:
-                yield " "
-            if name and element.text:
-                yield element.text
+    if root.text:
+        yield root.text
+    open_elements: list[Node] = [root]
+    pending: list[Iterator[Node]] = [root.iterchildren()]
+    while pending:
+        child = next(pending[-1], None)
+        if child is None:  # an element closes: its tail follows it
+            pending.pop()
+            closed = open_elements.pop()
+            if closed is not root:
+                if tag_of(closed) in _BREAKING_TAGS:
+                    yield " "
+                if closed.tail:
+                    yield closed.tail
             continue
-        if skip_depth:
-            skip_depth -= 1
-            if skip_depth:
-                continue
-        elif name in _BREAKING_TAGS:
+        name = tag_of(child)
+        if not name or name in _SKIPPED_TAGS:  # comment, script...: only the tail is text
+            if child.tail:
+                yield child.tail
+            continue
+        if name in _BREAKING_TAGS:
             yield " "
-        if element is not node and element.tail:
-            yield element.tail
+        if child.text:
+            yield child.text
+        open_elements.append(child)
+        pending.append(child.iterchildren())
 
 
 def _css_step(node: Node) -> tuple[str, bool]:
@@ -262,6 +288,13 @@ def _css_step(node: Node) -> tuple[str, bool]:
 
 def _escape_text(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _nfc_document(text: str) -> str:
+    """NFC for a whole page, skipping the costly pass (1 ms per 80 KB) when nothing composes."""
+    if text.isascii() or _COMBINING.search(text) is None:
+        return text
+    return unicodedata.normalize("NFC", text)
 
 
 def _nfc(text: str) -> str:
@@ -291,10 +324,9 @@ def _python_codec(label: str | None) -> str | None:
     """A Python codec name for a charset label, or None if unknown or not ASCII-compatible."""
     if not label:
         return None
-    label = label.strip().lower()
-    label = _LABEL_ALIASES.get(label, label)
+    cleaned = label.strip().lower()
     try:
-        name = codecs.lookup(label).name
+        name = codecs.lookup(_LABEL_ALIASES.get(cleaned, cleaned)).name
     except LookupError:
         return None
     if name.startswith(("utf-16", "utf-32")):
@@ -314,13 +346,10 @@ def _detect(body: bytes) -> str:
     return str(best)
 
 
-def _utf8_parser() -> Any:
-    return lxml_html.HTMLParser(huge_tree=True, encoding="utf-8")
-
-
 __all__ = [
     "Node",
     "absolutize_links",
+    "ancestors_of",
     "attr_of",
     "children_of",
     "classes_of",
@@ -328,6 +357,7 @@ __all__ = [
     "css_path",
     "decode_html",
     "drop",
+    "following_elements",
     "inner_html",
     "iter_elements",
     "normalize_text",
@@ -340,5 +370,3 @@ __all__ = [
     "tag_of",
     "text_of",
 ]
-
-_ = GenericTranslator  # kept importable for callers that need XML (non-HTML) semantics

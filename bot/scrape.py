@@ -1,0 +1,523 @@
+"""Recipe-driven scraping: a listing page's HTML to Items, an article page's HTML to ArticleInfo.
+
+Pure: text in, values out; parsing goes through bot.dom, dates through bot.dates, ids through
+bot.diff. The only exception raised on purpose is ScrapeError, and hostile HTML raises nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urljoin, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+from bot import dates, diff, dom
+from bot.dom import Node
+from bot.errors import ScrapeError
+from bot.model import ArticleRules, Item, ListRules, Pick, Recipe, ScrapeResult
+
+_IMAGE_ATTRS = ("src", "data-src", "data-original", "data-lazy-src", "data-srcset", "srcset")
+_LINK_SCHEMES = ("http", "https")
+_URL_WHITESPACE = re.compile(r"[\t\n\r]")
+_ARTICLE_TYPES = frozenset(
+    {"NewsArticle", "Article", "BlogPosting", "ReportageNewsArticle", "AnalysisNewsArticle"}
+)
+_NEAR_TITLE_ELEMENTS = 40  # how far after the title a visible date may sit
+_DATE_TEXT_MAX = 80  # longer text is a paragraph that merely mentions a date
+_CONTENT_NOISE = "script, style, noscript, template, form, button, input, select"
+_TEXT_LIMIT = 5000  # characters taken from a title/summary/date element
+_MAX_ELEMENTS = 500  # item elements looked at per page; a listing shows tens
+
+
+@dataclass(frozen=True)
+class ArticleInfo:
+    """What an article page says about itself; None where it says nothing usable."""
+
+    title: str | None = None
+    published_at: datetime | None = None
+    author: str | None = None
+    image: str | None = None
+    content_html: str | None = None
+
+
+# --- listing pages -----------------------------------------------------------------------------
+
+
+def scrape(html: str, base_url: str, recipe: Recipe, now: datetime) -> ScrapeResult:
+    """Items of a listing page, in page order, per the recipe's [list] rules."""
+    rules = recipe.rules
+    if rules is None:
+        raise ScrapeError(
+            f"{recipe.feed_id}: the recipe has no [list] rules to scrape {base_url} with",
+            hint="add a [list] section to the recipe, or let the auto-detector handle it",
+        )
+    root = dom.parse_html(html)
+    base = document_base(root, base_url)
+    elements = _outermost(_select(root, rules.item))[:_MAX_ELEMENTS]
+    if not elements:
+        raise _no_items(recipe, rules, base_url)
+    problems: dict[str, list[int]] = {}
+    items: list[Item] = []
+    seen: set[str] = set()
+    invalid = 0
+    for position, element in enumerate(elements, start=1):
+        item = _scrape_item(element, base, recipe, rules, now, position, problems)
+        if item is None:
+            invalid += 1
+        elif item.url not in seen and item.item_id not in seen:
+            seen.update((item.url, item.item_id))
+            items.append(item)
+    if not items or invalid * 2 > len(elements):
+        raise ScrapeError(
+            f"{recipe.feed_id}: {invalid} of {len(elements)} items matched by [list] item = "
+            f"{rules.item!r} on {base_url} have no title or link: has the markup changed?",
+            hint=f"check [list] title = {str(rules.title)!r} and link against the page",
+        )
+    return ScrapeResult(tuple(items), _warnings(problems, rules, len(elements)))
+
+
+def _outermost(elements: list[Node]) -> list[Node]:
+    """Drop matches nested inside other matches: only broken markup nests items, and scanning
+    every nested item's subtree again would make hostile pages quadratic."""
+    if len(elements) < 2:
+        return elements
+    matched = set(elements)
+    return [e for e in elements if not any(a in matched for a in dom.ancestors_of(e))]
+
+
+def document_base(root: Node, page_url: str) -> str:
+    """The URL relative links resolve against: `<base href>` if the page has one."""
+    base = dom.select_one(root, "base[href]")
+    href = dom.attr_of(base, "href") if base is not None else None
+    return (absolute_url(href, page_url) or page_url) if href else page_url
+
+
+def absolute_url(href: str | None, base_url: str) -> str | None:
+    """`href` made absolute (dot segments removed, fragment dropped); None if unusable."""
+    if not href:
+        return None
+    href = _URL_WHITESPACE.sub("", href.strip())
+    if not href or href.startswith("#"):
+        return None
+    try:
+        joined = href if href.startswith(("https://", "http://")) else urljoin(base_url, href)
+        parts = urlsplit(joined)
+    except ValueError:  # e.g. an invalid IPv6 host
+        return None
+    if parts.scheme.lower() not in _LINK_SCHEMES or not parts.netloc:
+        return None
+    path = _remove_dot_segments(parts.path) or "/"
+    return urlunsplit((parts.scheme.lower(), parts.netloc, path, parts.query, "")).replace(
+        " ", "%20"
+    )
+
+
+def _scrape_item(
+    element: Node,
+    base: str,
+    recipe: Recipe,
+    rules: ListRules,
+    now: datetime,
+    position: int,
+    problems: dict[str, list[int]],
+) -> Item | None:
+    """One item element to an Item; None (and a noted problem) without a title or a link."""
+    title_node = _first(element, rules.title)
+    title = _text_or_attr(title_node, rules.title) if title_node is not None else ""
+    if not title and title_node is not None:
+        title = dom.normalize_text(dom.attr_of(title_node, "title") or "")
+    url = absolute_url(_link_href(element, title_node, rules.link), base)
+    if not title or not url:
+        problems.setdefault("title" if not title else "link", []).append(position)
+        return None
+    summary = _optional_text(element, rules.summary, "summary", position, problems)
+    image = _image(element, rules.image, base, position, problems)
+    published_at = _list_date(element, rules, recipe, now, position, problems)
+    if published_at is None:
+        published_at = dates.date_from_url(url, recipe.timezone)
+    if published_at is None and image is not None:
+        published_at = dates.date_from_url(image, recipe.timezone)  # CDN upload ticks: last resort
+    return Item(
+        feed_id=recipe.feed_id,
+        item_id=diff.item_id(
+            url, title=title, published_at=published_at, id_pattern=recipe.id_pattern
+        ),
+        url=url,
+        title=title,
+        summary=summary,
+        published_at=published_at,
+        image=image,
+    )
+
+
+def _link_href(element: Node, title_node: Node | None, pick: Pick | None) -> str | None:
+    """The link: the pick, else the title element's href, its first a[href], the item's."""
+    if pick is not None:
+        node = _first(element, pick)
+        if node is None:
+            return None
+        return dom.attr_of(node, pick.attr) if pick.attr else _href_in(node)
+    if title_node is not None:
+        href = _href_in(title_node)
+        if href:
+            return href
+    return _href_in(element)
+
+
+def _href_in(node: Node) -> str | None:
+    """The element's own href if it is a link, else its first descendant a[href]'s."""
+    if dom.tag_of(node) == "a" and dom.attr_of(node, "href"):
+        return dom.attr_of(node, "href")
+    anchor = dom.select_one(node, "a[href]")
+    return dom.attr_of(anchor, "href") if anchor is not None else None
+
+
+def _optional_text(
+    element: Node, pick: Pick | None, field: str, position: int, problems: dict[str, list[int]]
+) -> str:
+    if pick is None:
+        return ""
+    node = _first(element, pick)
+    text = _text_or_attr(node, pick) if node is not None else ""
+    if not text:
+        problems.setdefault(field, []).append(position)
+    return text
+
+
+def _image(
+    element: Node, pick: Pick | None, base: str, position: int, problems: dict[str, list[int]]
+) -> str | None:
+    if pick is None:
+        return None
+    node = _first(element, pick)
+    url = image_url(node, pick.attr, base) if node is not None else None
+    if url is None:
+        problems.setdefault("image", []).append(position)
+    return url
+
+
+def image_url(node: Node, attr: str | None, base: str) -> str | None:
+    """An image URL from an <img> (or the first one inside `node`), lazy-loading attrs included."""
+    candidates = [(attr, dom.attr_of(node, attr))] if attr else []
+    img = node if dom.tag_of(node) == "img" else dom.select_one(node, "img")
+    if img is not None:
+        candidates += [(name, dom.attr_of(img, name)) for name in _IMAGE_ATTRS]
+    for name, value in candidates:
+        if not value or value.startswith("data:"):
+            continue  # empty, or a lazy-loading placeholder
+        if name.endswith("srcset"):
+            value = value.split(",")[0].strip().split(" ")[0]
+        url = absolute_url(value, base)
+        if url:
+            return url
+    return None
+
+
+def _list_date(
+    element: Node,
+    rules: ListRules,
+    recipe: Recipe,
+    now: datetime,
+    position: int,
+    problems: dict[str, list[int]],
+) -> datetime | None:
+    if rules.date is None:
+        return None
+    node = _first(element, rules.date)
+    found = None
+    if node is not None:
+        found = _date_of(node, rules.date.attr, now, recipe.timezone, rules.date_formats)
+    if found is None:
+        problems.setdefault("date", []).append(position)
+    return found
+
+
+def _date_of(
+    node: Node, attr: str | None, now: datetime, tz: str, formats: tuple[str, ...] = ()
+) -> datetime | None:
+    """A date from an element: the named attribute, else `datetime=`, else its text."""
+    if attr:
+        texts = [dom.attr_of(node, attr)]
+    else:
+        texts = [dom.attr_of(node, "datetime"), dom.text_of(node, _TEXT_LIMIT)]
+    for text in texts:
+        if text:
+            parsed = dates.parse_date(text, now, tz, formats)
+            if parsed is not None:
+                return parsed.at
+    return None
+
+
+def _warnings(problems: dict[str, list[int]], rules: ListRules, total: int) -> tuple[str, ...]:
+    """One line per field that some items lacked, naming the items and the rule."""
+    rule_of = {
+        "title": rules.title, "link": rules.link, "summary": rules.summary,
+        "date": rules.date, "image": rules.image,
+    }  # fmt: skip
+    lines = []
+    for field, positions in sorted(problems.items(), key=lambda kv: list(rule_of).index(kv[0])):
+        shown = ", ".join(str(p) for p in positions[:10]) + (", …" if len(positions) > 10 else "")
+        rule = rule_of.get(field)
+        where = f"[list] {field} = {str(rule)!r}" if rule is not None else f"default {field}"
+        lines.append(f"{len(positions)} of {total} items have no usable {field} ({where}): {shown}")
+    return tuple(lines)
+
+
+def _no_items(recipe: Recipe, rules: ListRules, url: str) -> ScrapeError:
+    return ScrapeError(
+        f"{recipe.feed_id}: no items matched [list] item = {rules.item!r} on {url}: "
+        "has the markup changed?",
+        hint="open the page, find the repeated element around each headline and update "
+        '[list] item (or set fallback = "auto")',
+    )
+
+
+# --- article pages -----------------------------------------------------------------------------
+
+
+def scrape_article(
+    html: str, url: str, rules: ArticleRules | None, *, tz: str, now: datetime
+) -> ArticleInfo:
+    """Title, date, author, image and content of an article page: recipe rules, then metadata."""
+    rules = rules or ArticleRules()
+    root = dom.parse_html(html)
+    base = document_base(root, url)
+    meta = _meta_tags(root)
+    ld = _json_ld_article(root)
+    title_node = _first(root, rules.title) if rules.title else None
+    title = ""
+    if title_node is not None and rules.title is not None:
+        title = _text_or_attr(title_node, rules.title)
+    title = title or meta.get("og:title") or _ld_text(ld.get("headline")) or _heading(root)
+    return ArticleInfo(
+        title=title or None,
+        published_at=_article_date(root, rules, meta, ld, url, tz, now, title_node),
+        author=_article_author(root, rules, meta, ld),
+        image=_article_image(root, rules, meta, ld, base),
+        content_html=_article_content(root, rules, base),
+    )
+
+
+def _article_date(
+    root: Node,
+    rules: ArticleRules,
+    meta: dict[str, str],
+    ld: dict[str, object],
+    url: str,
+    tz: str,
+    now: datetime,
+    title_node: Node | None,
+) -> datetime | None:
+    if rules.date is not None:
+        node = _first(root, rules.date)
+        found = _date_of(node, rules.date.attr, now, tz) if node is not None else None
+        if found is not None:
+            return found
+    for text in (
+        meta.get("article:published_time"),
+        meta.get("datepublished"),
+        _ld_text(ld.get("datePublished")),
+        meta.get("pubdate"),
+        meta.get("date"),
+    ):
+        found = _iso_or_text(text, now, tz)
+        if found is not None:
+            return found
+    time_node = dom.select_one(root, "time[datetime]")
+    if time_node is not None:
+        found = _date_of(time_node, None, now, tz)
+        if found is not None:
+            return found
+    near = title_node if title_node is not None else _heading_node(root)
+    return dates.date_from_url(url, tz) or _date_near(near, now, tz)
+
+
+def _iso_or_text(text: str | None, now: datetime, tz: str) -> datetime | None:
+    """An ISO 8601 timestamp (naive: in `tz`), else whatever parse_date makes of the text."""
+    if not text:
+        return None
+    try:
+        at = datetime.fromisoformat(text.strip())
+    except ValueError:
+        parsed = dates.parse_date(text, now, tz)
+        return parsed.at if parsed else None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=ZoneInfo(tz))
+    return at.astimezone(UTC)
+
+
+def _date_near(title_node: Node | None, now: datetime, tz: str) -> datetime | None:
+    """The first short visible text after the title that reads as a date."""
+    if title_node is None:
+        return None
+    for node in dom.following_elements(title_node, _NEAR_TITLE_ELEMENTS):
+        text = dom.text_of(node, _DATE_TEXT_MAX + 1)
+        if 0 < len(text) <= _DATE_TEXT_MAX:
+            parsed = dates.parse_date(text, now, tz)
+            if parsed is not None:
+                return parsed.at
+    return None
+
+
+def _article_author(
+    root: Node, rules: ArticleRules, meta: dict[str, str], ld: dict[str, object]
+) -> str | None:
+    if rules.author is not None:
+        node = _first(root, rules.author)
+        text = _text_or_attr(node, rules.author) if node is not None else ""
+        if text:
+            return text
+    return meta.get("author") or meta.get("article:author") or _ld_author(ld.get("author"))
+
+
+def _article_image(
+    root: Node, rules: ArticleRules, meta: dict[str, str], ld: dict[str, object], base: str
+) -> str | None:
+    if rules.image is not None:
+        node = _first(root, rules.image)
+        url = image_url(node, rules.image.attr, base) if node is not None else None
+        if url:
+            return url
+    for value in (meta.get("og:image"), meta.get("twitter:image"), _ld_image(ld.get("image"))):
+        url = absolute_url(value, base)
+        if url:
+            return url
+    return None
+
+
+def _article_content(root: Node, rules: ArticleRules, base: str) -> str | None:
+    """The matched content elements as HTML, scripts and forms removed, links absolute."""
+    if rules.content is None:
+        return None
+    nodes = _select(root, rules.content.css) if rules.content.css else [root]
+    nodes = [n for n in nodes if not any(_is_inside(n, other) for other in nodes)]
+    if not nodes:
+        return None
+    parts = []
+    for node in nodes:
+        dom.drop(dom.select(node, _CONTENT_NOISE))
+        dom.absolutize_links(node, base)
+        parts.append(dom.outer_html(node))
+    return "\n".join(parts)
+
+
+def _is_inside(node: Node, other: Node) -> bool:
+    return node is not other and any(a is other for a in dom.ancestors_of(node))
+
+
+def _meta_tags(root: Node) -> dict[str, str]:
+    """`<meta property|name|itemprop=… content=…>` by lower-cased key; first one wins."""
+    found: dict[str, str] = {}
+    for node in dom.select(root, "meta[content]"):
+        key = dom.attr_of(node, "property") or dom.attr_of(node, "name")
+        key = key or dom.attr_of(node, "itemprop")
+        content = dom.attr_of(node, "content")
+        if key and content:
+            found.setdefault(key.lower(), dom.normalize_text(content))
+    return found
+
+
+def _json_ld_article(root: Node) -> dict[str, object]:
+    """The first NewsArticle-like object in the page's JSON-LD blocks, or {}."""
+    for node in dom.select(root, 'script[type="application/ld+json"]'):
+        try:
+            data = json.loads(dom.raw_text_of(node))
+        except (ValueError, RecursionError):
+            continue
+        for candidate in _ld_objects(data):
+            kind = candidate.get("@type")
+            kinds = set(kind) if isinstance(kind, list) else {kind}
+            if kinds & _ARTICLE_TYPES:
+                return candidate
+    return {}
+
+
+def _ld_objects(data: object) -> Iterator[dict[str, object]]:
+    pending = [data]
+    while pending:
+        current = pending.pop(0)
+        if isinstance(current, list):
+            pending.extend(current)
+        elif isinstance(current, dict):
+            yield current
+            graph = current.get("@graph")
+            if isinstance(graph, list):
+                pending.extend(graph)
+
+
+def _ld_text(value: object) -> str:
+    return dom.normalize_text(value) if isinstance(value, str) else ""
+
+
+def _ld_author(value: object) -> str | None:
+    values = value if isinstance(value, list) else [value]
+    names = [_ld_text(v.get("name")) if isinstance(v, dict) else _ld_text(v) for v in values]
+    joined = ", ".join(name for name in names if name)
+    return joined or None
+
+
+def _ld_image(value: object) -> str | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, dict):
+        value = value.get("url")
+    return value if isinstance(value, str) else None
+
+
+def _heading_node(root: Node) -> Node | None:
+    return dom.select_one(root, "h1")
+
+
+def _heading(root: Node) -> str:
+    node = _heading_node(root)
+    if node is None:
+        node = dom.select_one(root, "title")
+    return dom.text_of(node, _TEXT_LIMIT) if node is not None else ""
+
+
+# --- shared helpers ----------------------------------------------------------------------------
+
+
+def _select(node: Node, css: str) -> list[Node]:
+    try:
+        return dom.select(node, css)
+    except ValueError as exc:  # config validates selectors; a hand-built Recipe may not
+        raise ScrapeError(f"bad selector {css!r}: {exc}", hint="fix the recipe") from None
+
+
+def _first(element: Node, pick: Pick) -> Node | None:
+    """The first element the pick selects under `element`; an empty css is the element itself."""
+    if not pick.css:
+        return element
+    found = _select(element, pick.css)
+    return found[0] if found else None
+
+
+def _text_or_attr(node: Node, pick: Pick) -> str:
+    if pick.attr:
+        return dom.normalize_text((dom.attr_of(node, pick.attr) or "")[:_TEXT_LIMIT])
+    return dom.text_of(node, _TEXT_LIMIT)
+
+
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 §5.2.4, which urljoin skips when the href is already absolute."""
+    if "/." not in path:
+        return path
+    output: list[str] = []
+    segments = path.split("/")
+    for index, segment in enumerate(segments):
+        last = index == len(segments) - 1
+        if segment == "..":
+            if len(output) > 1:
+                output.pop()
+            if last:
+                output.append("")
+        elif segment == ".":
+            if last:
+                output.append("")
+        else:
+            output.append(segment)
+    return "/".join(output)
