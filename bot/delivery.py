@@ -1,0 +1,455 @@
+"""Draining the outbox to Telegram: paced, oldest first, never losing a message.
+
+The outbox (store) is the single source of truth. A row is marked sent only after the Sender
+returned, so a crash between the two resends it: delivery is at least once.
+
+Pacing has no bursts: sends are spaced 1/overall_per_second apart across all chats, at least
+`private_gap` apart in one private chat and 60/group_per_minute apart in one group or channel.
+Chats are served concurrently (at most `concurrency` requests in flight); within a chat messages
+go one at a time, in order.
+
+What each Sender error does:
+    RecipientGone      the chat is deactivated; its rows stay for if it comes back
+    ChatMoved          the store moves the chat, the message is resent to the new id
+    RateLimited        the chat's rows wait retry_after (capped); a limit that looks bot-wide
+                       (on a private chat, or a second chat in one round) pauses every send
+    MessageRejected    resent once as plain text, then dead-lettered with the error
+    TransientDelivery  retried later with exponential backoff, dead-lettered after max_attempts;
+                       a streak of them (an outage) ends the round
+After an outage nothing floods: at most max_per_chat_per_round items per (chat, feed) are sent
+in one round; the rest become one "… and N more" message. Items older than max_age are skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from bot.errors import (
+    ChatMoved,
+    DeliveryError,
+    MessageRejected,
+    RateLimited,
+    RecipientGone,
+    TransientDelivery,
+)
+from bot.messages import (
+    FeedInfo,
+    format_caption,
+    format_item,
+    format_more,
+    safe_href,
+    to_plain_text,
+)
+from bot.model import DEFAULT_TIMEZONE, Chat, ChatKind, Delivery
+
+logger = logging.getLogger(__name__)
+
+
+class Sender(Protocol):
+    """Sends one message; raises the bot.errors DeliveryError subclasses."""
+
+    async def send_text(self, chat_id: int, html: str, *, preview: bool) -> None: ...
+
+    async def send_photo(self, chat_id: int, photo_url: str, caption_html: str) -> None: ...
+
+    async def send_plain(self, chat_id: int, text: str) -> None: ...
+
+
+class Outbox(Protocol):
+    """The part of bot.store.Store that delivery uses."""
+
+    def pending(self, now: datetime, limit: int = 100) -> list[Delivery]: ...
+
+    def mark_sent(self, delivery_id: int, now: datetime) -> None: ...
+
+    def mark_failed(self, delivery_id: int, error: str) -> None: ...
+
+    def retry_later(self, delivery_id: int, not_before: datetime, error: str) -> None: ...
+
+    def defer_chat(self, chat_id: int, not_before: datetime) -> None: ...
+
+    def chat(self, chat_id: int) -> Chat | None: ...
+
+    def set_chat(
+        self,
+        chat_id: int,
+        *,
+        active: bool | None = None,
+        paused: bool | None = None,
+        language: str | None = None,
+    ) -> None: ...
+
+    def move_chat(self, old_chat_id: int, new_chat_id: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """How fast and how much to send; the defaults stay under Telegram's documented limits."""
+
+    overall_per_second: float = 25
+    private_gap: float = 1.0
+    group_per_minute: int = 20
+    max_per_chat_per_round: int = 10
+    max_attempts: int = 8
+    max_retry_after: float = 3600
+    concurrency: int = 8  # requests in flight at once
+    backoff_base: float = 30.0  # first retry after a transient error, doubled each attempt
+    backoff_max: float = 3600.0
+    outage_after: int = 3  # transient errors in a row that end a round
+    idle_poll: float = 60.0  # run(): look at the outbox at least this often
+    batch: int = 500  # rows read from the outbox at a time
+
+    @property
+    def group_gap(self) -> float:
+        return 60.0 / self.group_per_minute
+
+
+@dataclass
+class DeliveryStats:
+    """What one drain did."""
+
+    sent: int = 0  # messages Telegram accepted (items and fold messages)
+    folded: int = 0  # rows covered by a fold message
+    skipped: int = 0  # rows older than max_age, marked sent unsent
+    failed: int = 0  # dead-lettered
+    retried: int = 0  # put back after a transient error
+    deferred: int = 0  # chats told to wait by a rate limit
+    deactivated: int = 0
+    moved: int = 0
+    plain_fallbacks: int = 0
+
+
+class _RoundOver(Exception):
+    """A pause or an outage began while this send waited for its turn: it stays pending."""
+
+
+@dataclass
+class _Job:
+    rows: list[Delivery]
+    fold: bool = False  # one "… and N more" message standing for all rows
+
+
+@dataclass
+class _ChatState:
+    chat_id: int
+    kind: ChatKind
+    language: str
+    paused: bool = False
+    jobs: list[_Job] = field(default_factory=list)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class _FeedFallback:
+    title: str
+    urls: tuple[str, ...] = ()
+    timezone: str = DEFAULT_TIMEZONE
+
+
+class Deliverer:
+    """Sends what the outbox holds, paced, and records every outcome in the store."""
+
+    def __init__(
+        self,
+        store: Outbox,
+        sender: Sender,
+        feeds: Mapping[str, FeedInfo],
+        pacing: Pacing = Pacing(),
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        now: Callable[[], datetime] = _utc_now,
+        max_age: timedelta | None = timedelta(days=3),
+        photos: bool = True,
+        previews: bool = False,
+    ) -> None:
+        self._store = store
+        self._sender = sender
+        self._feeds = feeds
+        self._pacing = pacing
+        self._clock = clock
+        self._sleep = sleep
+        self._now = now
+        self._max_age = max_age
+        self._photos = photos
+        self._previews = previews
+        self._slots = asyncio.Semaphore(pacing.concurrency)
+        self._last_send_at: dict[int, float] = {}
+        self._next_global_at = 0.0
+        self._paused_until = 0.0
+        self._due_at: float | None = None
+        self._halted = False
+        self._transient_streak = 0
+        self._rate_limited_chats: set[int] = set()
+
+    # ------------------------------------------------------------------ rounds
+
+    async def drain(self) -> DeliveryStats:
+        """Send what is pending now, paced; returns what happened."""
+        stats = DeliveryStats()
+        self._halted = False
+        self._due_at = None
+        self._rate_limited_chats.clear()
+        per_feed: Counter[tuple[int, str]] = Counter()
+        seen: set[int] = set()
+        while not self._stopped():
+            rows = [
+                r
+                for r in self._store.pending(self._now(), self._pacing.batch)
+                if r.delivery_id not in seen
+            ]
+            if not rows:
+                break
+            seen.update(r.delivery_id for r in rows)
+            chats = self._plan(rows, per_feed, stats)
+            async with asyncio.TaskGroup() as group:
+                for state in chats:
+                    group.create_task(self._serve_chat(state, stats))
+        return stats
+
+    async def run(self, wake: asyncio.Event) -> None:
+        """Drain, then wait for `wake`, the next retry time or idle_poll; until cancelled."""
+        while True:
+            wake.clear()
+            try:
+                stats = await self.drain()
+                if stats != DeliveryStats():
+                    logger.info("delivery round: %s", stats)
+            except Exception:
+                logger.exception("delivery round failed; retrying in %s s", self._pacing.idle_poll)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), self._seconds_to_next_round())
+
+    def _seconds_to_next_round(self) -> float:
+        now = self._clock()
+        wait = self._pacing.idle_poll
+        if self._paused_until > now:
+            wait = self._paused_until - now
+        elif self._due_at is not None:
+            wait = min(wait, self._due_at - now)
+        return max(wait, 0.05)
+
+    def _stopped(self) -> bool:
+        return self._halted or self._clock() < self._paused_until
+
+    # ------------------------------------------------------------------ planning
+
+    def _plan(
+        self, rows: Sequence[Delivery], per_feed: Counter[tuple[int, str]], stats: DeliveryStats
+    ) -> list[_ChatState]:
+        """Group rows by chat (oldest first), skip stale ones, fold what exceeds the round cap."""
+        chats: dict[int, _ChatState] = {}
+        folds: dict[tuple[int, str], list[Delivery]] = defaultdict(list)
+        for row in rows:
+            if self._is_stale(row):
+                self._store.mark_sent(row.delivery_id, self._now())
+                stats.skipped += 1
+                continue
+            state = chats.get(row.chat_id) or chats.setdefault(row.chat_id, self._chat(row.chat_id))
+            if state.paused:
+                continue  # its rows wait for /resume (or go stale)
+            key = (row.chat_id, row.item.feed_id)
+            per_feed[key] += 1
+            if per_feed[key] <= self._pacing.max_per_chat_per_round:
+                state.jobs.append(_Job([row]))
+            else:
+                folds[key].append(row)
+        for (chat_id, _), folded in folds.items():
+            chats[chat_id].jobs.append(_Job(folded, fold=True))
+        return [state for state in chats.values() if state.jobs]
+
+    def _is_stale(self, row: Delivery) -> bool:
+        date = row.item.date
+        return self._max_age is not None and date is not None and date < self._now() - self._max_age
+
+    def _chat(self, chat_id: int) -> _ChatState:
+        chat = self._store.chat(chat_id)
+        if chat is None:
+            return _ChatState(chat_id, "private" if chat_id > 0 else "group", "vi")
+        return _ChatState(chat_id, chat.kind, chat.language, chat.paused)
+
+    def _feed(self, feed_id: str) -> FeedInfo:
+        return self._feeds.get(feed_id) or _FeedFallback(title=feed_id)
+
+    # ------------------------------------------------------------------ one chat
+
+    async def _serve_chat(self, state: _ChatState, stats: DeliveryStats) -> None:
+        for job in state.jobs:
+            if self._stopped() or not await self._run_job(state, job, stats):
+                return
+
+    async def _run_job(self, state: _ChatState, job: _Job, stats: DeliveryStats) -> bool:
+        """Send one job and record the outcome; False: leave this chat's other rows for later."""
+        for _ in range(2):  # a second go only after the group moved to a new id
+            try:
+                await self._send_job(state, job, stats)
+            except ChatMoved as moved:
+                self._store.move_chat(state.chat_id, moved.new_chat_id)
+                logger.info("chat %s moved to %s", state.chat_id, moved.new_chat_id)
+                self._last_send_at[moved.new_chat_id] = self._clock()
+                state.chat_id = moved.new_chat_id
+                stats.moved += 1
+                continue
+            except DeliveryError as exc:
+                return self._on_error(state, job, exc, stats)
+            except _RoundOver:
+                return False
+            self._transient_streak = 0
+            sent_at = self._now()
+            for row in job.rows:
+                self._store.mark_sent(row.delivery_id, sent_at)
+            stats.sent += 1
+            stats.folded += len(job.rows) if job.fold else 0
+            return True
+        return False
+
+    async def _send_job(self, state: _ChatState, job: _Job, stats: DeliveryStats) -> None:
+        """Send, falling back from photo to text to plain text when Telegram rejects the markup."""
+        html_text, photo, caption = self._render(state, job)
+        chat_id = state.chat_id
+        if photo is not None:
+            try:
+                await self._paced(state, self._sender.send_photo(chat_id, photo, caption))
+                return
+            except MessageRejected as exc:
+                logger.warning("photo rejected in chat %s (%s); sending text", chat_id, exc)
+        try:
+            await self._paced(
+                state, self._sender.send_text(chat_id, html_text, preview=self._previews)
+            )
+            return
+        except MessageRejected as exc:
+            logger.error(
+                "Telegram rejected HTML for delivery %s (%s); resending as plain text",
+                job.rows[0].delivery_id,
+                exc,
+            )
+            stats.plain_fallbacks += 1
+        await self._paced(state, self._sender.send_plain(chat_id, to_plain_text(html_text)))
+
+    def _render(self, state: _ChatState, job: _Job) -> tuple[str, str | None, str]:
+        row = job.rows[0]
+        feed = self._feed(row.item.feed_id)
+        if job.fold:
+            url = feed.urls[0] if feed.urls else ""
+            return format_more(len(job.rows), feed.title, url, state.language), None, ""
+        item, matched, language = row.item, row.matched, state.language
+        html_text = format_item(
+            item, feed_title=feed.title, tz=feed.timezone, matched=matched, language=language
+        )
+        image = safe_href(item.image) if self._photos and item.image else None
+        if image is None:
+            return html_text, None, ""
+        caption = format_caption(
+            item, feed_title=feed.title, tz=feed.timezone, matched=matched, language=language
+        )
+        return html_text, image, caption
+
+    # ------------------------------------------------------------------ pacing
+
+    async def _paced(self, state: _ChatState, send: Coroutine[Any, Any, None]) -> None:
+        """Run `send` in its turn: after this chat's gap, in a global slot (no bursts), with at
+        most `concurrency` requests in flight. The gap counts from the previous send's answer,
+        so a request slowed on its way cannot arrive just before the next one."""
+        try:
+            gap = self._pacing.private_gap if state.kind == "private" else self._pacing.group_gap
+            last = self._last_send_at.get(state.chat_id)
+            if last is not None:
+                await self._sleep_until(last + gap)
+            async with self._slots:
+                slot = max(self._clock(), self._next_global_at)
+                self._next_global_at = slot + 1.0 / self._pacing.overall_per_second
+                await self._sleep_until(slot)
+                if self._stopped():
+                    raise _RoundOver
+                await send
+        finally:
+            send.close()  # only does something when the wait was cancelled
+            self._last_send_at[state.chat_id] = self._clock()
+
+    async def _sleep_until(self, moment: float) -> None:
+        delay = moment - self._clock()
+        if delay > 0:
+            await self._sleep(delay)
+
+    # ------------------------------------------------------------------ errors
+
+    def _on_error(
+        self, state: _ChatState, job: _Job, exc: DeliveryError, stats: DeliveryStats
+    ) -> bool:
+        chat_id = state.chat_id
+        if isinstance(exc, RecipientGone):
+            logger.info("chat %s is gone (%s); deactivating it", chat_id, exc)
+            self._store.set_chat(chat_id, active=False)
+            stats.deactivated += 1
+            return False
+        if isinstance(exc, RateLimited):
+            self._rate_limited(state, exc.retry_after, stats)
+            return False
+        if isinstance(exc, MessageRejected):
+            for row in job.rows:
+                logger.error(
+                    "delivery %s to chat %s failed for good: %s", row.delivery_id, chat_id, exc
+                )
+                self._store.mark_failed(row.delivery_id, str(exc))
+            stats.failed += len(job.rows)
+            return True
+        if isinstance(exc, TransientDelivery):
+            return self._transient(state, job, exc, stats)
+        logger.error("delivery stopped: %s", exc)
+        self._halted = True
+        return False
+
+    def _rate_limited(self, state: _ChatState, retry_after: float, stats: DeliveryStats) -> None:
+        wait = min(max(retry_after, 0.0), self._pacing.max_retry_after)
+        self._store.defer_chat(state.chat_id, self._now() + timedelta(seconds=wait))
+        self._note_due(wait)
+        stats.deferred += 1
+        self._rate_limited_chats.add(state.chat_id)
+        if state.kind == "private" or len(self._rate_limited_chats) > 1:
+            logger.warning("Telegram flood control: pausing all sends for %.0f s", wait)
+            self._paused_until = max(self._paused_until, self._clock() + wait)
+        else:
+            logger.warning("Telegram flood control on chat %s: waiting %.0f s", state.chat_id, wait)
+
+    def _transient(
+        self, state: _ChatState, job: _Job, exc: DeliveryError, stats: DeliveryStats
+    ) -> bool:
+        self._transient_streak += 1
+        if self._transient_streak >= self._pacing.outage_after:
+            logger.warning("Telegram unreachable (%s); ending this round", exc)
+            self._halted = True
+        keep_order = False
+        for row in job.rows:
+            attempts = row.attempts + 1
+            if attempts >= self._pacing.max_attempts:
+                logger.error(
+                    "delivery %s failed after %d attempts: %s", row.delivery_id, attempts, exc
+                )
+                self._store.mark_failed(row.delivery_id, str(exc))
+                stats.failed += 1
+                continue
+            delay = min(self._pacing.backoff_base * 2 ** (attempts - 1), self._pacing.backoff_max)
+            not_before = self._now() + timedelta(seconds=delay)
+            self._store.retry_later(row.delivery_id, not_before, str(exc))
+            # The chat's later rows wait too, so they do not overtake this one.
+            self._store.defer_chat(state.chat_id, not_before)
+            self._note_due(delay)
+            stats.retried += 1
+            keep_order = True
+        return not keep_order
+
+    def _note_due(self, seconds: float) -> None:
+        due = self._clock() + seconds
+        self._due_at = due if self._due_at is None else min(self._due_at, due)

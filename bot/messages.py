@@ -1,0 +1,264 @@
+"""Telegram messages for news items: HTML that Telegram accepts, within its length limits.
+
+Every piece of scraped text is escaped with `html.escape`; hrefs are http/https only. Lengths are
+counted as Telegram counts them, after entity parsing and in UTF-16 code units (a stricter count
+than code points, so an emoji-heavy title still fits). Text is clipped before it is escaped, so an
+entity or a tag is never cut.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from html.parser import HTMLParser
+from typing import Protocol
+from urllib.parse import quote, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.model import DEFAULT_TIMEZONE, Item
+
+MAX_TEXT = 4096
+MAX_CAPTION = 1024
+SUMMARY_LIMIT = 400  # a teaser, not the article
+CAPTION_SUMMARY_LIMIT = 200
+NAME_LIMIT = 100  # feed titles and keywords in the footer
+ELLIPSIS = "…"
+
+
+class FeedInfo(Protocol):
+    """What a message needs to know about a feed; `bot.model.Recipe` fits."""
+
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def urls(self) -> tuple[str, ...]: ...
+
+    @property
+    def timezone(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Labels:
+    read_more: str
+    keyword: str
+    more: str  # format(count=, feed=)
+    see_all: str
+    untitled: str
+
+
+LABELS = {
+    "vi": Labels(
+        "Xem chi tiết",
+        "Từ khoá",
+        "… và {count} tin khác từ {feed}",
+        "Xem tất cả",
+        "(không có tiêu đề)",
+    ),
+    "en": Labels("Read more", "Keyword", "… and {count} more from {feed}", "See all", "(untitled)"),
+}
+
+
+def labels(language: str) -> Labels:
+    """Labels for a language code such as "vi" or "en-US"; Vietnamese when unknown."""
+    return LABELS.get(language.split("-")[0].lower(), LABELS["vi"])
+
+
+def utf16_len(text: str) -> int:
+    """Length as Telegram counts it."""
+    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+
+
+def clip(text: str, max_units: int) -> str:
+    """`text` cut to `max_units` UTF-16 units, ending with "…" when cut."""
+    if utf16_len(text) <= max_units:
+        return text
+    if max_units <= 0:
+        return ""
+    kept, used = [], 0
+    for char in text:
+        width = 2 if ord(char) > 0xFFFF else 1
+        if used + width > max_units - 1:
+            break
+        kept.append(char)
+        used += width
+    return "".join(kept).rstrip() + ELLIPSIS
+
+
+def clip_words(text: str, max_units: int) -> str:
+    """Like `clip`, but ends at a word boundary when one is near the cut."""
+    clipped = clip(text, max_units)
+    if clipped == text or not clipped:
+        return clipped
+    body = clipped[:-1]
+    space = body.rfind(" ")
+    if space >= len(body) - 30 and space > 0:
+        body = body[:space].rstrip(" ,;:.-–")
+    return body + ELLIPSIS
+
+
+_UNSAFE_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def clean(text: str, *, one_line: bool = True) -> str:
+    """NFC text without control characters or lone surrogates, whitespace collapsed."""
+    text = _UNSAFE_CHARS.sub("", unicodedata.normalize("NFC", text))
+    if one_line:
+        return " ".join(text.split())
+    return "\n".join(" ".join(line.split()) for line in text.splitlines()).strip()
+
+
+def safe_href(url: str) -> str | None:
+    """An http(s) URL fit for `href`, percent-encoding what needs it; None for anything else."""
+    try:
+        parts = urlsplit(clean(url))
+        host = parts.hostname
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return None
+    try:
+        netloc = parts.netloc if parts.netloc.isascii() else parts.netloc.encode("idna").decode()
+    except UnicodeError:
+        return None
+    safe = "/:@!$&'()*+,;=%~-._"
+    return urlunsplit(
+        (
+            parts.scheme.lower(),
+            netloc,
+            quote(parts.path, safe=safe),
+            quote(parts.query, safe=safe + "?"),
+            quote(parts.fragment, safe=safe + "?#"),
+        )
+    )
+
+
+def local_time(moment: datetime, tz: str) -> str:
+    """`28/11/2024 14:30` in the feed's timezone."""
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo(DEFAULT_TIMEZONE)
+    return moment.astimezone(zone).strftime("%d/%m/%Y %H:%M")
+
+
+def _escape(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _footer(
+    item: Item, feed_title: str, tz: str, matched: str | None, words: Labels
+) -> tuple[str, int]:
+    """The lines under the summary, as HTML, and their visible length."""
+    feed = clip(clean(feed_title), NAME_LIMIT)
+    meta = f"{local_time(item.date, tz)} · {feed}" if item.date else feed
+    lines_html = [f"<i>{_escape(meta)}</i>"] if meta else []
+    visible = [meta] if meta else []
+    if matched and (keyword := clip(clean(matched), NAME_LIMIT)):
+        lines_html.append(f"{_escape(words.keyword)}: <b>{_escape(keyword)}</b>")
+        visible.append(f"{words.keyword}: {keyword}")
+    href = safe_href(item.url)
+    if href:
+        lines_html.append(f'<a href="{_escape(href)}">{_escape(words.read_more)}</a>')
+        visible.append(words.read_more)
+    return "\n".join(lines_html), utf16_len("\n".join(visible))
+
+
+def _render(
+    item: Item,
+    feed_title: str,
+    tz: str,
+    matched: str | None,
+    language: str,
+    *,
+    limit: int,
+    summary_limit: int,
+) -> str:
+    words = labels(language)
+    footer_html, footer_len = _footer(item, feed_title, tz, matched, words)
+    budget = limit - footer_len - 2  # the blank line before the footer
+    title = clean(item.title) or words.untitled
+    summary = clean(item.summary)
+    # Some listings repeat the title as the summary; once is enough.
+    summary = "" if summary.casefold() == title.casefold() else clip_words(summary, summary_limit)
+    if summary and utf16_len(title) + 1 + utf16_len(summary) > budget:
+        # The summary gives way first; a stub of a few characters is not worth keeping.
+        room = budget - utf16_len(title) - 1
+        summary = clip_words(summary, room) if room >= 40 else ""
+    title = clip_words(title, budget if not summary else budget - 1 - utf16_len(summary))
+    head = f"<b>{_escape(title)}</b>"
+    if summary:
+        head += f"\n{_escape(summary)}"
+    return f"{head}\n\n{footer_html}" if footer_html else head
+
+
+def format_item(
+    item: Item, *, feed_title: str, tz: str, matched: str | None = None, language: str = "vi"
+) -> str:
+    """A news item as Telegram HTML: bold title, summary, date, feed, keyword, link (≤ 4096)."""
+    return _render(
+        item, feed_title, tz, matched, language, limit=MAX_TEXT, summary_limit=SUMMARY_LIMIT
+    )
+
+
+def format_caption(
+    item: Item, *, feed_title: str, tz: str, matched: str | None = None, language: str = "vi"
+) -> str:
+    """The same message as a photo caption (≤ 1024)."""
+    return _render(
+        item,
+        feed_title,
+        tz,
+        matched,
+        language,
+        limit=MAX_CAPTION,
+        summary_limit=CAPTION_SUMMARY_LIMIT,
+    )
+
+
+def format_more(count: int, feed_title: str, feed_url: str, language: str = "vi") -> str:
+    """The fold message that stands for `count` items not sent one by one."""
+    words = labels(language)
+    feed = clip(clean(feed_title), NAME_LIMIT)
+    text = _escape(words.more.format(count=count, feed=feed))
+    href = safe_href(feed_url)
+    if href:
+        text += f'\n<a href="{_escape(href)}">{_escape(words.see_all)}</a>'
+    return text
+
+
+class _TextCollector(HTMLParser):
+    """Visible text of Telegram HTML, with each link's URL after its text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._hrefs: list[str | None] = []
+        self._link_text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self._hrefs.append(dict(attrs).get("href"))
+            self._link_text = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._hrefs:
+            href = self._hrefs.pop()
+            if href and href != "".join(self._link_text).strip():
+                self.parts.append(f": {href}")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+        self._link_text.append(data)
+
+
+def to_plain_text(html_text: str) -> str:
+    """What a rejected HTML message says, as plain text (≤ 4096), for a resend without markup."""
+    collector = _TextCollector()
+    collector.feed(html_text)
+    collector.close()
+    text = clean("".join(collector.parts), one_line=False)
+    return clip(text, MAX_TEXT) or ELLIPSIS

@@ -1,0 +1,492 @@
+"""Telegram through python-telegram-bot (PTB 22): the only module that imports `telegram`.
+
+Two jobs:
+- `PtbSender` sends outbox messages and turns PTB errors into bot.errors DeliveryErrors.
+- `build_application` wires every `/command` and button press to `Commands`, tracks the bot being
+  blocked or removed (`my_chat_member`) and groups becoming supergroups; `start_bot`/`stop_bot`
+  run it inside the daemon's own event loop, `startup` (menu commands) serves both run paths.
+
+The bot token never reaches a log line: the `httpx` and `telegram` loggers (which print request
+URLs, token included) are held at WARNING and bot.logs.RedactToken scrubs the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import warnings
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol, TypeVar
+
+from telegram import (
+    BotCommand,
+    Chat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    Update,
+    User,
+)
+from telegram.constants import ChatMemberStatus, ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+from telegram.request import HTTPXRequest
+from telegram.warnings import PTBDeprecationWarning
+
+from bot.commands import CommandContext, Reply
+from bot.errors import (
+    ChatMoved,
+    DeliveryError,
+    MessageRejected,
+    RateLimited,
+    RecipientGone,
+    TransientDelivery,
+)
+from bot.logs import RedactToken, redact
+from bot.messages import to_plain_text
+
+__all__ = [
+    "App",
+    "PtbSender",
+    "RedactToken",
+    "build_application",
+    "parse_command",
+    "quiet_http_loggers",
+    "start_bot",
+    "startup",
+    "stop_bot",
+]
+
+logger = logging.getLogger(__name__)
+
+App = Application[Any, Any, Any, Any, Any, Any]
+T = TypeVar("T")
+
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+MENU_LANGUAGES = ("vi", "en")
+ADMIN_CACHE_SECONDS = 60.0
+MAX_REPLY_WAIT = 5.0  # a command answer waits out a flood limit this short, once
+# 400s that mean the chat is unreachable rather than the message being wrong.
+GONE_MARKERS = (
+    "chat not found",
+    "user not found",
+    "peer_id_invalid",
+    "have no rights to send",
+    "not enough rights to send",
+    "chat_write_forbidden",
+    "bot was kicked",
+)
+ALLOWED_UPDATES = ["message", "channel_post", "callback_query", "my_chat_member"]
+_COMMAND = re.compile(r"/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{3,64}))?(?:\s+(.*))?\Z", re.S)
+
+
+class CommandsLike(Protocol):
+    """What bot.commands.Commands offers the bot (a stand-in in tests)."""
+
+    def run(self, ctx: CommandContext, command: str, args: str) -> Reply | None: ...
+
+    def press(self, ctx: CommandContext, data: str) -> Reply | None: ...
+
+    def command_list(self, language: str) -> list[tuple[str, str]]: ...
+
+
+class ChatRegistry(Protocol):
+    """The part of bot.store.Store that membership updates change."""
+
+    def set_chat(
+        self,
+        chat_id: int,
+        *,
+        active: bool | None = None,
+        paused: bool | None = None,
+        language: str | None = None,
+    ) -> None: ...
+
+    def move_chat(self, old_chat_id: int, new_chat_id: int) -> None: ...
+
+
+# --------------------------------------------------------------------------- sending
+
+
+def retry_seconds(value: float | timedelta) -> float:
+    """RetryAfter.retry_after as seconds: a timedelta with PTB_TIMEDELTA=1, else a number."""
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _retry_after(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():  # the int form warns unless PTB_TIMEDELTA=1
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        return retry_seconds(exc.retry_after)
+
+
+def delivery_error(exc: TelegramError) -> DeliveryError:
+    """The DeliveryError for a PTB error. Order matters: BadRequest and TimedOut are
+    NetworkErrors, and ChatMigrated/RetryAfter come from a 400/429 body's parameters."""
+    text = redact(exc.message)
+    if isinstance(exc, ChatMigrated):
+        return ChatMoved(f"group moved to {exc.new_chat_id}", new_chat_id=int(exc.new_chat_id))
+    if isinstance(exc, RetryAfter):
+        return RateLimited(text, retry_after=_retry_after(exc))
+    if isinstance(exc, Forbidden):
+        return RecipientGone(text)
+    if isinstance(exc, BadRequest):
+        if any(marker in text.lower() for marker in GONE_MARKERS):
+            return RecipientGone(text)
+        return MessageRejected(text)
+    if isinstance(exc, InvalidToken):
+        return DeliveryError(
+            "Telegram refused the bot token",
+            hint="check telegram.token (or NEWSBOT_TELEGRAM_TOKEN) against @BotFather",
+        )
+    if isinstance(exc, (TimedOut, NetworkError)):
+        return TransientDelivery(text)
+    return DeliveryError(f"Telegram error: {text}")
+
+
+async def _mapped(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except TelegramError as exc:
+        raise delivery_error(exc) from exc
+
+
+class PtbSender:
+    """bot.delivery.Sender over a PTB Bot."""
+
+    def __init__(self, bot: Any, *, link_preview: bool = False) -> None:
+        self._bot = bot
+        self._link_preview = link_preview
+
+    async def send_text(self, chat_id: int, html: str, *, preview: bool) -> None:
+        show = preview or self._link_preview
+        await _mapped(
+            self._bot.send_message(
+                chat_id,
+                html,
+                parse_mode=ParseMode.HTML,
+                link_preview_options=None if show else NO_PREVIEW,
+            )
+        )
+
+    async def send_photo(self, chat_id: int, photo_url: str, caption_html: str) -> None:
+        await _mapped(
+            self._bot.send_photo(
+                chat_id, photo_url, caption=caption_html, parse_mode=ParseMode.HTML
+            )
+        )
+
+    async def send_plain(self, chat_id: int, text: str) -> None:
+        await _mapped(self._bot.send_message(chat_id, text, link_preview_options=NO_PREVIEW))
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def parse_command(text: str, bot_username: str) -> tuple[str, str] | None:
+    """`/cmd@bot args` -> ("cmd", "args"); None when it is addressed to another bot."""
+    match = _COMMAND.match(text.strip())
+    if not match:
+        return None
+    command, addressee, args = match.groups()
+    if addressee and addressee.lower() != bot_username.lower():
+        return None
+    return command.lower(), (args or "").strip()
+
+
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.text, callback_data=b.data) for b in row] for row in reply.buttons]
+    )
+
+
+@dataclass
+class _Wiring:
+    """What the handlers need, kept in application.bot_data."""
+
+    commands: CommandsLike
+    admins: frozenset[int]
+    channels: frozenset[int | str]
+    store: ChatRegistry | None
+    on_chat_gone: Callable[[int], None] | None
+    admin_cache: dict[tuple[int, int], tuple[float, bool]]
+
+
+WIRING_KEY = "newsbot.wiring"
+
+
+def _wiring(context: ContextTypes.DEFAULT_TYPE) -> _Wiring:
+    wiring = context.application.bot_data[WIRING_KEY]
+    assert isinstance(wiring, _Wiring)
+    return wiring
+
+
+async def _is_chat_admin(
+    context: ContextTypes.DEFAULT_TYPE, chat: Chat, message: Message | None, user: User | None
+) -> bool:
+    """Group admins (also anonymous ones posting as the group); cached for a minute."""
+    if chat.type not in (Chat.GROUP, Chat.SUPERGROUP):
+        return chat.type == Chat.CHANNEL
+    if message is not None and message.sender_chat is not None:
+        return message.sender_chat.id == chat.id
+    if user is None:
+        return False
+    cache = _wiring(context).admin_cache
+    key = (chat.id, user.id)
+    cached = cache.get(key)
+    if cached is not None and time.monotonic() - cached[0] < ADMIN_CACHE_SECONDS:
+        return cached[1]
+    try:
+        member = await context.bot.get_chat_member(chat.id, user.id)
+    except TelegramError as exc:
+        logger.warning("admin check in chat %s failed: %s", chat.id, exc)
+        return False
+    is_admin = member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
+    cache[key] = (time.monotonic(), is_admin)
+    return is_admin
+
+
+async def _context(
+    context: ContextTypes.DEFAULT_TYPE, chat: Chat, user: User | None, message: Message | None
+) -> CommandContext:
+    wiring = _wiring(context)
+    return CommandContext(
+        chat_id=chat.id,
+        chat_type=chat.type,
+        user_id=user.id if user else None,
+        language_code=user.language_code if user else None,
+        chat_title=chat.title or chat.full_name or "",
+        is_chat_admin=await _is_chat_admin(context, chat, message, user),
+        is_bot_admin=user is not None and user.id in wiring.admins,
+    )
+
+
+def _channel_allowed(wiring: _Wiring, chat: Chat) -> bool:
+    names = {chat.id, *((f"@{chat.username}", chat.username) if chat.username else ())}
+    return bool(names & wiring.channels)
+
+
+async def _on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message, chat = update.effective_message, update.effective_chat
+    if message is None or chat is None or not message.text:
+        return
+    parsed = parse_command(message.text, context.bot.username)
+    if parsed is None:
+        return
+    wiring = _wiring(context)
+    if chat.type == Chat.CHANNEL and not _channel_allowed(wiring, chat):
+        return  # anyone can add a bot to a channel; only configured ones are served
+    ctx = await _context(context, chat, message.from_user, message)
+    reply = wiring.commands.run(ctx, *parsed)
+    if reply is not None:
+        await _send_reply(context, chat.id, reply)
+
+
+async def _on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    if query is None:
+        return
+    await query.answer()  # stops the spinner, whatever follows
+    message = query.message
+    if message is None or not query.data:
+        return
+    ctx = await _context(context, message.chat, query.from_user, None)
+    reply = _wiring(context).commands.press(ctx, query.data)
+    if reply is None:
+        return
+    if reply.edit and isinstance(message, Message):
+        try:
+            await query.edit_message_text(
+                reply.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard(reply),
+                link_preview_options=NO_PREVIEW,
+            )
+        except BadRequest as exc:
+            if "not modified" not in exc.message.lower():
+                raise
+        return
+    await _send_reply(context, message.chat.id, reply)
+
+
+async def _send_reply(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply) -> None:
+    """Send a command's answer; HTML that Telegram refuses goes out once more as plain text."""
+    markup = keyboard(reply)
+
+    async def send(text: str, parse_mode: str | None) -> None:
+        for attempt in range(2):
+            try:
+                await context.bot.send_message(
+                    chat_id,
+                    text,
+                    parse_mode=parse_mode,
+                    reply_markup=markup,
+                    link_preview_options=NO_PREVIEW,
+                )
+                return
+            except RetryAfter as exc:  # a user tapping fast: wait a short flood limit out, once
+                seconds = _retry_after(exc)
+                if attempt or seconds > MAX_REPLY_WAIT:
+                    raise
+                await asyncio.sleep(seconds)
+
+    try:
+        await send(reply.text, ParseMode.HTML)
+    except BadRequest as exc:
+        if any(marker in exc.message.lower() for marker in GONE_MARKERS):
+            raise
+        logger.error("reply rejected in chat %s (%s); resending as plain text", chat_id, exc)
+        await send(to_plain_text(reply.text), None)
+
+
+async def _on_membership(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The bot was blocked, kicked or left: stop sending there. Unblocked: sending resumes."""
+    change = update.my_chat_member
+    if change is None:
+        return
+    wiring = _wiring(context)
+    chat_id = change.chat.id
+    status = change.new_chat_member.status
+    if status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT):
+        logger.info("removed from chat %s (%s); deactivating it", chat_id, status)
+        if wiring.store is not None:
+            wiring.store.set_chat(chat_id, active=False)
+        if wiring.on_chat_gone is not None:
+            wiring.on_chat_gone(chat_id)
+    elif change.old_chat_member.status == ChatMemberStatus.BANNED and wiring.store is not None:
+        wiring.store.set_chat(chat_id, active=True)  # a no-op for a chat that used /stop
+
+
+async def _on_migration(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A group became a supergroup: its settings and queue follow the new id."""
+    message = update.effective_message
+    store = _wiring(context).store
+    if message is None or message.migrate_to_chat_id is None or store is None:
+        return
+    logger.info("chat %s moved to %s", message.chat.id, message.migrate_to_chat_id)
+    store.move_chat(message.chat.id, message.migrate_to_chat_id)
+
+
+async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    logger.error("update handling failed: %s", redact(repr(context.error)))
+
+
+# --------------------------------------------------------------------------- application
+
+
+def quiet_http_loggers() -> None:
+    """httpx logs every request URL (token included) at INFO, PTB at DEBUG: keep them quieter."""
+    for name in ("httpx", "httpcore", "telegram"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def file_url_for(base_url: str) -> str:
+    """https://api.telegram.org/bot -> https://api.telegram.org/file/bot."""
+    root, _, _ = base_url.rstrip("/").rpartition("/")
+    return f"{root}/file/bot"
+
+
+def build_application(
+    token: str,
+    *,
+    base_url: str = "https://api.telegram.org/bot",
+    commands: CommandsLike,
+    admins: Sequence[int] = (),
+    channels: Sequence[int | str] = (),
+    store: ChatRegistry | None = None,
+    on_chat_gone: Callable[[int], None] | None = None,
+    base_file_url: str | None = None,
+    read_timeout: float = 15.0,
+    connect_timeout: float = 10.0,
+) -> App:
+    """A PTB Application whose handlers call `commands`; start it with `start_bot`."""
+    quiet_http_loggers()
+    request = HTTPXRequest(
+        connection_pool_size=16,
+        read_timeout=read_timeout,
+        write_timeout=read_timeout,
+        connect_timeout=connect_timeout,
+        pool_timeout=5.0,
+    )
+    poll_request = HTTPXRequest(read_timeout=read_timeout, connect_timeout=connect_timeout)
+    app: App = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(base_url)
+        .base_file_url(base_file_url or file_url_for(base_url))
+        .request(request)
+        .get_updates_request(poll_request)
+        .job_queue(None)
+        .post_init(startup)
+        .build()
+    )
+    app.bot_data[WIRING_KEY] = _Wiring(
+        commands=commands,
+        admins=frozenset(admins),
+        channels=frozenset(channels),
+        store=store,
+        on_chat_gone=on_chat_gone,
+        admin_cache={},
+    )
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, _on_migration))
+    app.add_handler(MessageHandler(filters.COMMAND & ~filters.UpdateType.EDITED, _on_command))
+    app.add_handler(CallbackQueryHandler(_on_press))
+    app.add_handler(ChatMemberHandler(_on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
+    app.add_error_handler(_on_error)
+    return app
+
+
+async def startup(app: App) -> None:
+    """Publish the command menu (Vietnamese by default, and per language); never fatal."""
+    commands = app.bot_data[WIRING_KEY].commands
+    try:
+        default = [BotCommand(c, d) for c, d in commands.command_list(MENU_LANGUAGES[0])]
+        await app.bot.set_my_commands(default)
+        for language in MENU_LANGUAGES:
+            menu = [BotCommand(c, d) for c, d in commands.command_list(language)]
+            await app.bot.set_my_commands(menu, language_code=language)
+    except TelegramError as exc:
+        logger.warning("could not set the command menu: %s", redact(exc.message))
+
+
+async def start_bot(app: App, *, poll_timeout: float = 10.0) -> None:
+    """Run the bot inside the caller's loop: initialize (getMe), menu, start, long polling."""
+    await app.initialize()
+    await startup(app)
+    await app.start()
+    assert app.updater is not None
+    await app.updater.start_polling(
+        timeout=int(poll_timeout), allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False
+    )
+
+
+async def stop_bot(app: App) -> None:
+    """The reverse of start_bot; safe on a half-started app."""
+    if app.updater is not None and app.updater.running:
+        await app.updater.stop()
+    if app.running:
+        await app.stop()
+    await app.shutdown()
