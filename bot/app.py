@@ -1,20 +1,21 @@
 """The daemon: composes store, fetcher, scheduler, web server and Telegram bot on one asyncio loop.
 
 Start order: lock the data dir, open the store, start the web server, start the bot (if a token is
-set), then the scheduler. Stop order is the reverse, within 10 s of SIGINT/SIGTERM: the scheduler
-stops taking work, a poll in flight gets a few seconds to finish and is then cancelled (a poll
-commits in one transaction, so a cancelled one leaves nothing half-done), the outbox sender finishes
-its current message, and the database is closed.
+set), then the scheduler. On SIGINT/SIGTERM everything stops within 10 s: the scheduler stops
+taking work, a poll in flight gets `stop_grace` seconds to finish and is then cancelled (a poll
+commits in one transaction, so a cancelled one leaves nothing half-done), while the bot and the
+web server stop alongside; the outbox sender is cancelled (a message it was sending may go out
+again after a restart: delivery is at least once); then the database is closed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,8 +23,7 @@ from bot import __version__
 from bot.config import Config, load_recipes
 from bot.errors import StoreError
 from bot.fetch import Fetcher, FetchPolicy
-from bot.logs import setup_logging
-from bot.model import Recipe
+from bot.model import FeedHealth, PollReport, Recipe
 from bot.pipeline import PollDeps, feed_meta, poll_source
 from bot.scheduler import FeedScheduler
 from bot.store import Store, acquire_lock
@@ -31,12 +31,18 @@ from bot.store import Store, acquire_lock
 log = logging.getLogger(__name__)
 
 STOP_GRACE = 5.0  # seconds a poll in flight may take to finish after a stop signal
+BOT_STOP_TIMEOUT = 3.0
 PRUNE_EVERY = timedelta(hours=6)
+MAX_CONCURRENT_POLLS = 16  # across all hosts; one host is also serialised by the fetcher
+DUE_SLACK = timedelta(seconds=1)  # a scheduler tick this close to next_poll_at polls
 
 
 def run_daemon(config: Config, *, debug: bool = False) -> int:
     """`newsbot run`: blocks until a stop signal; returns the exit code."""
     recipes = load_recipes(config.feeds_dir)
+    if not recipes:
+        log.warning("no recipes in %s: nothing will be polled (add feeds/<id>.toml)",
+                    config.feeds_dir)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     with acquire_lock(config.data_dir):
         refuse_missing_database(config)
@@ -56,17 +62,29 @@ def refuse_missing_database(config: Config) -> None:
 
 
 class Daemon:
-    """Everything `newsbot run` runs, wired together."""
+    """Everything `newsbot run` runs, wired together. `run()` until `stop_event` is set."""
 
-    def __init__(self, config: Config, recipes: list[Recipe], *, fetcher: Fetcher | None = None):
+    def __init__(
+        self,
+        config: Config,
+        recipes: list[Recipe],
+        *,
+        fetcher: Fetcher | None = None,
+        scheduler: FeedScheduler | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        stop_grace: float = STOP_GRACE,
+    ) -> None:
         self.config = config
         self.recipes = {recipe.feed_id: recipe for recipe in recipes}
         self.store = Store.open(config.db_path)
         self.fetcher = fetcher or Fetcher(fetch_policy(config))
-        self.scheduler = FeedScheduler(jitter=config.schedule.jitter)
+        self.scheduler = scheduler or FeedScheduler(jitter=config.schedule.jitter)
+        self.clock = clock
+        self.stop_grace = stop_grace
         self.stop_event = asyncio.Event()
         self.wake_sender = asyncio.Event()
-        self._inflight: set[asyncio.Task[Any]] = set()
+        self.web_port: int | None = None  # the bound port, once serving (config may say 0)
+        self._poll_slots = asyncio.Semaphore(MAX_CONCURRENT_POLLS)
         self._alerts: asyncio.Queue[str] = asyncio.Queue()
         self._bot: Any = None
         self._web: Any = None
@@ -89,8 +107,14 @@ class Daemon:
     async def run_until_signalled(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self.stop_event.set)
+            loop.add_signal_handler(sig, self._on_signal, sig)
         await self.run()
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        if not self.stop_event.is_set():
+            log.info("%s: stopping (at most %.0f s for a poll in flight)", sig.name,
+                     self.stop_grace)
+        self.stop_event.set()
 
     async def run(self) -> None:
         """Start everything, wait for `stop_event`, stop everything."""
@@ -106,105 +130,115 @@ class Daemon:
         log.info("newsbot %s: %d feeds, data in %s", __version__, len(self.recipes),
                  self.config.data_dir)
         self.metrics = web.Metrics()
-        if self.config.server.enabled:
+        server = self.config.server
+        if server.enabled:
             app = web.create_app(
                 store=self.store,
                 feeds={fid: feed_meta(r) for fid, r in self.recipes.items()},
-                public_url=self.config.server.public_url,
+                public_url=server.public_url,
                 health=self.health,
                 metrics=self.metrics,
             )
-            self._web = await web.serve(app, self.config.server.host, self.config.server.port)
-            log.info("serving feeds on http://%s:%d/", self.config.server.host, self._web.port)
+            self._web = await web.serve(app, server.host, server.port)
+            self.web_port = self._web.port
+            log.info("serving feeds on http://%s:%d/ (public URL %s)", server.host,
+                     self._web.port, server.public_url)
         if self.config.token:
             await self._start_bot()
         else:
             log.info("no Telegram token (NEWSBOT_TELEGRAM_TOKEN): running feed-only")
         for feed_id, recipe in self.recipes.items():
-            interval = recipe.interval or self.config.schedule.interval
-            self.scheduler.add_feed(feed_id, interval, self._poll_job(recipe))
+            self.scheduler.add_feed(feed_id, self.interval_of(recipe), self._poll_job(recipe))
         self.scheduler.add_every("prune", PRUNE_EVERY, self._prune)
         self.scheduler.start()
 
     async def _start_bot(self) -> None:
-        from bot import telegram
+        import bot.telegram as telegram
         from bot.commands import Commands, FeedInfo
         from bot.delivery import Deliverer, Pacing
 
         tg = self.config.telegram
+        public_url = self.config.server.public_url
         feeds = {
-            fid: FeedInfo(fid, r.title, r.timezone, f"{self.config.server.public_url}/feeds/{fid}.xml")
+            fid: FeedInfo(fid, r.title, r.timezone, f"{public_url}/feeds/{fid}.xml")
             for fid, r in self.recipes.items()
         }
         commands = Commands(self.store, feeds, default_feeds=tg.default_feeds,
-                            public_url=self.config.server.public_url, stats=self.stats)
+                            public_url=public_url, stats=self.stats)
         self._bot = telegram.build_application(
             self.config.token, base_url=tg.api_base_url, commands=commands, admins=tg.admins,
-            store=self.store,
+            channels=tg.channels, store=self.store,
         )
         await telegram.start_bot(self._bot)
         sender = telegram.PtbSender(self._bot.bot, link_preview=tg.link_preview)
         pacing = Pacing(overall_per_second=tg.messages_per_second,
                         max_per_chat_per_round=tg.max_per_chat_per_round)
-        deliverer = Deliverer(self.store, sender, self.recipes, pacing)
+        deliverer = Deliverer(self.store, sender, self.recipes, pacing, max_age=tg.max_age)
         self._tasks.append(asyncio.create_task(deliverer.run(self.wake_sender), name="deliver"))
         self._tasks.append(asyncio.create_task(self._send_alerts(sender), name="alerts"))
 
     async def _stop(self) -> None:
         self.scheduler.stop()
-        if self._inflight:
-            _, pending = await asyncio.wait(self._inflight, timeout=STOP_GRACE)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        try:
+            abandoned, *_ = await asyncio.gather(
+                self.scheduler.drain(self.stop_grace), self._stop_tasks(), self._stop_bot(),
+                self._stop_web(),
+            )
+            if abandoned:
+                log.warning("abandoned the poll in flight of %s (nothing of it was stored; "
+                            "it runs again at the next start)", ", ".join(abandoned))
+        finally:
+            await self.fetcher.aclose()
+            self.store.close()
+            log.info("newsbot stopped")
+
+    async def _stop_tasks(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._bot is not None:
-            from bot import telegram
 
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(telegram.stop_bot(self._bot), timeout=3)
+    async def _stop_bot(self) -> None:
+        if self._bot is None:
+            return
+        import bot.telegram as telegram
+
+        try:
+            await asyncio.wait_for(telegram.stop_bot(self._bot), timeout=BOT_STOP_TIMEOUT)
+        except Exception as exc:  # stopping must go on: the database still has to be closed
+            log.warning("the Telegram bot did not stop cleanly: %s", exc)
+
+    async def _stop_web(self) -> None:
         if self._web is not None:
             await self._web.stop()
-        await self.fetcher.aclose()
-        self.store.close()
-        log.info("newsbot stopped")
 
-    def _poll_job(self, recipe: Recipe) -> Any:
+    def interval_of(self, recipe: Recipe) -> timedelta:
+        return recipe.interval or self.config.schedule.interval
+
+    def _poll_job(self, recipe: Recipe) -> Callable[[], Any]:
         async def job() -> None:
-            task = asyncio.current_task()
-            assert task is not None
-            self._inflight.add(task)
-            try:
-                await self.poll_if_due(recipe)
-            finally:
-                self._inflight.discard(task)
+            await self.poll_if_due(recipe)
 
         return job
 
-    async def poll_if_due(self, recipe: Recipe) -> None:
-        """Poll one feed unless its backoff says to wait."""
-        now = datetime.now(UTC)
+    async def poll_if_due(self, recipe: Recipe) -> PollReport | None:
+        """Poll one feed unless its backoff says to wait (None)."""
         due_at = self.store.health(recipe.feed_id).next_poll_at
-        if due_at is not None and now < due_at - timedelta(seconds=1):
-            return
-        started = time.monotonic()
-        try:
-            report = await poll_source(recipe, self.deps, now)
-        except Exception:
-            # A bug in one poll must not kill the scheduler; the store is unchanged (one transaction).
-            log.exception("%s: poll crashed", recipe.feed_id)
-            return
+        slack = min(DUE_SLACK, self.interval_of(recipe) / 10)
+        if due_at is not None and self.clock() < due_at - slack:
+            return None
+        async with self._poll_slots:
+            started = time.monotonic()
+            report = await poll_source(recipe, self.deps, self.clock())
         if self.metrics is not None:
             self.metrics.record_poll(report, time.monotonic() - started)
         if report.new_items:
             log.info("%s: %d new item(s)%s", recipe.feed_id, len(report.new_items),
                      " (first poll: stored silently)" if report.seeded else "")
             self.wake_sender.set()
+        return report
 
     async def _prune(self) -> None:
-        unseen_since = datetime.now(UTC) - self.config.schedule.retention
+        unseen_since = self.clock() - self.config.schedule.retention
         for feed_id, recipe in self.recipes.items():
             self.store.prune_items(feed_id, unseen_since=unseen_since, keep=recipe.max_items)
 
@@ -226,22 +260,38 @@ class Daemon:
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         """For /healthz: is the scheduler running, and how is each feed doing."""
-        feeds: dict[str, Any] = {}
-        for record in self.store.all_health():
-            if record.feed_id not in self.recipes:
-                continue
-            feeds[record.feed_id] = {
-                "last_success_at": _iso(record.last_success_at),
-                "last_error": record.last_error,
-                "consecutive_failures": record.consecutive_failures,
-                "next_poll_at": _iso(record.next_poll_at),
-            }
+        stored = {record.feed_id: record for record in self.store.all_health()}
+        feeds = {
+            feed_id: feed_status(stored.get(feed_id) or FeedHealth(feed_id),
+                                 self.config.schedule.alert_after_failures)
+            for feed_id in self.recipes
+        }
         running = self.scheduler.running and not self.stop_event.is_set()
         return running, {"status": "ok" if running else "stopped", "version": __version__,
                          "feeds": feeds}
 
     def stats(self) -> Mapping[str, object]:
         return {"feeds": len(self.recipes), "outbox": self.store.outbox_counts()}
+
+
+def feed_status(health: FeedHealth, alert_after_failures: int) -> dict[str, Any]:
+    """One feed's entry in /healthz."""
+    if health.last_poll_at is None:
+        status = "pending"
+    elif health.consecutive_failures == 0:
+        status = "ok"
+    elif health.consecutive_failures < alert_after_failures:
+        status = "retrying"
+    else:
+        status = "failing"
+    return {
+        "status": status,
+        "last_poll_at": _iso(health.last_poll_at),
+        "last_success_at": _iso(health.last_success_at),
+        "last_error": health.last_error,
+        "consecutive_failures": health.consecutive_failures,
+        "next_poll_at": _iso(health.next_poll_at),
+    }
 
 
 def fetch_policy(config: Config) -> FetchPolicy:
@@ -252,8 +302,6 @@ def fetch_policy(config: Config) -> FetchPolicy:
         respect_robots=config.fetch.respect_robots,
     )
     if config.fetch.user_agent:
-        from dataclasses import replace
-
         policy = replace(policy, user_agent=config.fetch.user_agent)
     return policy
 
@@ -265,6 +313,7 @@ def _iso(value: datetime | None) -> str | None:
 def run_demo(*, port: int, debug: bool) -> int:
     """`newsbot demo`: see bot/demo.py."""
     from bot import demo
+    from bot.logs import setup_logging
 
     setup_logging("DEBUG" if debug else "INFO")
     return demo.run(port=port)
