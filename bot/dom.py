@@ -66,6 +66,7 @@ _BOMS = (
 # huge_tree: depth 2048 instead of 256 (sloppy pages nest unclosed <font>s deep).
 _PARSER = lxml_html.HTMLParser(huge_tree=True, encoding="utf-8")
 _HTML_TRANSLATOR = HTMLTranslator()
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _FOLLOWING = etree.XPath("following::*[position() <= $n]")
 
 
@@ -90,8 +91,9 @@ def decode_html(body: bytes, content_type: str | None = None) -> str:
 def parse_html(text: str) -> Node:
     """Parse HTML leniently; never raises (an empty or hopeless document gives an empty root)."""
     text = _XML_DECLARATION.sub("", text, count=1)
-    if "\x00" in text:  # lxml would turn NULs into U+FFFD
-        text = text.replace("\x00", "")
+    # XML-illegal control characters would make later lxml edits (drop_tree, links) raise, and
+    # lxml turns NULs into U+FFFD: neither belongs in news text.
+    text = _XML_ILLEGAL.sub("", text)
     # lxml parses UTF-8 bytes faster than str, and this way lone surrogates cannot trip it.
     data = text.encode("utf-8", errors="replace")
     try:
