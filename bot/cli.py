@@ -11,6 +11,7 @@ Usage: newsbot [--config PATH] [--debug] COMMAND ...
     detect URL|FILE [--all]     find the list of articles on a page and print a recipe for it
 
 `poll`, `check`, `feeds` and `detect` take --json. Exit codes: 0 ok, 1 failure, 2 usage.
+Errors are one line on stderr; `--debug` shows tracebacks and debug logs.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ from bot import __version__, app, detect, dom, scrape
 from bot.config import Config, find_config, load_config, load_recipe, load_recipes
 from bot.errors import ConfigError, NewsbotError
 from bot.fetch import Fetcher
-from bot.model import Item, PollReport, Recipe
-from bot.pipeline import PollDeps, poll_source, preview_source
+from bot.model import FeedHealth, FetchResult, Item, PollReport, Recipe
+from bot.pipeline import PollDeps, poll_source, preview_source, read_listing
 from bot.store import Store, acquire_lock
 
 log = logging.getLogger("newsbot")
@@ -41,63 +42,87 @@ log = logging.getLogger("newsbot")
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `newsbot` console script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version (0) or a usage error (2)
+        return exc.code if isinstance(exc.code, int) else 2
     if args.command is None:
-        parser.print_help()
+        parser.print_help(sys.stderr)
         return 2
     try:
         return int(args.handler(args))
+    except KeyboardInterrupt:
+        return 130
     except NewsbotError as exc:
         if args.debug:
             raise
-        print(f"newsbot: error: {exc}", file=sys.stderr)
+        _error(str(exc))
         return 1
-    except KeyboardInterrupt:
-        return 130
+    except Exception as exc:  # a bug: still one line, the traceback is behind --debug
+        if args.debug:
+            raise
+        _error(f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="newsbot", description="Feeds and Telegram alerts for news sites with no feed."
     )
-    parser.add_argument("--config", help="config file (default: config.toml, or $NEWSBOT_CONFIG)")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    _add_common(parser, default=None)
     parser.add_argument("--version", action="version", version=f"newsbot {__version__}")
+    # The same options after the command (`newsbot poll --debug`) without overriding them.
+    common = argparse.ArgumentParser(add_help=False)
+    _add_common(common, default=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    run = commands.add_parser("run", help="poll on schedule, serve feeds, run the Telegram bot")
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=text, description=text, parents=[common])
+
+    run = command("run", "poll on schedule, serve feeds, run the Telegram bot")
     run.set_defaults(handler=cmd_run)
-    demo = commands.add_parser("demo", help="the whole daemon offline, on a simulated news site")
+    demo = command("demo", "the whole daemon offline, on a simulated news site")
     demo.add_argument("--port", type=int, default=8080, help="port of the feed server")
     demo.set_defaults(handler=cmd_demo)
 
-    poll = commands.add_parser("poll", help="fetch now, store, publish, print new items")
+    poll = command("poll", "fetch now, store, publish, print new items")
     poll.add_argument("feeds", nargs="*", metavar="FEED", help="feed ids (default: all)")
     poll.add_argument("--dry-run", action="store_true", help="store and publish nothing")
-    poll.add_argument("--json", action="store_true", help="print a JSON document")
+    _add_json(poll)
     poll.set_defaults(handler=cmd_poll)
 
-    check = commands.add_parser("check", help="print what a recipe extracts from a page")
+    check = command("check", "print what a recipe extracts from a page, storing nothing")
     check.add_argument("recipe", type=Path, help="a recipe file, e.g. feeds/haiphong.toml")
     source = check.add_mutually_exclusive_group()
     source.add_argument("--url", help="fetch this page instead of the recipe's URL")
     source.add_argument("--file", type=Path, help="read a saved page (no network)")
-    check.add_argument("--base-url", help="the saved page's original address")
+    check.add_argument("--base-url", help="the saved page's address (default: the recipe's URL)")
     check.add_argument("--article", action="store_true", help="the page is an article page")
-    check.add_argument("--json", action="store_true", help="print a JSON document")
+    _add_json(check)
     check.set_defaults(handler=cmd_check)
 
-    feeds = commands.add_parser("feeds", help="each feed with item count, newest item, last poll")
-    feeds.add_argument("--json", action="store_true", help="print a JSON document")
+    feeds = command("feeds", "each feed with item count, newest item, last poll")
+    _add_json(feeds)
     feeds.set_defaults(handler=cmd_feeds)
 
-    find = commands.add_parser("detect", help="find the article list of a page, print a recipe")
+    find = command("detect", "find the article list of a page, print a recipe")
     find.add_argument("page", help="a URL, or a saved HTML file")
     find.add_argument("--base-url", help="the saved page's original address")
     find.add_argument("--all", action="store_true", help="also show the runner-up lists")
-    find.add_argument("--json", action="store_true", help="print a JSON document")
+    _add_json(find)
     find.set_defaults(handler=cmd_detect)
     return parser
+
+
+def _add_common(parser: argparse.ArgumentParser, *, default: Any) -> None:
+    parser.add_argument("--config", default=default,
+                        help="config file (default: config.toml, or $NEWSBOT_CONFIG)")
+    parser.add_argument("--debug", action="store_true", default=default or False,
+                        help="show tracebacks and debug logs")
+
+
+def _add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print a JSON document on stdout")
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -105,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the daemon until SIGINT/SIGTERM."""
-    config = _config(args)
+    config = _config(args, daemon=True)
     return app.run_daemon(config, debug=args.debug)
 
 
@@ -116,22 +141,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_poll(args: argparse.Namespace) -> int:
-    """Poll the chosen feeds once."""
+    """Poll the chosen feeds once; a dry run creates and writes nothing."""
     config = _config(args)
     recipes = _select(load_recipes(config.feeds_dir), args.feeds)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    with acquire_lock(config.data_dir):
-        reports = asyncio.run(_poll(config, recipes, dry_run=args.dry_run))
+    alerts: list[str] = []
+    if args.dry_run:
+        reports = asyncio.run(_poll(config, recipes, alerts, dry_run=True))
+    else:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        with acquire_lock(config.data_dir):
+            reports = asyncio.run(_poll(config, recipes, alerts, dry_run=False))
+    alerts = _fresh_alerts(alerts, reports)
     if args.json:
-        _print_json({"dry_run": args.dry_run, "feeds": [_report_json(r) for r in reports]})
+        _print_json({"dry_run": args.dry_run, "feeds": [_report_json(r) for r in reports],
+                     "alerts": alerts})
     else:
         for report in reports:
             _print_report(report, dry_run=args.dry_run)
+        for alert in alerts:
+            print(f"newsbot: alert: {alert}", file=sys.stderr)
     return 1 if any(report.outcome == "failed" for report in reports) else 0
 
 
-async def _poll(config: Config, recipes: Sequence[Recipe], *, dry_run: bool) -> list[PollReport]:
-    store = Store.open(config.db_path)
+async def _poll(
+    config: Config, recipes: Sequence[Recipe], alerts: list[str], *, dry_run: bool
+) -> list[PollReport]:
+    # A dry run reads the database if there is one, and never creates it.
+    existing = config.db_path.exists() or not dry_run
+    store = Store.open(config.db_path if existing else ":memory:")
     fetcher = Fetcher(app.fetch_policy(config))
     try:
         deps = PollDeps(
@@ -144,7 +181,8 @@ async def _poll(config: Config, recipes: Sequence[Recipe], *, dry_run: bool) -> 
             max_backoff=config.schedule.max_backoff,
             alert_after_failures=config.schedule.alert_after_failures,
             max_age=config.telegram.max_age,
-            alert=lambda message: log.warning("%s", message),
+            announce=bool(config.token),  # as the daemon: no bot, nobody to queue messages for
+            alert=alerts.append,
         )
         step = preview_source if dry_run else poll_source
         return [await step(recipe, deps, datetime.now(UTC)) for recipe in recipes]
@@ -153,76 +191,104 @@ async def _poll(config: Config, recipes: Sequence[Recipe], *, dry_run: bool) -> 
         store.close()
 
 
+def _fresh_alerts(alerts: Sequence[str], reports: Sequence[PollReport]) -> list[str]:
+    """Alerts not saying again what a failed feed's error line says."""
+    errors = [report.error for report in reports if report.error]
+    return [alert for alert in alerts if not any(error in alert for error in errors)]
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """Show what a recipe extracts from a page; nothing is stored."""
     recipe = load_recipe(args.recipe)
-    url, body, content_type = _read_page(args.file or args.url or recipe.urls[0], args.base_url)
-    html = dom.decode_html(body, content_type)
+    base_url = args.base_url or recipe.urls[0]
+    page = _read_page(args.file or args.url or recipe.urls[0], base_url)
     now = datetime.now(UTC)
     if args.article:
-        info = scrape.scrape_article(html, url, recipe.article, tz=recipe.timezone, now=now)
-        document = {key: _jsonable(value) for key, value in asdict(info).items()}
-        if args.json:
-            _print_json(document)
-        else:
-            for key, value in document.items():
-                print(f"{key:>14}: {_short(str(value or ''), 100)}")
-        return 0
-    if recipe.rules is None:
-        raise ConfigError(
-            f"{args.recipe}: no [list] section: this recipe is auto-detected",
-            hint=f"use `newsbot detect {url}` to see what auto-detection finds",
-        )
-    result = scrape.scrape(html, url, recipe, now)
+        return _check_article(recipe, page, now, as_json=args.json)
+    document: dict[str, Any] = {"recipe": str(args.recipe), "url": page.url}
+    try:
+        listing = read_listing([page], recipe, now)
+    except NewsbotError as exc:
+        if not args.json:
+            raise
+        _print_json({**document, "auto_detected": False, "items": [], "warnings": [],
+                     "error": str(exc)})
+        return 1
+    document.update(auto_detected=listing.auto_detected,
+                    items=[_item_json(item) for item in listing.items],
+                    warnings=list(listing.warnings), error=None)
     if args.json:
-        _print_json({"url": url, "items": [_item_json(i) for i in result.items],
-                     "warnings": list(result.warnings)})
-    else:
-        _print_items(result.items)
-        for warning in result.warnings:
-            print(f"warning: {warning}")
+        _print_json(document)
+        return 0
+    _print_items(listing.items)
+    how = "auto-detected" if listing.auto_detected else "by the recipe's [list] rules"
+    print(f"{len(listing.items)} items found on {page.url} {how}")
+    for warning in listing.warnings:
+        print(f"warning: {warning}")
+    return 0
+
+
+def _check_article(recipe: Recipe, page: FetchResult, now: datetime, *, as_json: bool) -> int:
+    html = dom.decode_html(page.body, page.content_type)
+    info = scrape.scrape_article(html, page.url, recipe.article, tz=recipe.timezone, now=now)
+    document = {key: _jsonable(value) for key, value in asdict(info).items()}
+    if as_json:
+        _print_json({"url": page.url, **document})
+        return 0
+    for key, value in document.items():
+        print(f"{key:>14}: {_short(str(value or ''), 100)}")
     return 0
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:
-    """List feeds with their state."""
+    """List feeds with their state; reads the database only if it exists."""
     config = _config(args)
     recipes = load_recipes(config.feeds_dir)
-    rows: list[dict[str, Any]] = []
     store = Store.open(config.db_path) if config.db_path.exists() else None
     try:
-        for recipe in recipes:
-            newest = store.items(recipe.feed_id, limit=1) if store else []
-            health = store.health(recipe.feed_id) if store else None
-            rows.append({
-                "feed_id": recipe.feed_id,
-                "title": recipe.title,
-                "items": store.item_count(recipe.feed_id) if store else 0,
-                "newest": _item_json(newest[0]) if newest else None,
-                "last_poll_at": _jsonable(health.last_poll_at) if health else None,
-                "last_error": health.last_error if health else None,
-                "consecutive_failures": health.consecutive_failures if health else 0,
-            })
+        rows = [_feed_row(recipe, store) for recipe in recipes]
     finally:
-        if store:
+        if store is not None:
             store.close()
     if args.json:
         _print_json({"feeds": rows})
         return 0
-    print(f"{'FEED':<16} {'ITEMS':>6}  {'LAST POLL':<20} {'STATUS':<24} NEWEST")
+    print(f"{'FEED':<16} {'ITEMS':>6}  {'LAST POLL':<20} {'RESULT':<30} NEWEST")
     for row in rows:
-        status = "never polled" if not row["last_poll_at"] else (
-            f"failing: {row['last_error']}" if row["last_error"] else "ok")
-        newest_title = row["newest"]["title"] if row["newest"] else "-"
-        print(f"{row['feed_id']:<16} {row['items']:>6}  {str(row['last_poll_at'] or '-')[:19]:<20}"
-              f" {_short(status, 24):<24} {_short(newest_title, 60)}")
+        result = {"never polled": "never polled", "ok": "ok"}.get(
+            row["status"], f"failing ×{row['consecutive_failures']}: {row['last_error']}")
+        newest = row["newest"]["title"] if row["newest"] else "-"
+        last_poll = (row["last_poll_at"] or "-")[:19].replace("T", " ")
+        print(f"{row['feed_id']:<16} {row['items']:>6}  {last_poll:<20}"
+              f" {_short(result, 30):<30} {_short(newest, 60)}")
     return 0
+
+
+def _feed_row(recipe: Recipe, store: Store | None) -> dict[str, Any]:
+    health = store.health(recipe.feed_id) if store else FeedHealth(recipe.feed_id)
+    newest = store.items(recipe.feed_id, limit=1) if store else []
+    status = "never polled" if health.last_poll_at is None else (
+        "failing" if health.last_error else "ok")
+    return {
+        "feed_id": recipe.feed_id,
+        "title": recipe.title,
+        "url": recipe.urls[0],
+        "items": store.item_count(recipe.feed_id) if store else 0,
+        "newest": _item_json(newest[0]) if newest else None,
+        "status": status,
+        "last_poll_at": _jsonable(health.last_poll_at),
+        "last_success_at": _jsonable(health.last_success_at),
+        "last_error": health.last_error,
+        "consecutive_failures": health.consecutive_failures,
+        "next_poll_at": _jsonable(health.next_poll_at),
+    }
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
     """Find the lists of articles on a page."""
-    url, body, content_type = _read_page(args.page, args.base_url)
-    html = dom.decode_html(body, content_type)
+    page = _read_page(args.page, args.base_url)
+    html = dom.decode_html(page.body, page.content_type)
+    url = page.url
     candidates = detect.detect_lists(html, url, now=datetime.now(UTC), limit=5 if args.all else 1)
     if args.json:
         _print_json({"url": url, "candidates": [
@@ -230,7 +296,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
              "items": [_item_json(i) for i in c.items]} for c in candidates]})
         return 0 if candidates else 1
     if not candidates:
-        print(f"no list of articles found on {url}", file=sys.stderr)
+        _error(f"no list of articles found on {url}")
         return 1
     for rank, candidate in enumerate(candidates if args.all else candidates[:1], start=1):
         print(f"#{rank} score {candidate.score:.2f}: {candidate.rules.item}  "
@@ -246,12 +312,14 @@ def cmd_detect(args: argparse.Namespace) -> int:
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def _config(args: argparse.Namespace) -> Config:
+def _config(args: argparse.Namespace, *, daemon: bool = False) -> Config:
     path, notice = find_config(args.config, os.environ)
     config = load_config(path)
-    _setup_logging("DEBUG" if args.debug else config.log_level)
+    # One-shot commands print their results; routine log lines would only bury them.
+    quiet = "DEBUG" if args.debug else (config.log_level if daemon else "ERROR")
+    _setup_logging(quiet)
     if notice:
-        log.warning("%s", notice)
+        print(f"newsbot: {notice}", file=sys.stderr)
     return config
 
 
@@ -259,6 +327,10 @@ def _setup_logging(level: str) -> None:
     from bot.logs import setup_logging
 
     setup_logging(level)
+
+
+def _error(message: str) -> None:
+    print(f"newsbot: error: {' '.join(message.split())}", file=sys.stderr)
 
 
 def _select(recipes: list[Recipe], wanted: Sequence[str]) -> list[Recipe]:
@@ -272,8 +344,8 @@ def _select(recipes: list[Recipe], wanted: Sequence[str]) -> list[Recipe]:
     return [known[feed_id] for feed_id in wanted] if wanted else recipes
 
 
-def _read_page(source: str | Path, base_url: str | None) -> tuple[str, bytes, str | None]:
-    """A page from a file (no network) or a URL: (its address, bytes, content type)."""
+def _read_page(source: str | Path, base_url: str | None) -> FetchResult:
+    """A page from a file (no network) or a URL; a file's links resolve against `base_url`."""
     text = str(source)
     if text.startswith(("http://", "https://")):
         return asyncio.run(_fetch_one(text))
@@ -282,16 +354,12 @@ def _read_page(source: str | Path, base_url: str | None) -> tuple[str, bytes, st
         body = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the page: {exc.strerror}") from None
-    return base_url or path.resolve().as_uri(), body, None
+    return FetchResult(url=base_url or path.resolve().as_uri(), status=200, body=body)
 
 
-async def _fetch_one(url: str) -> tuple[str, bytes, str | None]:
-    fetcher = Fetcher()
-    try:
-        page = await fetcher.fetch(url)
-    finally:
-        await fetcher.aclose()
-    return page.url, page.body, page.content_type
+async def _fetch_one(url: str) -> FetchResult:
+    async with Fetcher() as fetcher:
+        return await fetcher.fetch(url)
 
 
 def _guess_feed_id(url: str) -> str:
@@ -303,13 +371,20 @@ def _guess_feed_id(url: str) -> str:
 
 
 def _print_report(report: PollReport, *, dry_run: bool) -> None:
-    verb = "would be new" if dry_run else "new"
     if report.outcome == "failed":
-        print(f"{report.feed_id}: FAILED: {report.error}")
+        error = report.error or "failed"
+        _error(error if error.startswith(f"{report.feed_id}: ") else f"{report.feed_id}: {error}")
         return
-    note = " (first poll: stored silently, nothing announced)" if report.seeded and not dry_run else ""
-    print(f"{report.feed_id}: {len(report.new_items)} {verb}{note}"
-          + (" (not modified)" if report.outcome == "not_modified" else ""))
+    verb = "would be new" if dry_run else "new"
+    if report.outcome == "not_modified":
+        note = " (page not modified since the last poll)"
+    elif report.seeded:
+        note = " (first poll: stored silently, nothing announced)"
+    elif report.flood:
+        note = " (flood guard: stored and published, none announced)"
+    else:
+        note = ""
+    print(f"{report.feed_id}: {len(report.new_items)} {verb}{note}")
     _print_items(report.new_items)
     for warning in report.warnings:
         print(f"warning: {warning}")
@@ -318,8 +393,8 @@ def _print_report(report: PollReport, *, dry_run: bool) -> None:
 def _print_items(items: Sequence[Item]) -> None:
     for item in items:
         date = item.published_at.isoformat(timespec="minutes") if item.published_at else "-"
-        print(f"  {date:<22} {_short(item.title, 70):<70}  id={item.item_id}")
-        print(f"  {'':<22} {item.url}")
+        print(f"  {date:<25} {_short(item.title, 70):<70}  id={item.item_id}")
+        print(f"  {'':<25} {item.url}")
 
 
 def _short(text: str, width: int) -> str:
@@ -344,6 +419,7 @@ def _report_json(report: PollReport) -> dict[str, Any]:
         "feed_id": report.feed_id,
         "outcome": report.outcome,
         "seeded": report.seeded,
+        "flood": report.flood,
         "error": report.error,
         "warnings": list(report.warnings),
         "new_items": [_item_json(item) for item in report.new_items],

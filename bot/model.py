@@ -36,6 +36,7 @@ class ListRules:
     image: Pick | None = None
     date_formats: tuple[str, ...] = ()  # strptime formats tried before the built-in parser
     fallback: Literal["none", "auto"] = "none"
+    next_page: Pick | None = None  # the listing's next-page link, followed after a burst
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ class FeedHealth:
     next_poll_at: datetime | None = None
     cache: CacheHeaders = field(default_factory=CacheHeaders)
     seeded: bool = False  # a first successful poll happened: later polls announce new items
+    last_full_fetch_at: datetime | None = None  # last 200 to an unconditional GET
 
 
 PollOutcome = Literal["new", "unchanged", "not_modified", "failed", "skipped"]
@@ -147,6 +149,7 @@ class PollReport:
     seeded: bool = False  # first poll: items stored silently
     error: str | None = None
     warnings: tuple[str, ...] = ()
+    flood: bool = False  # flood guard: new items stored and published, none announced
 
 
 ChatKind = Literal["private", "group", "supergroup", "channel"]

@@ -3,10 +3,18 @@
 `poll_source` is the only place that knows the whole flow (miniflux's RefreshFeed). Every step it
 calls takes values and returns values; the I/O edges (fetcher, store, files) come in `PollDeps`.
 A failure at any step leaves what is stored and published as it was.
+
+Diff semantics: a feed's first successful poll stores what it finds silently; later polls queue
+new items oldest first. An item is new once: ids survive http/https and tracking parameters
+(`diff.item_id`) and stored ids are kept, so an item that drops off the page and returns is not
+new. Two guards protect subscribers from a page that suddenly looks different: an auto-detected
+list that shares no item with the feed's history is a ScrapeError ("has the markup changed?"),
+and a flood of unseen items on a feed with history is stored and published but not announced.
 """
 
 from __future__ import annotations
 
+import codecs
 import logging
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -16,17 +24,18 @@ from pathlib import Path
 from typing import Protocol
 
 from bot import detect, diff, dom, filters, scrape
-from bot.errors import FetchError, NewsbotError, ScrapeError
+from bot.errors import FetchError, NewsbotError, ScrapeError, StoreError
+from bot.failpoints import failpoint
 from bot.fetch import next_delay
 from bot.model import (
     CacheHeaders,
     FeedHealth,
     FetchResult,
     Item,
+    Pick,
     PollOutcome,
     PollReport,
     Recipe,
-    ScrapeResult,
 )
 from bot.publish import FeedMeta, write_feeds
 from bot.store import Store
@@ -35,6 +44,11 @@ log = logging.getLogger(__name__)
 
 ALL_FEED = "all"
 MAX_ARTICLE_FETCHES = 10  # per poll: enriching a backlog must not hammer the site
+FLOOD_MIN_ITEMS = 5  # flood guard: more unseen items than max(this, FLOOD_SHARE of the page)...
+FLOOD_SHARE = 0.5  # ...on a feed with history are held back (a redesign that changed every URL)
+MAX_PAGES = 5  # listing pages read in one poll when a burst of news pushes known items further
+HTML_SNIFF_BYTES = 4096
+UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # NUL bytes are text there
 
 
 class PageFetcher(Protocol):
@@ -57,9 +71,26 @@ class PollDeps:
     max_backoff: timedelta = timedelta(hours=6)
     alert_after_failures: int = 3
     max_age: timedelta = timedelta(days=3)
+    # Some servers answer 304 forever although the page changed (TT-RSS refetches every 12 h).
+    full_fetch_every: timedelta = timedelta(hours=12)
     announce: bool = True  # False: nobody to tell (no Telegram); items are still stored
     alert: Callable[[str], None] = field(default=lambda message: None)
     rng: random.Random = field(default_factory=random.Random)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What the listing pages hold: items in page order, warnings, and how they were found."""
+
+    items: tuple[Item, ...]
+    warnings: tuple[str, ...]
+    auto_detected: bool = False
+    recipe_error: ScrapeError | None = None  # why the recipe's own rules were not used
+    paged_to_known: bool = False  # next pages were read until a known item showed up
+
+    @property
+    def ids(self) -> list[str]:
+        return [item.item_id for item in self.items]
 
 
 async def poll_source(recipe: Recipe, deps: PollDeps, now: datetime) -> PollReport:
@@ -67,98 +98,209 @@ async def poll_source(recipe: Recipe, deps: PollDeps, now: datetime) -> PollRepo
     store = deps.store
     health = store.health(recipe.feed_id)
     try:
-        pages = await fetch_pages(recipe, deps.fetcher, health.cache)
-        if pages is None:
-            _save_success(recipe, deps, health, now, cache=health.cache, max_age=None)
+        pages = await fetch_pages(recipe, deps.fetcher, cache_to_send(health, now, deps))
+        failpoint("after_fetch")
+        if is_not_modified(pages):
+            _save_success(recipe, deps, health, now, pages[0])
             return PollReport(recipe.feed_id, "not_modified")
-        found = [_scrape_page(page, recipe, now) for page in pages]
-        items = diff.oldest_first([item for result in found for item in result.items])
-        warnings = tuple(w for result in found for w in result.warnings)
-        items = await enrich_new_items(recipe, items, deps, now)
-        route = route_for(recipe, deps, now) if health.seeded and deps.announce else None
+        listing = read_listing(pages, recipe, now)
+        known = store.known_ids(recipe.feed_id, listing.ids)
+        check_detected_list(listing, known, health, recipe)
+        if health.seeded and not known:
+            listing, known = await page_back_to_known(recipe, deps, pages[-1], listing, now)
+        items = diff.oldest_first(listing.items)
+        unseen = diff.select_new(items, known)
+        flood = is_flood(health, len(unseen), len(items)) and not listing.paged_to_known
+        items = await enrich_new_items(recipe, items, known, deps, now)
+        announcing = health.seeded and deps.announce and not flood
+        route = route_for(recipe, deps, now) if announcing else None
         new_items = store.add_items(recipe.feed_id, items, now, route=route)
+        failpoint("after_commit_before_send")
         publish_feed(recipe, deps)
     except NewsbotError as exc:
         return _record_failure(recipe, deps, health, exc, now)
-    _save_success(recipe, deps, health, now, cache=pages[0].cache, max_age=pages[0].max_age)
+    _alert_surprises(recipe, deps, health, listing, new_items, flood=flood)
+    _save_success(recipe, deps, health, now, pages[0])
     outcome: PollOutcome = "new" if new_items else "unchanged"
-    seeded = not health.seeded
-    return PollReport(recipe.feed_id, outcome, tuple(new_items), seeded=seeded, warnings=warnings)
+    return PollReport(recipe.feed_id, outcome, tuple(new_items), seeded=not health.seeded,
+                      warnings=listing.warnings, flood=flood)
 
 
 async def preview_source(recipe: Recipe, deps: PollDeps, now: datetime) -> PollReport:
     """What a poll would find, without storing, publishing or announcing anything (`--dry-run`)."""
+    health = deps.store.health(recipe.feed_id)
     try:
-        pages = await fetch_pages(recipe, deps.fetcher, CacheHeaders())
-        assert pages is not None  # an unconditional fetch is never a 304
-        found = [_scrape_page(page, recipe, now) for page in pages]
+        pages = await fetch_pages(recipe, deps.fetcher, None)
+        listing = read_listing(pages, recipe, now)
+        known = deps.store.known_ids(recipe.feed_id, listing.ids)
+        check_detected_list(listing, known, health, recipe)
     except NewsbotError as exc:
         return PollReport(recipe.feed_id, "failed", error=str(exc))
-    items = diff.oldest_first([item for result in found for item in result.items])
-    known = deps.store.known_ids(recipe.feed_id, [item.item_id for item in items])
-    new_items = tuple(diff.select_new(items, known))
-    warnings = tuple(w for result in found for w in result.warnings)
+    new_items = tuple(diff.select_new(diff.oldest_first(listing.items), known))
     outcome: PollOutcome = "new" if new_items else "unchanged"
-    seeded = not deps.store.health(recipe.feed_id).seeded
-    return PollReport(recipe.feed_id, outcome, new_items, seeded=seeded, warnings=warnings)
+    return PollReport(recipe.feed_id, outcome, new_items, seeded=not health.seeded,
+                      warnings=listing.warnings,
+                      flood=is_flood(health, len(new_items), len(listing.items)))
+
+
+# --- fetching ----------------------------------------------------------------------------------
+
+
+def cache_to_send(health: FeedHealth, now: datetime, deps: PollDeps) -> CacheHeaders | None:
+    """The validators for a conditional GET; None when an unconditional one is due."""
+    last = health.last_full_fetch_at
+    if last is None or now - last >= deps.full_fetch_every:
+        return None
+    return health.cache
 
 
 async def fetch_pages(
-    recipe: Recipe, fetcher: PageFetcher, cache: CacheHeaders
-) -> list[FetchResult] | None:
-    """Every listing page of a recipe; None when the (single) page has not changed."""
+    recipe: Recipe, fetcher: PageFetcher, cache: CacheHeaders | None
+) -> list[FetchResult]:
+    """Every listing page of a recipe, in recipe order."""
     # Validators are kept for one URL only: a multi-page recipe re-reads every page each poll.
     conditional = cache if len(recipe.urls) == 1 else None
-    pages = [await fetcher.fetch(url, conditional) for url in recipe.urls]
-    if len(pages) == 1 and pages[0].not_modified:
-        return None
-    return pages
+    return [await fetcher.fetch(url, conditional) for url in recipe.urls]
 
 
-def _scrape_page(page: FetchResult, recipe: Recipe, now: datetime) -> ScrapeResult:
+def is_not_modified(pages: Sequence[FetchResult]) -> bool:
+    return len(pages) == 1 and pages[0].not_modified
+
+
+# --- scraping ----------------------------------------------------------------------------------
+
+
+def read_listing(pages: Sequence[FetchResult], recipe: Recipe, now: datetime) -> Listing:
+    """The items of every page; ScrapeError (or FetchError) when a page has none."""
+    return combine([scrape_page(page, recipe, now) for page in pages])
+
+
+def combine(found: Sequence[Listing]) -> Listing:
+    """Listings of consecutive pages as one."""
+    return Listing(
+        items=tuple(item for listing in found for item in listing.items),
+        warnings=tuple(w for listing in found for w in listing.warnings),
+        auto_detected=any(listing.auto_detected for listing in found),
+        recipe_error=next((lst.recipe_error for lst in found if lst.recipe_error), None),
+        paged_to_known=any(listing.paged_to_known for listing in found),
+    )
+
+
+def scrape_page(page: FetchResult, recipe: Recipe, now: datetime) -> Listing:
+    """One page's items in page order: the recipe's rules, else (when allowed) auto-detection."""
+    _check_html(page, recipe)
     html = dom.decode_html(page.body, page.content_type)
-    if recipe.rules is not None:
-        try:
-            return scrape.scrape(html, page.url, recipe, now)
-        except ScrapeError:
-            if recipe.rules.fallback != "auto":
-                raise
-            return _detect(html, page.url, recipe, now, why="the recipe's selectors matched nothing")
-    return _detect(html, page.url, recipe, now, why="")
+    if recipe.rules is None:
+        return _detect(html, page.url, recipe, now, recipe_error=None)
+    try:
+        result = scrape.scrape(html, page.url, recipe, now)
+    except ScrapeError as exc:
+        if recipe.rules.fallback != "auto":
+            raise
+        return _detect(html, page.url, recipe, now, recipe_error=exc)
+    return Listing(result.items, result.warnings)
 
 
-def _detect(html: str, url: str, recipe: Recipe, now: datetime, *, why: str) -> ScrapeResult:
+def _check_html(page: FetchResult, recipe: Recipe) -> None:
+    """A body that is no web page (binary junk, an empty 200) is a failed fetch, not a redesign."""
+    head = page.body[:HTML_SNIFF_BYTES]
+    if head.startswith(UTF16_BOMS) or (b"<" in head and b"\x00" not in head):
+        return
+    kind = page.content_type or "no content type"
+    raise FetchError(
+        f"{recipe.feed_id}: {page.url} sent {len(page.body)} bytes of {kind} that are not HTML",
+        hint="the site may be broken or serving an error page; newsbot will retry with backoff",
+    )
+
+
+def _detect(
+    html: str, url: str, recipe: Recipe, now: datetime, *, recipe_error: ScrapeError | None
+) -> Listing:
     candidates = detect.detect_lists(html, url, now=now, tz=recipe.timezone, limit=1)
     if not candidates:
-        raise ScrapeError(
-            f"{recipe.feed_id}: no list of articles found on {url}",
-            hint="has the markup changed? try `newsbot detect URL --all`",
+        raise recipe_error or ScrapeError(
+            f"{recipe.feed_id}: no list of articles found on {url}: has the markup changed?",
+            hint=f"try `newsbot detect {url} --all` and write a [list] section",
         )
     best = candidates[0]
-    items = tuple(
-        replace(
-            item,
-            feed_id=recipe.feed_id,
-            item_id=diff.item_id(
-                item.url,
-                title=item.title,
-                published_at=item.published_at,
-                id_pattern=recipe.id_pattern,
-            ),
-        )
-        for item in best.items
+    items = tuple(_own_item(item, recipe) for item in best.items)
+    warnings: tuple[str, ...] = ()
+    if recipe_error is not None:
+        warnings = (f"{recipe_error.message}; auto-detected list {best.rules.item!r} instead",)
+        log.warning("%s", warnings[0])
+    return Listing(items, warnings, auto_detected=True, recipe_error=recipe_error)
+
+
+def _own_item(item: Item, recipe: Recipe) -> Item:
+    """A detected item with the recipe's feed id and id rule."""
+    item_id = diff.item_id(
+        item.url, title=item.title, published_at=item.published_at, id_pattern=recipe.id_pattern
     )
-    warnings = (f"{recipe.feed_id}: {why}; auto-detected list {best.rules.item!r}",) if why else ()
-    return ScrapeResult(items, warnings)
+    return replace(item, feed_id=recipe.feed_id, item_id=item_id)
+
+
+def check_detected_list(
+    listing: Listing, known: set[str], health: FeedHealth, recipe: Recipe
+) -> None:
+    """An auto-detected list sharing no item with the feed's history is another list: refuse it."""
+    if not listing.auto_detected or not health.seeded or known:
+        return
+    raise listing.recipe_error or ScrapeError(
+        f"{recipe.feed_id}: the list auto-detected on {recipe.urls[0]} shares no item with the "
+        "feed's history: has the markup changed?",
+        hint=f"try `newsbot detect {recipe.urls[0]} --all` and write a [list] section",
+    )
+
+
+async def page_back_to_known(
+    recipe: Recipe, deps: PollDeps, page: FetchResult, listing: Listing, now: datetime
+) -> tuple[Listing, set[str]]:
+    """Nothing known on the page: follow the recipe's `next_page` links (at most MAX_PAGES pages
+    in all) until a known item shows up, so that a burst of news is read whole."""
+    rules = recipe.rules
+    if rules is None or rules.next_page is None or listing.auto_detected:
+        return listing, set()
+    visited = {page.url}
+    for _ in range(MAX_PAGES - 1):
+        url = next_page_url(page, rules.next_page)
+        if url is None or url in visited:
+            break
+        visited.add(url)
+        try:
+            page = await deps.fetcher.fetch(url)
+            more = scrape_page(page, recipe, now)
+        except NewsbotError as exc:  # what was read stays good; the gap alert tells the rest
+            log.warning("%s: next page %s not read: %s", recipe.feed_id, url, exc)
+            break
+        known = deps.store.known_ids(recipe.feed_id, more.ids)
+        listing = combine([listing, replace(more, paged_to_known=bool(known))])
+        if known:
+            return listing, known
+    return listing, set()
+
+
+def next_page_url(page: FetchResult, pick: Pick) -> str | None:
+    """The absolute URL of the page's next-page link, if it has one."""
+    root = dom.parse_html(dom.decode_html(page.body, page.content_type))
+    node = dom.select_one(root, pick.css) if pick.css else None
+    href = (dom.attr_of(node, pick.attr or "href") or None) if node is not None else None
+    return scrape.absolute_url(href, scrape.document_base(root, page.url))
+
+
+def is_flood(health: FeedHealth, unseen: int, on_page: int) -> bool:
+    """Too many unseen items at once on a feed with history: store them, announce none."""
+    return health.seeded and unseen > max(FLOOD_MIN_ITEMS, on_page * FLOOD_SHARE)
+
+
+# --- enriching and routing ---------------------------------------------------------------------
 
 
 async def enrich_new_items(
-    recipe: Recipe, items: Sequence[Item], deps: PollDeps, now: datetime
+    recipe: Recipe, items: Sequence[Item], known: set[str], deps: PollDeps, now: datetime
 ) -> list[Item]:
     """Fill content, date, author and image of new items from their own pages, when asked to."""
     if recipe.article is None:
         return list(items)
-    known = deps.store.known_ids(recipe.feed_id, [item.item_id for item in items])
     budget = MAX_ARTICLE_FETCHES
     enriched = []
     for item in items:
@@ -193,6 +335,7 @@ def route_for(recipe: Recipe, deps: PollDeps, now: datetime) -> Route:
     oldest = now - deps.max_age
 
     def route(item: Item) -> Iterable[tuple[int, str | None]]:
+        failpoint("after_diff_before_commit")
         date = item.published_at
         if date is not None and date < oldest:
             return
@@ -203,6 +346,9 @@ def route_for(recipe: Recipe, deps: PollDeps, now: datetime) -> Route:
                 yield subscription.chat_id, matched or None
 
     return route
+
+
+# --- publishing --------------------------------------------------------------------------------
 
 
 def feed_meta(recipe: Recipe) -> FeedMeta:
@@ -226,32 +372,63 @@ def all_meta(feeds: Mapping[str, Recipe]) -> FeedMeta:
 
 
 def publish_feed(recipe: Recipe, deps: PollDeps) -> None:
-    """Rewrite the feed's files and the `all` feed from what is stored (unchanged bytes: untouched)."""
+    """Rewrite the feed's and the `all` feed's files from the store (same bytes: untouched)."""
     if deps.public_dir is None:
         return
     store = deps.store
     items = store.items(recipe.feed_id, limit=recipe.max_items)
-    write_feeds(deps.public_dir, feed_meta(recipe), items, deps.public_url)
-    everything = store.items(None, limit=max((r.max_items for r in deps.feeds.values()), default=50))
-    write_feeds(deps.public_dir, all_meta(deps.feeds), everything, deps.public_url)
+    all_limit = max((r.max_items for r in deps.feeds.values()), default=50)
+    everything = store.items(None, limit=all_limit)
+    try:
+        write_feeds(deps.public_dir, feed_meta(recipe), items, deps.public_url)
+        write_feeds(deps.public_dir, all_meta(deps.feeds), everything, deps.public_url)
+    except OSError as exc:
+        # Items are stored already; the next poll rewrites the files from the store.
+        raise NewsbotError(
+            f"{recipe.feed_id}: cannot write feed files in {deps.public_dir}: {exc.strerror}",
+            hint="make data_dir/public writable and check free disk space",
+        ) from exc
 
 
-def _save_success(
+# --- health and alerts -------------------------------------------------------------------------
+
+
+def _alert_surprises(
     recipe: Recipe,
     deps: PollDeps,
     health: FeedHealth,
-    now: datetime,
+    listing: Listing,
+    new_items: Sequence[Item],
     *,
-    cache: CacheHeaders,
-    max_age: float | None,
+    flood: bool,
 ) -> None:
-    recovered = health.consecutive_failures >= deps.alert_after_failures
-    if recovered:
-        deps.alert(f"✅ {health.feed_id}: polling works again (after {health.consecutive_failures} failures)")
+    """Tell the admin about a flood held back, or a page with nothing known left on it."""
+    if not health.seeded or not new_items:
+        return
+    read = len(set(listing.ids))
+    if flood:
+        deps.alert(
+            f"⚠️ {recipe.feed_id}: {len(new_items)} of {read} items on the page are "
+            "new at once (a redesign that changed every link?): stored and published, none "
+            "announced. Later polls announce normally."
+        )
+    elif len(new_items) == read:
+        deps.alert(
+            f"⚠️ {recipe.feed_id}: every item read from {recipe.urls[0]} is new: articles "
+            "published in between may have been missed (a [list] next_page lets newsbot read on)"
+        )
+
+
+def _save_success(
+    recipe: Recipe, deps: PollDeps, health: FeedHealth, now: datetime, page: FetchResult
+) -> None:
+    if health.consecutive_failures >= deps.alert_after_failures:
+        failures = health.consecutive_failures
+        deps.alert(f"✅ {health.feed_id}: polling works again (after {failures} failures)")
     delay = next_delay(
         (recipe.interval or deps.interval).total_seconds(),
         0,
-        max_age=max_age,
+        max_age=page.max_age,
         cap=deps.max_backoff.total_seconds(),
         rng=deps.rng,
     )
@@ -263,8 +440,9 @@ def _save_success(
             last_error=None,
             consecutive_failures=0,
             next_poll_at=now + timedelta(seconds=delay),
-            cache=cache,
+            cache=page.cache,
             seeded=True,
+            last_full_fetch_at=health.last_full_fetch_at if page.not_modified else now,
         )
     )
 
@@ -281,17 +459,20 @@ def _record_failure(
         cap=deps.max_backoff.total_seconds(),
         rng=deps.rng,
     )
+    # A markup change will not fix itself: tell the admin at once (once per distinct error).
     is_markup = isinstance(exc, ScrapeError)
     if failures == deps.alert_after_failures or (is_markup and health.last_error != str(exc)):
         deps.alert(f"⚠️ {recipe.feed_id}: {exc}")
-    deps.store.save_health(
-        replace(
-            health,
-            last_poll_at=now,
-            last_error=str(exc),
-            consecutive_failures=failures,
-            next_poll_at=now + timedelta(seconds=delay),
-        )
+    failed = replace(
+        health,
+        last_poll_at=now,
+        last_error=str(exc),
+        consecutive_failures=failures,
+        next_poll_at=now + timedelta(seconds=delay),
     )
+    try:
+        deps.store.save_health(failed)
+    except StoreError as store_exc:  # e.g. the disk is full: report the poll's own error
+        log.warning("%s: poll health not saved: %s", recipe.feed_id, store_exc)
     log.warning("%s: poll failed (%d in a row): %s", recipe.feed_id, failures, exc)
     return PollReport(recipe.feed_id, "failed", error=str(exc))

@@ -88,6 +88,10 @@ MIGRATIONS: tuple[Migration, ...] = (
         """CREATE INDEX outbox_pending ON outbox (delivery_id)
             WHERE sent_at IS NULL AND failed_at IS NULL""",
     )),
+    # The periodic unconditional GET for servers that answer 304 forever needs its last time.
+    Migration(2, "feed_health.last_full_fetch_at", (
+        "ALTER TABLE feed_health ADD COLUMN last_full_fetch_at TEXT",
+    )),
 )
 
 ITEM_COLUMNS = ("feed_id", "item_id", "url", "title", "summary", "published_at", "image",
@@ -125,7 +129,8 @@ def _chat(row: Sequence[Any]) -> Chat:
 def _health(row: Sequence[Any]) -> FeedHealth:
     return FeedHealth(feed_id=row[0], last_poll_at=_when(row[1]), last_success_at=_when(row[2]),
                       last_error=row[3], consecutive_failures=row[4], next_poll_at=_when(row[5]),
-                      cache=CacheHeaders(etag=row[6], last_modified=row[7]), seeded=bool(row[8]))
+                      cache=CacheHeaders(etag=row[6], last_modified=row[7]), seeded=bool(row[8]),
+                      last_full_fetch_at=_when(row[9]))
 
 
 def _filter(include: str | None, exclude: str | None) -> KeywordFilter:
@@ -400,11 +405,12 @@ class Store:
 
     def save_health(self, health: FeedHealth) -> None:
         """Replace a feed's health record."""
-        self._write("INSERT OR REPLACE INTO feed_health VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        self._write("INSERT OR REPLACE INTO feed_health VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (health.feed_id, _iso_or_none(health.last_poll_at),
                      _iso_or_none(health.last_success_at), health.last_error,
                      health.consecutive_failures, _iso_or_none(health.next_poll_at),
-                     health.cache.etag, health.cache.last_modified, int(health.seeded)))
+                     health.cache.etag, health.cache.last_modified, int(health.seeded),
+                     _iso_or_none(health.last_full_fetch_at)))
 
     def all_health(self) -> list[FeedHealth]:
         """Every feed's health record, by feed id."""
