@@ -104,6 +104,7 @@ class TelegramConfig(_Strict):
     max_per_chat_per_round: int = Field(10, ge=1)
     max_age: Duration = timedelta(days=3)  # older items are stored but not announced
     messages_per_second: float = Field(25.0, gt=0, le=30)
+    pacing_scale: float = Field(1.0, gt=0, le=1)  # tests and benchmarks: shrinks every send gap
 
 
 class Config(_Strict):
@@ -192,6 +193,7 @@ class ListSection(_Strict):
     image: Selector | None = None
     date_formats: tuple[str, ...] = ()
     fallback: Literal["none", "auto"] = "none"
+    next_page: Selector | None = None  # the "next page" link, followed until a known item
 
     @field_validator("item")
     @classmethod
@@ -310,6 +312,7 @@ def _to_recipe(feed_id: str, parsed: RecipeFile, path: Path) -> Recipe:
             image=parse_pick(section.image),
             date_formats=section.date_formats,
             fallback=section.fallback,
+            next_page=parse_pick(section.next_page),
         )
     article = None
     if parsed.article is not None:

@@ -86,6 +86,9 @@ class _Entry:
     changed_at: datetime | None  # when newsbot last saw it change (feed build date input)
 
 
+_SCRIPT_BLOCK = re.compile(r"<(script|style)\b.*?(</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>|<!--.*?-->", re.DOTALL)
+
 def all_feed_meta(feeds: Iterable[FeedMeta]) -> FeedMeta:
     """Meta of the `all` feed: every title, the first site, the common language (else vi)."""
     metas = list(feeds)
@@ -125,9 +128,13 @@ def sanitize_html(html_text: str) -> str:
 
 
 def plain_text(text: str) -> str:
-    """Text without markup (or script bodies), entities decoded, spaces collapsed, NFC."""
-    cleaned = str(nh3.clean(strip_xml_illegal(text), tags=set()))
-    return unicodedata.normalize("NFC", " ".join(html.unescape(cleaned).split()))
+    """Text without tags (or script bodies), spaces collapsed, NFC.
+
+    Scraped titles are text, and some readers render titles as HTML: real tags go, but a `<` that
+    opens no tag stays (`PM2.5<50`, `Tin <mới>`), which an HTML sanitiser would swallow.
+    """
+    text = _TAG.sub(" ", _SCRIPT_BLOCK.sub(" ", strip_xml_illegal(text)))
+    return unicodedata.normalize("NFC", " ".join(text.split()))
 
 
 def render_rss(
@@ -239,7 +246,7 @@ def _entry(meta: FeedMeta, item: Item, zone: tzinfo) -> _Entry:
         title=plain_text(item.title) or _web_url(meta.site_url, item.url) or item.item_id,
         link=_web_url(meta.site_url, item.url) or meta.site_url,
         summary_html=summary_html,
-        summary_text=plain_text(summary_html) if summary_html else "",
+        summary_text=html.unescape(plain_text(summary_html)) if summary_html else "",
         content_html=content_html,
         image=_web_url(meta.site_url, item.image) if item.image else None,
         author=(plain_text(item.author) or None) if item.author else None,

@@ -337,7 +337,7 @@ def test_opml_lists_every_feed() -> None:
     outlines = root.findall("body/outline")
     assert [(o.get("text"), o.get("xmlUrl"), o.get("type")) for o in outlines] == [
         (META.title, f"{PUBLIC}/feeds/haiphong.xml", "rss"),
-        ("Sở TT&TT", f"{PUBLIC}/feeds/sotttt.xml", "rss"),
+        ("Sở TT&TT <Hải Phòng>", f"{PUBLIC}/feeds/sotttt.xml", "rss"),
     ]
 
 
@@ -378,3 +378,19 @@ def test_all_feed_meta_names_every_feed() -> None:
     assert meta.title == f"newsbot: {META.title}, Sở TT&TT"
     assert all_feed_meta([META, FeedMeta("en", "E", "https://e/", language="en")]).language == "vi"
     assert all_feed_meta([]).feed_id == "all"
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("Chỉ số PM2.5<50 tại Hải An", "Chỉ số PM2.5<50 tại Hải An"),
+        ("Tin <mới> & hay", "Tin <mới> & hay"),
+        ("a <b>đậm</b> <script>alert(1)</script>z", "a đậm z"),
+        ('<img src=x onerror="alert(1)">Ảnh', "Ảnh"),
+    ],
+)
+def test_titles_are_text_only_real_tags_are_removed(title: str, expected: str) -> None:
+    assert plain_text(title) == expected
+    item = replace(ITEMS[0], title=title)
+    entry = feedparser.parse(render_rss(META, [item], PUBLIC)).entries[0]
+    assert entry.title == expected
