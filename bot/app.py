@@ -14,19 +14,23 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import __version__
 from bot.config import Config, load_recipes
-from bot.errors import StoreError
+from bot.errors import RateLimited, StoreError
 from bot.fetch import Fetcher, FetchPolicy
 from bot.model import FeedHealth, PollReport, Recipe
 from bot.pipeline import PollDeps, feed_meta, poll_source
-from bot.scheduler import FeedScheduler
+from bot.scheduler import FeedScheduler, Job
 from bot.store import Store, acquire_lock
+
+if TYPE_CHECKING:
+    from bot.delivery import Sender
+    from bot.web import Metrics, Server
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,9 @@ BOT_STOP_TIMEOUT = 3.0
 PRUNE_EVERY = timedelta(hours=6)
 MAX_CONCURRENT_POLLS = 16  # across all hosts; one host is also serialised by the fetcher
 DUE_SLACK = timedelta(seconds=1)  # a scheduler tick this close to next_poll_at polls
+ALERT_GAP = 1.0  # seconds between two admin alerts
+ALERT_ATTEMPTS = 3
+MAX_ALERT_WAIT = 60.0
 
 
 def run_daemon(config: Config, *, debug: bool = False) -> int:
@@ -87,9 +94,9 @@ class Daemon:
         self._poll_slots = asyncio.Semaphore(MAX_CONCURRENT_POLLS)
         self._alerts: asyncio.Queue[str] = asyncio.Queue()
         self._bot: Any = None
-        self._web: Any = None
+        self._web: Server | None = None
         self._tasks: list[asyncio.Task[Any]] = []
-        self.metrics: Any = None
+        self.metrics: Metrics | None = None
         self.deps = PollDeps(
             store=self.store,
             fetcher=self.fetcher,
@@ -119,10 +126,23 @@ class Daemon:
     async def run(self) -> None:
         """Start everything, wait for `stop_event`, stop everything."""
         try:
-            await self._start()
-            await self.stop_event.wait()
+            if await self._unless_stopped(self._start()):
+                await self.stop_event.wait()
         finally:
             await self._stop()
+
+    async def _unless_stopped(self, work: Coroutine[Any, Any, None]) -> bool:
+        """Run `work`, cancelled if a stop comes first (a Telegram start can hang on network)."""
+        task = asyncio.create_task(work)
+        stop = asyncio.create_task(self.stop_event.wait())
+        await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            return False
+        task.result()  # its exception, if any
+        return True
 
     async def _start(self) -> None:
         from bot import web
@@ -172,7 +192,8 @@ class Daemon:
         await telegram.start_bot(self._bot)
         sender = telegram.PtbSender(self._bot.bot, link_preview=tg.link_preview)
         pacing = Pacing(overall_per_second=tg.messages_per_second,
-                        max_per_chat_per_round=tg.max_per_chat_per_round)
+                        max_per_chat_per_round=tg.max_per_chat_per_round,
+                        time_scale=tg.pacing_scale)
         deliverer = Deliverer(self.store, sender, self.recipes, pacing, max_age=tg.max_age)
         self._tasks.append(asyncio.create_task(deliverer.run(self.wake_sender), name="deliver"))
         self._tasks.append(asyncio.create_task(self._send_alerts(sender), name="alerts"))
@@ -214,7 +235,7 @@ class Daemon:
     def interval_of(self, recipe: Recipe) -> timedelta:
         return recipe.interval or self.config.schedule.interval
 
-    def _poll_job(self, recipe: Recipe) -> Callable[[], Any]:
+    def _poll_job(self, recipe: Recipe) -> Job:
         async def job() -> None:
             await self.poll_if_due(recipe)
 
@@ -248,15 +269,13 @@ class Daemon:
         if self._bot is not None:
             self._alerts.put_nowait(message)
 
-    async def _send_alerts(self, sender: Any) -> None:
+    async def _send_alerts(self, sender: Sender) -> None:
         chats = self.config.telegram.admin_chats or self.config.telegram.admins
         while True:
             message = await self._alerts.get()
             for chat_id in chats:
-                try:
-                    await sender.send_plain(chat_id, message)
-                except Exception as exc:  # an alert that fails is logged, never retried forever
-                    log.warning("admin alert to %s failed: %s", chat_id, exc)
+                await send_alert(sender, chat_id, message)
+            await asyncio.sleep(ALERT_GAP)  # Telegram allows ~1 message/s per chat
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         """For /healthz: is the scheduler running, and how is each feed doing."""
@@ -292,6 +311,20 @@ def feed_status(health: FeedHealth, alert_after_failures: int) -> dict[str, Any]
         "consecutive_failures": health.consecutive_failures,
         "next_poll_at": _iso(health.next_poll_at),
     }
+
+
+async def send_alert(sender: Sender, chat_id: int, message: str) -> None:
+    """One alert to one chat: waits out flood control a few times, then gives up (logged)."""
+    for _ in range(ALERT_ATTEMPTS):
+        try:
+            await sender.send_plain(chat_id, message)
+            return
+        except RateLimited as exc:
+            await asyncio.sleep(min(exc.retry_after, MAX_ALERT_WAIT))
+        except Exception as exc:  # an alert that fails is logged, never retried forever
+            log.warning("admin alert to %s failed: %s", chat_id, exc)
+            return
+    log.warning("admin alert to %s dropped: Telegram kept asking to wait", chat_id)
 
 
 def fetch_policy(config: Config) -> FetchPolicy:

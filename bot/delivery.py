@@ -40,6 +40,7 @@ from bot.errors import (
     RecipientGone,
     TransientDelivery,
 )
+from bot.failpoints import failpoint
 from bot.messages import (
     FeedInfo,
     format_caption,
@@ -106,10 +107,26 @@ class Pacing:
     outage_after: int = 3  # transient errors in a row that end a round
     idle_poll: float = 60.0  # run(): look at the outbox at least this often
     batch: int = 500  # rows read from the outbox at a time
+    # For tests and benchmarks against a time-scaled fake Telegram: every gap, period and wait
+    # above (and every retry_after Telegram sends) lasts this many times as long.
+    time_scale: float = 1.0
 
     @property
     def group_gap(self) -> float:
-        return 60.0 / self.group_per_minute
+        return self.seconds(60.0 / self.group_per_minute)
+
+    @property
+    def global_gap(self) -> float:
+        """Least time between two sends to any chats."""
+        return self.seconds(1.0 / self.overall_per_second)
+
+    def chat_gap(self, kind: ChatKind) -> float:
+        """Least time between two sends to one chat of this kind."""
+        return self.seconds(self.private_gap) if kind == "private" else self.group_gap
+
+    def seconds(self, value: float) -> float:
+        """A duration in Telegram's time as real seconds."""
+        return value * self.time_scale
 
 
 @dataclass
@@ -227,13 +244,14 @@ class Deliverer:
                 if stats != DeliveryStats():
                     logger.info("delivery round: %s", stats)
             except Exception:
-                logger.exception("delivery round failed; retrying in %s s", self._pacing.idle_poll)
+                retry_in = self._pacing.seconds(self._pacing.idle_poll)
+                logger.exception("delivery round failed; retrying in %s s", retry_in)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), self._seconds_to_next_round())
 
     def _seconds_to_next_round(self) -> float:
         now = self._clock()
-        wait = self._pacing.idle_poll
+        wait = self._pacing.seconds(self._pacing.idle_poll)
         if self._paused_until > now:
             wait = self._paused_until - now
         elif self._due_at is not None:
@@ -306,6 +324,7 @@ class Deliverer:
             except _RoundOver:
                 return False
             self._transient_streak = 0
+            failpoint("after_send_before_mark")
             sent_at = self._now()
             for row in job.rows:
                 self._store.mark_sent(row.delivery_id, sent_at)
@@ -363,13 +382,13 @@ class Deliverer:
         most `concurrency` requests in flight. The gap counts from the previous send's answer,
         so a request slowed on its way cannot arrive just before the next one."""
         try:
-            gap = self._pacing.private_gap if state.kind == "private" else self._pacing.group_gap
+            gap = self._pacing.chat_gap(state.kind)
             last = self._last_send_at.get(state.chat_id)
             if last is not None:
                 await self._sleep_until(last + gap)
             async with self._slots:
                 slot = max(self._clock(), self._next_global_at)
-                self._next_global_at = slot + 1.0 / self._pacing.overall_per_second
+                self._next_global_at = slot + self._pacing.global_gap
                 await self._sleep_until(slot)
                 if self._stopped():
                     raise _RoundOver
@@ -412,7 +431,7 @@ class Deliverer:
         return False
 
     def _rate_limited(self, state: _ChatState, retry_after: float, stats: DeliveryStats) -> None:
-        wait = min(max(retry_after, 0.0), self._pacing.max_retry_after)
+        wait = self._pacing.seconds(min(max(retry_after, 0.0), self._pacing.max_retry_after))
         self._store.defer_chat(state.chat_id, self._now() + timedelta(seconds=wait))
         self._note_due(wait)
         stats.deferred += 1
@@ -440,7 +459,9 @@ class Deliverer:
                 self._store.mark_failed(row.delivery_id, str(exc))
                 stats.failed += 1
                 continue
-            delay = min(self._pacing.backoff_base * 2 ** (attempts - 1), self._pacing.backoff_max)
+            delay = self._pacing.seconds(
+                min(self._pacing.backoff_base * 2 ** (attempts - 1), self._pacing.backoff_max)
+            )
             not_before = self._now() + timedelta(seconds=delay)
             self._store.retry_later(row.delivery_id, not_before, str(exc))
             # The chat's later rows wait too, so they do not overtake this one.

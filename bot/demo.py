@@ -3,7 +3,8 @@
 The simulated site is a small stdlib HTTP server on 127.0.0.1 that serves a listing page marked up
 like the Hải Phòng portal's CMS (the markup `feeds/haiphong.toml` reads) and publishes one new
 article every few seconds, so a newcomer sees items appear in the feeds (and, with
-NEWSBOT_TELEGRAM_TOKEN set, in Telegram) within a minute, with no configuration.
+NEWSBOT_TELEGRAM_TOKEN set, in Telegram) within a minute, with no configuration. Everything it
+stores lives in a temporary folder, deleted on exit. NEWSBOT_DEMO_EVERY=1 publishes every second.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import asyncio
 import html
 import logging
 import os
+import socket
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,10 +33,14 @@ from bot.config import (
     TelegramConfig,
     load_recipe,
 )
+from bot.errors import ConfigError
 from bot.model import Recipe
+from bot.scheduler import FeedScheduler
 
 log = logging.getLogger(__name__)
 
+EVERY_ENV = "NEWSBOT_DEMO_EVERY"  # seconds between two new articles (default 8)
+DEFAULT_EVERY = 8.0
 RECIPE = Path(__file__).resolve().parent.parent / "feeds" / "haiphong.toml"
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 HEADLINES = (
@@ -51,10 +58,11 @@ HEADLINES = (
 class DemoSite:
     """A news listing that grows by one article every `every` seconds."""
 
-    def __init__(self, *, every: float = 8.0, start_id: int = 960100) -> None:
+    def __init__(self, *, every: float = DEFAULT_EVERY, start_id: int = 960100) -> None:
         self.every = every
         self.start_id = start_id
         self.started_at = time.monotonic()
+        self.started_wall = datetime.now(TZ)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/tin-tuc-su-kien"
@@ -62,12 +70,15 @@ class DemoSite:
     def articles(self) -> list[tuple[int, str, datetime]]:
         """(id, title, published) newest first: three at start, then one more per tick."""
         count = 3 + int((time.monotonic() - self.started_at) // self.every)
-        now = datetime.now(TZ).replace(second=0, microsecond=0)
         return [
             (self.start_id + n, f"{HEADLINES[n % len(HEADLINES)]} (tin số {n + 1})",
-             now - timedelta(minutes=count - n))
+             self.published_at(n))
             for n in reversed(range(count))
         ]
+
+    def published_at(self, n: int) -> datetime:
+        """When article n appeared (the first three just before start); stable across polls."""
+        return self.started_wall + timedelta(seconds=(n - 2) * self.every)
 
     def listing(self) -> bytes:
         rows = "".join(
@@ -117,34 +128,66 @@ class DemoSite:
         self._server.server_close()
 
 
-def demo_config(data_dir: Path, port: int) -> Config:
+def demo_config(data_dir: Path, port: int, every: float = DEFAULT_EVERY) -> Config:
     """Embedded defaults, tuned so something happens every few seconds."""
+    token = os.environ.get("NEWSBOT_TELEGRAM_TOKEN", "")
+    interval = timedelta(seconds=min(5.0, max(1.0, every)))  # about as often as the site publishes
     return Config(
         data_dir=data_dir,
         feeds_dir=RECIPE.parent,
-        schedule=ScheduleConfig(interval=timedelta(seconds=5), jitter=timedelta(0)),
+        schedule=ScheduleConfig(interval=interval, jitter=timedelta(0)),
         server=ServerConfig(port=port, public_url=f"http://localhost:{port}"),
         fetch=FetchConfig(min_host_gap=timedelta(seconds=0.2), respect_robots=False),
-        telegram=TelegramConfig.model_validate({"token": os.environ.get("NEWSBOT_TELEGRAM_TOKEN", "")}),
+        telegram=TelegramConfig.model_validate({"token": token}),
     )
 
 
 def demo_recipe(url: str) -> Recipe:
+    """feeds/haiphong.toml pointed at the simulated site (which has no article pages)."""
     recipe = load_recipe(RECIPE)
-    return replace(recipe, feed_id="demo", title=f"{recipe.title} (demo)", urls=(url,), article=None,
-                   interval=None)
+    return replace(recipe, feed_id="demo", title=f"{recipe.title} (demo)", urls=(url,),
+                   article=None, interval=None)
+
+
+def every_from_env(environ: Mapping[str, str] | None = None) -> float:
+    """Seconds between new articles: NEWSBOT_DEMO_EVERY, default 8."""
+    text = (os.environ if environ is None else environ).get(EVERY_ENV, "").strip()
+    if not text:
+        return DEFAULT_EVERY
+    try:
+        every = float(text)
+    except ValueError:
+        every = 0.0
+    if not 0.1 <= every <= 3600:
+        raise ConfigError(f"{EVERY_ENV}={text!r} is not a number of seconds from 0.1 to 3600",
+                          hint=f"unset it, or write e.g. {EVERY_ENV}=2")
+    return every
+
+
+def free_port(port: int) -> int:
+    """`port` if it can be listened on (0: any free port); ConfigError naming the fix if not."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise ConfigError(f"the demo cannot listen on port {port}: {exc.strerror}",
+                              hint="pick another one: newsbot demo --port 8081") from None
+        return int(sock.getsockname()[1])
 
 
 def run(*, port: int = 8080) -> int:
     """Serve the simulated site and run the daemon on it until Ctrl-C."""
-    site = DemoSite()
+    every = every_from_env()
+    port = free_port(port)  # a known port, so the feeds' public URL is right even for --port 0
+    site = DemoSite(every=every)
     site.start()
     with tempfile.TemporaryDirectory(prefix="newsbot-demo-") as tmp:
-        config = demo_config(Path(tmp), port)
-        daemon = Daemon(config, [demo_recipe(site.url)])
-        log.info("demo: simulated news site at %s, a new article every %.0f s", site.url, site.every)
-        log.info("demo: open http://localhost:%d/ or subscribe to http://localhost:%d/feeds/demo.xml",
-                 port, port)
+        config = demo_config(Path(tmp), port, every)
+        scheduler = FeedScheduler(jitter=timedelta(0), first_poll_within=timedelta(seconds=1))
+        daemon = Daemon(config, [demo_recipe(site.url)], scheduler=scheduler)
+        log.info("demo: simulated news site at %s, a new article every %g s", site.url, every)
+        log.info("demo: open http://localhost:%d/ or subscribe to "
+                 "http://localhost:%d/feeds/demo.xml; Ctrl-C stops", port, port)
         try:
             asyncio.run(daemon.run_until_signalled())
         finally:

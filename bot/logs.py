@@ -6,7 +6,7 @@ import logging
 import re
 import sys
 
-# A Telegram token is `<bot id>:<35-ish url-safe chars>`; it shows up inside API URLs (`/bot<token>/`).
+# A Telegram token is `<bot id>:<35-ish url-safe chars>`; it shows up in API URLs (`/bot<token>/`).
 TOKEN_PATTERN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
 
 
@@ -16,23 +16,28 @@ def redact(text: str) -> str:
 
 
 class RedactToken(logging.Filter):
-    """Scrub tokens from a record's message and arguments before any handler formats it."""
+    """Scrub tokens from a record before any handler formats it.
+
+    The message is rendered here, with its arguments, and redacted whole: an argument may be an
+    exception or a URL object whose str() or repr() holds the token, and may be a mapping.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(str(record.msg))
-        if record.args:
-            record.args = tuple(
-                redact(arg) if isinstance(arg, str) else arg for arg in _as_tuple(record.args)
-            )
+        try:
+            message = record.getMessage()
+        except Exception:  # arguments that do not fit the format: keep them visible, redacted
+            message = f"{record.msg} {record.args!r}"
+        record.msg = redact(message)
+        record.args = None
         if record.exc_info and record.exc_info[1] is not None:
-            # Exceptions carry URLs (httpx) in their text: render now, redacted, and drop the object.
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            # Exceptions carry URLs (httpx) in their text: render now and drop the object.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
             record.exc_info = None
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
-
-
-def _as_tuple(args: object) -> tuple[object, ...]:
-    return args if isinstance(args, tuple) else (args,)
 
 
 def setup_logging(level: str = "INFO") -> None:

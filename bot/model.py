@@ -134,6 +134,7 @@ class FeedHealth:
     cache: CacheHeaders = field(default_factory=CacheHeaders)
     seeded: bool = False  # a first successful poll happened: later polls announce new items
     last_full_fetch_at: datetime | None = None  # last 200 to an unconditional GET
+    alerted: bool = False  # the admin was told about the current failure streak
 
 
 PollOutcome = Literal["new", "unchanged", "not_modified", "failed", "skipped"]

@@ -15,6 +15,7 @@ and a flood of unseen items on a feed with history is stored and published but n
 from __future__ import annotations
 
 import codecs
+import hashlib
 import logging
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -76,6 +77,9 @@ class PollDeps:
     announce: bool = True  # False: nobody to tell (no Telegram); items are still stored
     alert: Callable[[str], None] = field(default=lambda message: None)
     rng: random.Random = field(default_factory=random.Random)
+    # feed id -> fingerprint of its last successful poll's pages (this process only): a server
+    # that sends no validators but the same bytes costs a hash, not a parse.
+    last_pages: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,11 @@ async def poll_source(recipe: Recipe, deps: PollDeps, now: datetime) -> PollRepo
         if is_not_modified(pages):
             _save_success(recipe, deps, health, now, pages[0])
             return PollReport(recipe.feed_id, "not_modified")
+        fingerprint = pages_fingerprint(recipe, pages)
+        if deps.last_pages.get(recipe.feed_id) == fingerprint:
+            _save_success(recipe, deps, health, now, pages[0])
+            return PollReport(recipe.feed_id, "unchanged")
+        deps.last_pages.pop(recipe.feed_id, None)  # set again only if this poll succeeds
         listing = read_listing(pages, recipe, now)
         known = store.known_ids(recipe.feed_id, listing.ids)
         check_detected_list(listing, known, health, recipe)
@@ -114,13 +123,16 @@ async def poll_source(recipe: Recipe, deps: PollDeps, now: datetime) -> PollRepo
         items = await enrich_new_items(recipe, items, known, deps, now)
         announcing = health.seeded and deps.announce and not flood
         route = route_for(recipe, deps, now) if announcing else None
+        changed_before = store.last_change_at(recipe.feed_id)
         new_items = store.add_items(recipe.feed_id, items, now, route=route)
         failpoint("after_commit_before_send")
-        publish_feed(recipe, deps)
+        if store.last_change_at(recipe.feed_id) != changed_before or not is_published(recipe, deps):
+            publish_feed(recipe, deps)
     except NewsbotError as exc:
         return _record_failure(recipe, deps, health, exc, now)
     _alert_surprises(recipe, deps, health, listing, new_items, flood=flood)
     _save_success(recipe, deps, health, now, pages[0])
+    deps.last_pages[recipe.feed_id] = fingerprint
     outcome: PollOutcome = "new" if new_items else "unchanged"
     return PollReport(recipe.feed_id, outcome, tuple(new_items), seeded=not health.seeded,
                       warnings=listing.warnings, flood=flood)
@@ -167,6 +179,15 @@ def is_not_modified(pages: Sequence[FetchResult]) -> bool:
     return len(pages) == 1 and pages[0].not_modified
 
 
+def pages_fingerprint(recipe: Recipe, pages: Sequence[FetchResult]) -> bytes:
+    """sha256 of what a poll's result depends on: the recipe, and each page's URL, type and body."""
+    digest = hashlib.sha256(repr(recipe).encode())
+    for page in pages:
+        digest.update(f"\0{page.url}\0{page.content_type}\0{len(page.body)}\0".encode())
+        digest.update(page.body)
+    return digest.digest()
+
+
 # --- scraping ----------------------------------------------------------------------------------
 
 
@@ -204,7 +225,8 @@ def scrape_page(page: FetchResult, recipe: Recipe, now: datetime) -> Listing:
 def _check_html(page: FetchResult, recipe: Recipe) -> None:
     """A body that is no web page (binary junk, an empty 200) is a failed fetch, not a redesign."""
     head = page.body[:HTML_SNIFF_BYTES]
-    if head.startswith(UTF16_BOMS) or (b"<" in head and b"\x00" not in head):
+    # A stray NUL in a real page is dropped by the parser; junk is full of them.
+    if head.startswith(UTF16_BOMS) or (b"<" in head and head.count(0) * 100 <= len(head)):
         return
     kind = page.content_type or "no content type"
     raise FetchError(
@@ -371,6 +393,11 @@ def all_meta(feeds: Mapping[str, Recipe]) -> FeedMeta:
     )
 
 
+def is_published(recipe: Recipe, deps: PollDeps) -> bool:
+    """Whether the feed's files exist: a fresh or cleaned public/ is written even if unchanged."""
+    return deps.public_dir is None or (deps.public_dir / "feeds" / f"{recipe.feed_id}.xml").exists()
+
+
 def publish_feed(recipe: Recipe, deps: PollDeps) -> None:
     """Rewrite the feed's and the `all` feed's files from the store (same bytes: untouched)."""
     if deps.public_dir is None:
@@ -422,7 +449,7 @@ def _alert_surprises(
 def _save_success(
     recipe: Recipe, deps: PollDeps, health: FeedHealth, now: datetime, page: FetchResult
 ) -> None:
-    if health.consecutive_failures >= deps.alert_after_failures:
+    if health.alerted:
         failures = health.consecutive_failures
         deps.alert(f"✅ {health.feed_id}: polling works again (after {failures} failures)")
     delay = next_delay(
@@ -443,6 +470,7 @@ def _save_success(
             cache=page.cache,
             seeded=True,
             last_full_fetch_at=health.last_full_fetch_at if page.not_modified else now,
+            alerted=False,
         )
     )
 
@@ -459,9 +487,12 @@ def _record_failure(
         cap=deps.max_backoff.total_seconds(),
         rng=deps.rng,
     )
-    # A markup change will not fix itself: tell the admin at once (once per distinct error).
-    is_markup = isinstance(exc, ScrapeError)
-    if failures == deps.alert_after_failures or (is_markup and health.last_error != str(exc)):
+    # Once per failure streak: at the N-th failure, or at once for a markup change, which will
+    # not fix itself.
+    alert = not health.alerted and (
+        failures >= deps.alert_after_failures or isinstance(exc, ScrapeError)
+    )
+    if alert:
         deps.alert(f"⚠️ {recipe.feed_id}: {exc}")
     failed = replace(
         health,
@@ -469,6 +500,7 @@ def _record_failure(
         last_error=str(exc),
         consecutive_failures=failures,
         next_poll_at=now + timedelta(seconds=delay),
+        alerted=health.alerted or alert,
     )
     try:
         deps.store.save_health(failed)

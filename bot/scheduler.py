@@ -1,12 +1,17 @@
 """When each feed is polled: one APScheduler 3.x job per feed (the only apscheduler importer).
 
-Jobs coalesce missed runs and never overlap (max_instances=1), so a slow site cannot pile up polls.
-Backoff after failures is not the scheduler's business: the job itself skips a poll until the feed's
-`next_poll_at` (see pipeline), which keeps the policy in one place and testable without a clock.
+Jobs coalesce missed runs, never overlap, and fire with jitter; the first run of each feed comes
+soon after start. The scheduler owns the tasks it starts rather than letting APScheduler run
+them: APScheduler's shutdown cancels running coroutine jobs at once (and logs the cancellation as
+a crash), while the daemon wants a poll in flight to get a few seconds to finish (`drain`).
+Backoff after failures is not the scheduler's business: the job itself skips a poll until the
+feed's `next_poll_at` (see pipeline), which keeps the policy in one place.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -14,24 +19,30 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+log = logging.getLogger(__name__)
+
 Job = Callable[[], Awaitable[None]]
+FIRST_POLL_WITHIN = timedelta(seconds=5)
 
 
 class FeedScheduler:
-    """Runs one job per feed on the running asyncio loop."""
+    """Runs one job per feed on the running asyncio loop; at most one run of a job at a time."""
 
-    def __init__(self, *, jitter: timedelta, first_poll_within: timedelta = timedelta(seconds=5),
+    def __init__(self, *, jitter: timedelta, first_poll_within: timedelta = FIRST_POLL_WITHIN,
                  rng: random.Random | None = None) -> None:
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._jitter = jitter
         self._first_within = first_poll_within.total_seconds()
         self._rng = rng or random.Random()
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._accepting = False
 
     def add_feed(self, feed_id: str, interval: timedelta, job: Job) -> None:
-        """Poll `feed_id` every `interval` (plus jitter), the first time soon after start."""
-        first_at = datetime.now(UTC) + timedelta(seconds=self._rng.uniform(0.5, self._first_within))
+        """Run `job` every `interval` (plus up to `jitter`), the first time soon after start."""
+        # Spread the first polls so a restart with many feeds does not fire them all at once.
+        first_at = datetime.now(UTC) + timedelta(seconds=self._rng.uniform(0, self._first_within))
         self._scheduler.add_job(
-            job,
+            self._launcher(feed_id, job),
             IntervalTrigger(
                 seconds=interval.total_seconds(),
                 jitter=int(self._jitter.total_seconds()) or None,
@@ -41,26 +52,68 @@ class FeedScheduler:
             name=f"poll {feed_id}",
             coalesce=True,
             max_instances=1,
-            misfire_grace_time=int(interval.total_seconds()),
+            misfire_grace_time=max(1, int(interval.total_seconds())),
             next_run_time=first_at,
         )
 
     def add_every(self, name: str, interval: timedelta, job: Job) -> None:
-        """A housekeeping job (pruning, unconditional refetch) at a fixed interval."""
-        self._scheduler.add_job(job, IntervalTrigger(seconds=interval.total_seconds(), timezone=UTC),
-                                id=name, name=name, coalesce=True, max_instances=1)
+        """A housekeeping job (pruning) at a fixed interval, first run one interval after start."""
+        trigger = IntervalTrigger(seconds=interval.total_seconds(), timezone=UTC)
+        self._scheduler.add_job(self._launcher(name, job), trigger, id=name, name=name,
+                                coalesce=True, max_instances=1)
+
+    def _launcher(self, name: str, job: Job) -> Callable[[], Awaitable[None]]:
+        """What APScheduler runs: start `job` as our own task unless its last run is still going."""
+
+        async def launch() -> None:
+            if not self._accepting:
+                return
+            if name in self._running:
+                log.debug("%s: previous run still in progress; this one skipped", name)
+                return
+            task = asyncio.create_task(_logged(name, job), name=f"job {name}")
+            self._running[name] = task
+            task.add_done_callback(lambda _: self._running.pop(name, None))
+
+        return launch
 
     def start(self) -> None:
+        self._accepting = True
         self._scheduler.start()
 
     def stop(self) -> None:
-        """Stop taking work; a poll in flight is awaited (or cancelled) by its owner."""
+        """Stop taking work; runs in flight go on until `drain`."""
+        self._accepting = False
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
 
+    async def drain(self, grace: float) -> list[str]:
+        """Let runs in flight finish for up to `grace` seconds, then cancel the rest (named)."""
+        tasks = dict(self._running)
+        if not tasks:
+            return []
+        _, pending = await asyncio.wait(tasks.values(), timeout=grace)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        return sorted(name for name, task in tasks.items() if task in pending)
+
     @property
     def running(self) -> bool:
-        return bool(self._scheduler.running)
+        return self._accepting and bool(self._scheduler.running)
+
+    @property
+    def in_flight(self) -> list[str]:
+        """Names of the jobs running now."""
+        return sorted(self._running)
 
     def next_runs(self) -> dict[str, datetime | None]:
         return {job.id: job.next_run_time for job in self._scheduler.get_jobs()}
+
+
+async def _logged(name: str, job: Job) -> None:
+    try:
+        await job()
+    except Exception:
+        # A bug in one job must not go unseen, nor stop the other jobs.
+        log.exception("%s: job crashed", name)

@@ -30,6 +30,8 @@ _DATE_TEXT_MAX = 80  # longer text is a paragraph that merely mentions a date
 _CONTENT_NOISE = "script, style, noscript, template, form, button, input, select"
 _TEXT_LIMIT = 5000  # characters taken from a title/summary/date element
 _MAX_ELEMENTS = 500  # item elements looked at per page; a listing shows tens
+_TITLE_SEPARATOR = re.compile(r"\s+[-|–—»]\s+")  # `Headline - Section | Site`
+_MIN_TITLE = 10  # a shorter leading part of the <title> is a section name
 
 
 @dataclass(frozen=True)
@@ -321,7 +323,6 @@ def _article_date(
         meta.get("datepublished"),
         _ld_text(ld.get("datePublished")),
         meta.get("pubdate"),
-        meta.get("date"),
     ):
         found = _iso_or_text(text, now, tz)
         if found is not None:
@@ -332,7 +333,13 @@ def _article_date(
         if found is not None:
             return found
     near = title_node if title_node is not None else _heading_node(root)
-    return dates.date_from_url(url, tz) or _date_near(near, now, tz)
+    # Plain `<meta name="date">` comes last: CMSes fill it with the render time (tagesschau.de
+    # says 29.04 11:52 on an article printed, archived and tracked as 28.04 18:00).
+    return (
+        dates.date_from_url(url, tz)
+        or _date_near(near, now, tz)
+        or _iso_or_text(meta.get("date"), now, tz)
+    )
 
 
 def _iso_or_text(text: str | None, now: datetime, tz: str) -> datetime | None:
@@ -468,7 +475,37 @@ def _ld_image(value: object) -> str | None:
 
 
 def _heading_node(root: Node) -> Node | None:
-    return dom.select_one(root, "h1")
+    """The headline element: an h1 that starts the page <title>, else the element printing the
+    <title> up to a separator (`Headline - Section - Site`), else the first h1."""
+    headings = dom.select(root, "h1")
+    page = dom.select_one(root, "title")
+    page_title = dom.text_of(page, _TEXT_LIMIT) if page is not None else ""
+    if not page_title:
+        return headings[0] if headings else None
+    for node in headings:
+        text = dom.text_of(node, _TEXT_LIMIT)
+        if text and page_title.startswith(text):
+            return node
+    printed = _printed_title(root, page_title)
+    if printed is not None:
+        return printed
+    return headings[0] if headings else None
+
+
+def _printed_title(root: Node, page_title: str) -> Node | None:
+    """The first element outside links whose text is the page <title> or a leading part of it."""
+    wanted = {page_title[: m.start()] for m in _TITLE_SEPARATOR.finditer(page_title)}
+    wanted = {text for text in wanted if len(text) >= _MIN_TITLE} | {page_title}
+    longest = max(len(text) for text in wanted)
+    body = dom.select_one(root, "body")
+    for node in dom.iter_elements(body if body is not None else root):
+        if not (node.text or "").strip() or dom.tag_of(node) in ("a", "script", "style"):
+            continue  # a title prints its own text; links are other articles
+        if dom.text_of(node, longest + 1) in wanted and not any(
+            dom.tag_of(a) == "a" for a in dom.ancestors_of(node)
+        ):
+            return node
+    return None
 
 
 def _heading(root: Node) -> str:

@@ -92,6 +92,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "feed_health.last_full_fetch_at", (
         "ALTER TABLE feed_health ADD COLUMN last_full_fetch_at TEXT",
     )),
+    # One alert per failure streak, and one on recovery, needs to know an alert went out.
+    Migration(3, "feed_health.alerted", (
+        "ALTER TABLE feed_health ADD COLUMN alerted INTEGER NOT NULL DEFAULT 0",
+    )),
 )
 
 ITEM_COLUMNS = ("feed_id", "item_id", "url", "title", "summary", "published_at", "image",
@@ -130,7 +134,7 @@ def _health(row: Sequence[Any]) -> FeedHealth:
     return FeedHealth(feed_id=row[0], last_poll_at=_when(row[1]), last_success_at=_when(row[2]),
                       last_error=row[3], consecutive_failures=row[4], next_poll_at=_when(row[5]),
                       cache=CacheHeaders(etag=row[6], last_modified=row[7]), seeded=bool(row[8]),
-                      last_full_fetch_at=_when(row[9]))
+                      last_full_fetch_at=_when(row[9]), alerted=bool(row[10]))
 
 
 def _filter(include: str | None, exclude: str | None) -> KeywordFilter:
@@ -405,12 +409,12 @@ class Store:
 
     def save_health(self, health: FeedHealth) -> None:
         """Replace a feed's health record."""
-        self._write("INSERT OR REPLACE INTO feed_health VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        self._write("INSERT OR REPLACE INTO feed_health VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (health.feed_id, _iso_or_none(health.last_poll_at),
                      _iso_or_none(health.last_success_at), health.last_error,
                      health.consecutive_failures, _iso_or_none(health.next_poll_at),
                      health.cache.etag, health.cache.last_modified, int(health.seeded),
-                     _iso_or_none(health.last_full_fetch_at)))
+                     _iso_or_none(health.last_full_fetch_at), int(health.alerted)))
 
     def all_health(self) -> list[FeedHealth]:
         """Every feed's health record, by feed id."""

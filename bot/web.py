@@ -484,6 +484,8 @@ def create_app(
         Route("/metrics", server.metrics_text, methods=["GET", "HEAD"]),
     ]
     app = Starlette(routes=routes, middleware=[Middleware(_Guard)])
+    # No trailing-slash redirects: their Location is built from the client's Host header.
+    app.router.redirect_slashes = False
     app.state.metrics = server.metrics
     return app
 
