@@ -471,3 +471,43 @@ async def test_an_unreadable_next_page_keeps_what_was_read(env: Env) -> None:
 
     assert report.outcome == "new" and len(report.new_items) == 3 and not report.flood
     assert len(env.alerts) == 1 and "may have been missed" in env.alerts[0]
+
+
+async def test_same_bytes_without_validators_skip_parsing_until_something_changes(
+    env: Env,
+) -> None:
+    env.serve(listings.listing_html(), validators=False)
+    await env.poll()
+    feed = env.public_dir / "feeds" / "haiphong.xml"
+    written_at = feed.stat().st_mtime_ns
+    # The recipe's item selector now matches nothing: a parse would fail, a skip cannot.
+    rules = replace(env.recipe.rules, item="div.nothing-here", fallback="none")
+    broken = replace(env.recipe, rules=rules)
+    env.deps.feeds = {broken.feed_id: broken}
+
+    same = await env.poll(NOW + timedelta(minutes=15), recipe=env.recipe)
+    assert same.outcome == "unchanged"
+    assert same.warnings == ()  # the page was not scraped again (a scrape warns of one image)
+    with_broken_recipe = await env.poll(NOW + timedelta(minutes=30), recipe=broken)
+    assert with_broken_recipe.outcome == "failed"  # a different recipe is not the same poll
+    assert feed.stat().st_mtime_ns == written_at  # nothing changed: no rewrite
+
+    changed = listings.with_article(listings.listing_html(), 749400, "Tin mới", TODAY)
+    env.serve(changed, validators=False)
+    report = await env.poll(NOW + timedelta(minutes=45))
+    assert [item.item_id for item in report.new_items] == ["749400"]
+    assert b"749400" in feed.read_bytes()
+
+
+async def test_deleted_feed_files_are_written_again_on_an_unchanged_poll(env: Env) -> None:
+    env.serve(listings.listing_html(), validators=False)
+    await env.poll()
+    feed = env.public_dir / "feeds" / "haiphong.xml"
+    expected = feed.read_bytes()
+    feed.unlink()
+    env.restart()  # a new process: no fingerprint, so the page is read again
+
+    report = await env.poll(NOW + timedelta(minutes=15))
+
+    assert report.outcome == "unchanged"
+    assert feed.read_bytes() == expected
