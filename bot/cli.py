@@ -32,6 +32,7 @@ from bot import __version__, app, detect, dom, scrape
 from bot.config import Config, find_config, load_config, load_recipe, load_recipes
 from bot.errors import ConfigError, NewsbotError
 from bot.fetch import Fetcher
+from bot.logs import redact, setup_logging
 from bot.model import FeedHealth, FetchResult, Item, PollReport, Recipe
 from bot.pipeline import PollDeps, poll_source, preview_source, read_listing
 from bot.store import Store, acquire_lock
@@ -136,7 +137,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the daemon against a simulated news site."""
-    _setup_logging("DEBUG" if args.debug else "INFO")
+    setup_logging("DEBUG" if args.debug else "INFO")
     return app.run_demo(port=args.port, debug=args.debug)
 
 
@@ -317,20 +318,15 @@ def _config(args: argparse.Namespace, *, daemon: bool = False) -> Config:
     config = load_config(path)
     # One-shot commands print their results; routine log lines would only bury them.
     quiet = "DEBUG" if args.debug else (config.log_level if daemon else "ERROR")
-    _setup_logging(quiet)
+    setup_logging(quiet)
     if notice:
         print(f"newsbot: {notice}", file=sys.stderr)
     return config
 
 
-def _setup_logging(level: str) -> None:
-    from bot.logs import setup_logging
-
-    setup_logging(level)
-
-
 def _error(message: str) -> None:
-    print(f"newsbot: error: {' '.join(message.split())}", file=sys.stderr)
+    # A mistyped config can put the bot token into an error message: never print it.
+    print(f"newsbot: error: {redact(' '.join(message.split()))}", file=sys.stderr)
 
 
 def _select(recipes: list[Recipe], wanted: Sequence[str]) -> list[Recipe]:

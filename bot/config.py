@@ -239,7 +239,8 @@ class RecipeFile(_Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{_show(value)} is not a time zone (write Asia/Ho_Chi_Minh)") from None
+            message = f"{_show(value)} is not a time zone (write Asia/Ho_Chi_Minh)"
+            raise ValueError(message) from None
         return value
 
     @field_validator("id_pattern")
@@ -364,7 +365,8 @@ def _explain(path: Path, exc: ValidationError) -> str:
             lines.append(f"{path}: {key}: unknown key (remove it or check its spelling)")
             continue
         message = str(problem["msg"]).removeprefix("Value error, ")
-        if kind not in ("value_error", "assertion_error"):
+        secret = key.startswith("telegram.token")
+        if kind not in ("value_error", "assertion_error") and not secret:
             message = f"{_show(problem.get('input'))}: {message.lower()}"
         lines.append(f"{path}: {key}: {message}")
     return "; ".join(dict.fromkeys(lines))

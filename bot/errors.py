@@ -6,7 +6,7 @@
     ├── KeywordError             a keyword list is invalid (which keyword, what limit)
     ├── FetchError               the site could not be fetched (network, status, size, robots)
     ├── ScrapeError              the page gave no items ("has the markup changed?")
-    ├── StoreError               the database is missing, corrupt, locked by another instance or full
+    ├── StoreError               the database is missing, corrupt, locked by another process, full
     │   └── InstanceLocked       another `newsbot run` holds the data_dir
     └── DeliveryError            Telegram refused or failed a send; subclasses say what to do
         ├── RecipientGone        blocked, deactivated, kicked, chat not found: deactivate the chat
@@ -98,7 +98,7 @@ class RateLimited(DeliveryError):
 
 
 class MessageRejected(DeliveryError):
-    """Telegram refused the message itself (formatting, length); resending it unchanged won't help."""
+    """Telegram refused the message itself (formatting, length): resending it as is won't help."""
 
 
 class TransientDelivery(DeliveryError):

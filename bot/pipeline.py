@@ -14,6 +14,7 @@ and a flood of unseen items on a feed with history is stored and published but n
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import hashlib
 import logging
@@ -127,7 +128,8 @@ async def poll_source(recipe: Recipe, deps: PollDeps, now: datetime) -> PollRepo
         new_items = store.add_items(recipe.feed_id, items, now, route=route)
         failpoint("after_commit_before_send")
         if store.last_change_at(recipe.feed_id) != changed_before or not is_published(recipe, deps):
-            publish_feed(recipe, deps)
+            # Rendering a large feed takes a while: keep the web server and the bot responsive.
+            await asyncio.to_thread(publish_feed, recipe, deps)
     except NewsbotError as exc:
         return _record_failure(recipe, deps, health, exc, now)
     _alert_surprises(recipe, deps, health, listing, new_items, flood=flood)
