@@ -167,6 +167,7 @@ def every_from_env(environ: Mapping[str, str] | None = None) -> float:
 def free_port(port: int) -> int:
     """`port` if it can be listened on (0: any free port); ConfigError naming the fix if not."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the feed server does
         try:
             sock.bind(("127.0.0.1", port))
         except OSError as exc:
