@@ -14,14 +14,14 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot import __version__
 from bot.config import Config, load_recipes
-from bot.errors import RateLimited, StoreError
+from bot.errors import DeliveryError, RateLimited, StoreError, TransientDelivery
 from bot.fetch import Fetcher, FetchPolicy
 from bot.model import FeedHealth, PollReport, Recipe
 from bot.pipeline import PollDeps, feed_meta, poll_source
@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 STOP_GRACE = 5.0  # seconds a poll in flight may take to finish after a stop signal
 BOT_STOP_TIMEOUT = 3.0
 PRUNE_EVERY = timedelta(hours=6)
+BOT_RETRY_FIRST = 5.0  # seconds before retrying an unreachable Telegram, doubling...
+BOT_RETRY_MAX = 300.0  # ...up to five minutes
 MAX_CONCURRENT_POLLS = 16  # across all hosts; one host is also serialised by the fetcher
 DUE_SLACK = timedelta(seconds=1)  # a scheduler tick this close to next_poll_at polls
 ALERT_GAP = 1.0  # seconds between two admin alerts
@@ -164,7 +166,7 @@ class Daemon:
             log.info("serving feeds on http://%s:%d/ (public URL %s)", server.host,
                      self._web.port, server.public_url)
         if self.config.token:
-            await self._start_bot()
+            self._tasks.append(asyncio.create_task(self._start_bot(), name="bot"))
         else:
             log.info("no Telegram token (NEWSBOT_TELEGRAM_TOKEN): running feed-only")
         for feed_id, recipe in self.recipes.items():
@@ -189,7 +191,8 @@ class Daemon:
             self.config.token, base_url=tg.api_base_url, commands=commands, admins=tg.admins,
             channels=tg.channels, store=self.store,
         )
-        await telegram.start_bot(self._bot)
+        if not await self._connect_bot(telegram.start_bot):
+            return
         sender = telegram.PtbSender(self._bot.bot, link_preview=tg.link_preview)
         pacing = Pacing(overall_per_second=tg.messages_per_second,
                         max_per_chat_per_round=tg.max_per_chat_per_round,
@@ -197,6 +200,24 @@ class Daemon:
         deliverer = Deliverer(self.store, sender, self.recipes, pacing, max_age=tg.max_age)
         self._tasks.append(asyncio.create_task(deliverer.run(self.wake_sender), name="deliver"))
         self._tasks.append(asyncio.create_task(self._send_alerts(sender), name="alerts"))
+
+    async def _connect_bot(self, start: Callable[[Any], Awaitable[None]]) -> bool:
+        """Start the bot; while Telegram is unreachable, feeds keep running and this retries."""
+        delay = BOT_RETRY_FIRST
+        while True:
+            try:
+                await start(self._bot)
+                log.info("Telegram bot running")
+                return True
+            except TransientDelivery as exc:
+                log.warning("Telegram unreachable (%s): feeds keep running; retrying in %.0f s",
+                            exc, delay)
+            except DeliveryError as exc:
+                # A refused token will not fix itself: say so once and stay feed-only.
+                log.error("Telegram bot not started, running feed-only: %s", exc)
+                return False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, BOT_RETRY_MAX)
 
     async def _stop(self) -> None:
         self.scheduler.stop()

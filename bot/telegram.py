@@ -473,9 +473,13 @@ async def startup(app: App) -> None:
 
 
 async def start_bot(app: App, *, poll_timeout: float = 10.0) -> None:
-    """Run the bot inside the caller's loop: initialize (getMe), menu, start, long polling."""
-    await app.initialize()
-    await startup(app)
+    """Run the bot inside the caller's loop: initialize (getMe), menu, start, long polling.
+
+    Raises bot.errors: a refused token is a DeliveryError (not worth retrying), an unreachable
+    Telegram a TransientDelivery.
+    """
+    await _mapped(app.initialize())
+    await _mapped(startup(app))
     await app.start()
     assert app.updater is not None
     await app.updater.start_polling(
