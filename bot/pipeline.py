@@ -495,7 +495,9 @@ def _record_failure(
         failures >= deps.alert_after_failures or isinstance(exc, ScrapeError)
     )
     if alert:
-        deps.alert(f"⚠️ {recipe.feed_id}: {exc}")
+        text = str(exc)
+        deps.alert(f"⚠️ {text}" if text.startswith(f"{recipe.feed_id}:") else
+                   f"⚠️ {recipe.feed_id}: {text}")
     failed = replace(
         health,
         last_poll_at=now,
