@@ -3,8 +3,11 @@
     .venv/bin/python benchmarks/bench_detect.py [--runs N]
 
 Per page: top-1 correct (precision and recall of links >= 0.8 against the labelled main list),
-precision/recall of links and titles, share of printed dates right, detector time and the time
-of a plain `dom.parse_html` of the same page measured in the same run, and their ratio.
+precision/recall of links and titles, share of printed dates right; then the detector's time as
+a poll runs it (limit=1, `pipeline`) and as `newsbot detect --all` does (limit=5), the time of a
+plain `dom.parse_html` of the same page, and their ratios (x1, x5). For scale, `scrape` with the
+rules found (what a poll of a feed with a recipe costs) is timed too. Times are medians of
+interleaved runs of this process's CPU time.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,7 +25,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from fakes.detect_eval import Label, Scores, load_labels, score  # noqa: E402
 
-from bot import detect, dom  # noqa: E402
+from bot import detect, dom, scrape  # noqa: E402
+from bot.model import Recipe  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,29 +35,42 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     labels = load_labels()
     print(f"{'page':<30} {'top1':>4} {'P link':>6} {'R link':>6} {'P tit':>6} {'R tit':>6} "
-          f"{'dates':>9} {'detect':>8} {'parse':>7} {'ratio':>5}  best candidate")  # fmt: skip
+          f"{'dates':>9} {'detect@1':>8} {'@5':>7} {'parse':>7} {'scrape':>7} {'x1':>4} "
+          f"{'x5':>4}  best candidate")  # fmt: skip
     rows = [_run(label, args.runs) for label in labels]
     _summary(labels, rows)
     return 0
 
 
-def _run(label: Label, runs: int) -> tuple[Scores | None, float, float]:
+@dataclass(frozen=True)
+class _Row:
+    scores: Scores | None
+    poll_ms: float  # limit=1
+    all_ms: float  # limit=5
+    parse_ms: float
+    scrape_ms: float
+
+
+def _run(label: Label, runs: int) -> _Row:
     html = dom.decode_html(label.page.read_bytes())
     now = label.saved_at
-
-    def detect_once() -> list[detect.Candidate]:
-        return detect.detect_lists(html, label.base_url, now=now)
-
-    candidates = detect_once()
-    detect_ms, parse_ms = _median_ms(detect_once, lambda: dom.parse_html(html), runs)
-    scores = score(candidates[0].items, label) if candidates else None
-    best = candidates[0].rules.item if candidates else "-"
-    if scores is None:
-        print(
-            f"{label.name:<30} {'no':>4} {'-':>6} {'-':>6} {'-':>6} {'-':>6} {'-':>9} "
-            f"{detect_ms:7.1f}ms {parse_ms:5.1f}ms {detect_ms / parse_ms:5.1f}  (none)"
-        )
-        return None, detect_ms, parse_ms
+    candidates = detect.detect_lists(html, label.base_url, now=now)
+    rules = candidates[0].rules if candidates else None
+    recipe = Recipe(feed_id="", title="t", urls=(label.base_url,), rules=rules)
+    poll_ms, all_ms, parse_ms, scrape_ms = _median_ms(
+        lambda: detect.detect_lists(html, label.base_url, now=now, limit=1),
+        lambda: detect.detect_lists(html, label.base_url, now=now, limit=5),
+        lambda: dom.parse_html(html),
+        (lambda: scrape.scrape(html, label.base_url, recipe, now)) if rules else (lambda: None),
+        runs=runs,
+    )
+    times = (f"{poll_ms:7.1f}ms {all_ms:5.1f}ms {parse_ms:5.1f}ms {scrape_ms:5.1f}ms "
+             f"{poll_ms / parse_ms:4.1f} {all_ms / parse_ms:4.1f}")  # fmt: skip
+    if not candidates:
+        print(f"{label.name:<30} {'no':>4} {'-':>6} {'-':>6} {'-':>6} {'-':>6} {'-':>9} "
+              f"{times}  (none)")  # fmt: skip
+        return _Row(None, poll_ms, all_ms, parse_ms, scrape_ms)
+    scores = score(candidates[0].items, label)
     dates = "n/a"
     if scores.dates_printed:
         dates = f"{scores.dates_right}/{scores.dates_printed}"
@@ -60,15 +78,14 @@ def _run(label: Label, runs: int) -> tuple[Scores | None, float, float]:
         dates = f"url {scores.url_dates_right}/{scores.url_dates}"
     print(f"{label.name:<30} {'yes' if scores.correct else 'no':>4} {scores.link_precision:6.2f} "
           f"{scores.link_recall:6.2f} {scores.title_precision:6.2f} {scores.title_recall:6.2f} "
-          f"{dates:>9} {detect_ms:7.1f}ms {parse_ms:5.1f}ms {detect_ms / parse_ms:5.1f}  "
-          f"{best[:60]}")  # fmt: skip
-    return scores, detect_ms, parse_ms
+          f"{dates:>9} {times}  {candidates[0].rules.item[:50]}")  # fmt: skip
+    return _Row(scores, poll_ms, all_ms, parse_ms, scrape_ms)
 
 
-def _summary(labels: list[Label], rows: list[tuple[Scores | None, float, float]]) -> None:
+def _summary(labels: list[Label], rows: list[_Row]) -> None:
     for kind in ("government-portal", "news-home"):
         picked = [row for label, row in zip(labels, rows, strict=True) if label.kind == kind]
-        scored = [s for s, _, _ in picked if s is not None]
+        scored = [row.scores for row in picked if row.scores is not None]
         correct = sum(1 for s in scored if s.correct)
         right = sum(s.dates_right for s in scored)
         printed = sum(s.dates_printed for s in scored)
@@ -80,25 +97,34 @@ def _summary(labels: list[Label], rows: list[tuple[Scores | None, float, float]]
         if printed:
             line += f"; printed dates right {right}/{printed} ({right / printed:.0%})"
         print(line)
-    scored_all = [s for s, _, _ in rows if s is not None]
-    ratios = [d / p for _, d, p in rows]
-    print(f"overall: top-1 correct {sum(1 for s in scored_all if s.correct)}/{len(rows)}; "
-          f"detector {sum(d for _, d, _ in rows):.1f} ms for {len(rows)} pages vs parse "
-          f"{sum(p for _, _, p in rows):.1f} ms; ratio median {statistics.median(ratios):.1f}, "
-          f"max {max(ratios):.1f}")  # fmt: skip
+    correct = sum(1 for row in rows if row.scores is not None and row.scores.correct)
+    print(
+        f"overall: top-1 correct {correct}/{len(rows)}; "
+        f"parse {sum(row.parse_ms for row in rows):.1f} ms for {len(rows)} pages"
+    )
+    timings = {
+        "poll (limit=1)": [row.poll_ms for row in rows],
+        "detect --all (limit=5)": [row.all_ms for row in rows],
+        "scrape with the rules found": [row.scrape_ms for row in rows],
+    }
+    for name, times in timings.items():
+        ratios = [t / row.parse_ms for t, row in zip(times, rows, strict=True)]
+        print(
+            f"  {name}: {sum(times):.1f} ms; x parse median {statistics.median(ratios):.1f}, "
+            f"max {max(ratios):.1f}"
+        )
 
 
-def _median_ms(
-    work: Callable[[], object], baseline: Callable[[], object], runs: int
-) -> tuple[float, float]:
-    """Median ms of `work` and of `baseline`, interleaved so both see the same machine load."""
-    times: tuple[list[float], list[float]] = ([], [])
+def _median_ms(*tasks: Callable[[], object], runs: int) -> tuple[float, ...]:
+    """Median CPU ms of each task (this process only: other work on a shared machine does not
+    count), interleaved so all see the same caches and clock."""
+    times: list[list[float]] = [[] for _ in tasks]
     for _ in range(runs):
-        for task, sink in ((work, times[0]), (baseline, times[1])):
-            started = time.perf_counter()
+        for task, sink in zip(tasks, times, strict=True):
+            started = time.process_time()
             task()
-            sink.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times[0]), statistics.median(times[1])
+            sink.append((time.process_time() - started) * 1000)
+    return tuple(statistics.median(sink) for sink in times)
 
 
 def _mean(values: list[float]) -> float:

@@ -53,7 +53,8 @@ def pages() -> list[tuple[str, Recipe, bytes, str]]:
     found = []
     for recipe in load_recipes(ROOT / "feeds"):
         for page in sorted((ROOT / "tests" / "fixtures" / recipe.feed_id).glob("*.html")):
-            found.append((f"{recipe.feed_id}/{page.name}", recipe, page.read_bytes(), recipe.urls[0]))
+            name = f"{recipe.feed_id}/{page.name}"
+            found.append((name, recipe, page.read_bytes(), recipe.urls[0]))
     for name in ("tin-tuc-su-kien.html", "tin-tuc-su-kien511b.html", "cong-nghe-thong-tin.html"):
         path = REALPAGES / "capstone2" / name
         if path.exists():
@@ -77,7 +78,9 @@ def main() -> None:
             count = 0
             print(f"  ({name}: {type(exc).__name__})")
         bare = median_ms(lambda body=body: lxml.html.fromstring(body))
-        full = median_ms(lambda html=html, recipe=recipe, url=url: _scrape_or_none(html, url, recipe))
+        full = median_ms(
+            lambda html=html, recipe=recipe, url=url: _scrape_or_none(html, url, recipe)
+        )
         soup = median_ms(lambda body=body: bs4.BeautifulSoup(body, "lxml"), 10) if bs4 else 0.0
         ratios.append(full / bare)
         print(f"{name:<40} {len(body) / 1024:>5.0f} {count:>5} {bare:>8.2f} {full:>9.2f}"

@@ -6,7 +6,11 @@
   may change them, everyone may read (/help, /feeds, /filters, /latest);
 - reply text is Telegram HTML built by `texts.t`, which escapes everything users and sites wrote;
 - no command takes a URL: a Telegram user can never make the daemon fetch anything;
-- each user gets at most COMMANDS_PER_MINUTE commands a minute, told so once, then ignored.
+- each user gets at most COMMANDS_PER_MINUTE commands a minute, told so once, then ignored;
+- in a forum supergroup, a command sent inside a topic carries its `thread_id`: /subscribe there
+  routes the feed's items to that topic;
+- /tim (search) pages with ◀ ▶ buttons whose data is a short key to a query kept in memory
+  (never the raw keywords); after a restart an old button says the search has expired.
 """
 
 from __future__ import annotations
@@ -14,17 +18,27 @@ from __future__ import annotations
 import hashlib
 import html
 import re
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot import filters
+from bot import digest, filters
+from bot.digest import format_clock
 from bot.errors import KeywordError
-from bot.model import DEFAULT_TIMEZONE, Chat, ChatKind, FeedHealth, Item, KeywordFilter
+from bot.model import (
+    DEFAULT_TIMEZONE,
+    Chat,
+    ChatKind,
+    ChatSettings,
+    FeedHealth,
+    Item,
+    KeywordFilter,
+)
+from bot.search import MAX_PHRASES, MAX_QUERY_CHARS, SCAN_LIMIT, folded, parse_query
 from bot.store import Store
 from bot.texts import LANGUAGES, Html, pick_language, t
 
@@ -39,13 +53,22 @@ LATEST_TITLE_CHARS = 150
 MESSAGE_BUDGET = 3800  # visible chars, under Telegram's 4096
 KEYWORDS_SHOWN_CHARS = 1000  # 50 keywords of 100 chars would not fit in one message
 NAMES_SHOWN = 30
+SEARCH_PAGE = 5  # results per /tim page
+SEARCH_MEMORY = 1000  # queries kept for the ◀ ▶ buttons
+SEARCH_ACTION = "s"  # callback data `s:<key>:<page>`
+OFF_WORDS = frozenset({"off", "tat", "tắt", "khong", "không", "no", "0"})
+ON_WORDS = frozenset({"on", "bat", "bật", "yes", "co", "có", "1"})
+HOURLY_WORDS = frozenset({"hourly", "gio", "giờ", "moi-gio", "mỗi-giờ"})
+DAILY_WORDS = frozenset({"daily", "ngay", "ngày", "moi-ngay", "mỗi-ngày"})
 
 PUBLIC_COMMANDS = (
-    "start", "help", "feeds", "subscribe", "unsubscribe", "latest", "filters",
-    "include", "exclude", "clear", "pause", "resume", "lang", "stop",
+    "start", "help", "feeds", "subscribe", "unsubscribe", "latest", "tim", "filters",
+    "include", "exclude", "clear", "quiet", "urgent", "digest", "edits", "pause", "resume",
+    "lang", "stop",
 )  # fmt: skip
-READ_ONLY = frozenset({"help", "feeds", "filters", "latest"})
-ALIASES = {"sub": "subscribe", "unsub": "unsubscribe", "language": "lang", "list": "feeds"}
+READ_ONLY = frozenset({"help", "feeds", "filters", "latest", "tim"})
+ALIASES = {"sub": "subscribe", "unsub": "unsubscribe", "language": "lang", "list": "feeds",
+           "search": "tim", "timkiem": "tim"}
 _TAG = re.compile(r"<[^>]*>")
 _KEYWORD_SEPARATORS = re.compile(r"[,;\n\r]")  # as in filters.parse_keywords, to explain errors
 _CHAT_KINDS: dict[str, ChatKind] = {
@@ -85,6 +108,7 @@ class CommandContext:
     chat_title: str = ""
     is_chat_admin: bool = False
     is_bot_admin: bool = False
+    thread_id: int | None = None  # the forum topic the command was sent in
 
 
 @dataclass(frozen=True)
@@ -168,12 +192,15 @@ class Commands:
         self._command_limit = RateLimiter(COMMANDS_PER_MINUTE)
         self._press_limit = RateLimiter(PRESSES_PER_MINUTE)
         self._feed_by_token = {button_token(f): f for f in self.feeds}
+        self._searches: OrderedDict[str, tuple[str, ...]] = OrderedDict()
         self._handlers: dict[str, Callable[[_Call], Reply]] = {
             "start": self._start, "help": self._help, "feeds": self._feeds,
             "subscribe": self._subscribe, "unsubscribe": self._unsubscribe,
             "latest": self._latest, "filters": self._filters,
             "include": self._include, "exclude": self._exclude, "clear": self._clear,
             "pause": self._pause, "resume": self._resume, "lang": self._lang, "stop": self._stop,
+            "tim": self._search, "quiet": self._quiet, "urgent": self._urgent,
+            "digest": self._digest, "edits": self._edits,
         }  # fmt: skip
 
     # entry points
@@ -198,9 +225,10 @@ class Commands:
         return handler(_Call(ctx, args.strip(), lang))
 
     def press(self, ctx: CommandContext, data: str) -> Reply | None:
-        """Answer an inline button press: toggle a feed and redraw the list in place."""
+        """Answer an inline button press: toggle a feed and redraw the list, or turn a search
+        page; both in place."""
         action, _, token = data.partition(":")
-        if action not in ("sub", "uns"):
+        if action not in ("sub", "uns", SEARCH_ACTION):
             return None
         verdict = self._press_limit.check(_sender(ctx), self.now())
         if verdict == "drop":
@@ -208,6 +236,8 @@ class Commands:
         lang = self._language(ctx)
         if verdict == "warn":
             return Reply(t(lang, "rate_limited"))
+        if action == SEARCH_ACTION:
+            return self._search_press(lang, token)
         if not may_change_settings(ctx):
             return Reply(t(lang, "admin_only"))
         call = _Call(ctx, "", lang)
@@ -216,7 +246,7 @@ class Commands:
             return self._feed_list(call, edit=True, notice=t(lang, "feed_gone"))
         self._ensure_chat(call)
         if action == "sub":
-            self.store.subscribe(ctx.chat_id, feed_id)
+            self.store.subscribe(ctx.chat_id, feed_id, thread_id=ctx.thread_id or 0)
         else:
             self.store.unsubscribe(ctx.chat_id, feed_id)
         return self._feed_list(call, edit=True)
@@ -233,7 +263,7 @@ class Commands:
         self.store.set_chat(call.chat_id, active=True, paused=False)
         if not self.store.subscriptions_of(call.chat_id):
             for feed_id in self.default_feeds:
-                self.store.subscribe(call.chat_id, feed_id)
+                self.store.subscribe(call.chat_id, feed_id, thread_id=call.ctx.thread_id or 0)
         followed = self.store.subscriptions_of(call.chat_id)
         if not followed:
             return Reply(t(call.lang, "start_no_feeds"))
@@ -295,9 +325,16 @@ class Commands:
         found = self._find_feed(call.args, call.lang)
         if isinstance(found, Reply):
             return found
+        thread_id = call.ctx.thread_id or 0
+        previous = self.store.subscription_threads(call.chat_id).get(found)
         self._ensure_chat(call)
-        added = self.store.subscribe(call.chat_id, found)
-        key = "subscribed" if added else "already_subscribed"
+        self.store.subscribe(call.chat_id, found, thread_id=thread_id)
+        if previous is None:
+            key = "subscribed_topic" if thread_id else "subscribed"
+        elif previous != thread_id:
+            key = "moved_topic" if thread_id else "moved_main"
+        else:
+            key = "already_subscribed"
         return Reply(t(call.lang, key, title=self._title(found)))
 
     def _unsubscribe(self, call: _Call) -> Reply:
@@ -444,6 +481,155 @@ class Commands:
         zone = _zone(info.timezone if info else DEFAULT_TIMEZONE)
         return item.date.astimezone(zone).strftime("%d/%m/%Y %H:%M")
 
+    # /tim (search)
+
+    def _search(self, call: _Call) -> Reply:
+        if not call.args:
+            return Reply(t(call.lang, "search_usage"))
+        try:
+            phrases = parse_query(call.args)
+        except KeywordError as error:
+            return Reply(_search_problem(call.lang, call.args, error))
+        key = hashlib.sha256("\n".join(folded(phrases)).encode()).hexdigest()[:12]
+        self._searches[key] = phrases
+        self._searches.move_to_end(key)
+        while len(self._searches) > SEARCH_MEMORY:
+            self._searches.popitem(last=False)
+        return self._search_page(call.lang, key, phrases, 0, edit=False)
+
+    def _search_press(self, lang: str, token: str) -> Reply:
+        key, _, page = token.partition(":")
+        phrases = self._searches.get(key)
+        if phrases is None or not page.isdecimal() or int(page) * SEARCH_PAGE >= SCAN_LIMIT:
+            return Reply(t(lang, "search_expired"), edit=True)
+        return self._search_page(lang, key, phrases, int(page), edit=True)
+
+    def _search_page(
+        self, lang: str, key: str, phrases: tuple[str, ...], page: int, *, edit: bool
+    ) -> Reply:
+        """One page of results, newest first, with ◀ ▶ buttons where there is more."""
+        found = self.store.search(phrases, self.feeds, limit=SEARCH_PAGE + 1,
+                                  offset=page * SEARCH_PAGE)
+        query = _shorten(", ".join(phrases), 100)
+        back = Button(t(lang, "search_prev"), f"{SEARCH_ACTION}:{key}:{page - 1}")
+        if not found:
+            text = t(lang, "search_none", query=query) if page == 0 else t(lang, "search_no_more")
+            return Reply(text, ((back,),) if page else (), edit=edit)
+        lines = [t(lang, "search_header", query=query, page=page + 1)]
+        for number, item in enumerate(found[:SEARCH_PAGE], start=page * SEARCH_PAGE + 1):
+            meta = " · ".join(m for m in (self._local_time(item), self._title(item.feed_id)) if m)
+            title = _shorten(item.title, LATEST_TITLE_CHARS)
+            lines.append(f"{number}. {_link(item.url, title)}\n<i>{_esc(meta)}</i>")
+        buttons = [back] if page else []
+        if len(found) > SEARCH_PAGE and (page + 1) * SEARCH_PAGE < SCAN_LIMIT:
+            buttons.append(Button(t(lang, "search_next"), f"{SEARCH_ACTION}:{key}:{page + 1}"))
+        return Reply(_fit(lines, "\n\n"), (tuple(buttons),) if buttons else (), edit=edit)
+
+    # quiet hours, digests, urgent keywords, edit notices
+
+    def _quiet(self, call: _Call) -> Reply:
+        scoped = self._settings_and_args(call, "quiet_usage")
+        if isinstance(scoped, Reply):
+            return scoped
+        settings, args = scoped
+        if args.lower() in OFF_WORDS:
+            self._save_settings(call, replace(settings, quiet_start=None, quiet_end=None))
+            return Reply(t(call.lang, "quiet_off"))
+        try:
+            start, end = digest.parse_window(args)
+        except ValueError:
+            return Reply(t(call.lang, "quiet_invalid", text=_shorten(args, 40)))
+        self._save_settings(call, replace(settings, quiet_start=start, quiet_end=end))
+        return Reply(t(call.lang, "quiet_set", start=format_clock(start), end=format_clock(end),
+                       tz=settings.timezone))
+
+    def _digest(self, call: _Call) -> Reply:
+        scoped = self._settings_and_args(call, "digest_usage")
+        if isinstance(scoped, Reply):
+            return scoped
+        settings, args = scoped
+        mode, *rest = args.lower().split() or [""]
+        if mode in OFF_WORDS and not rest:
+            self._save_settings(call, replace(settings, digest="off"))
+            return Reply(t(call.lang, "digest_off"))
+        if mode in HOURLY_WORDS and not rest:
+            self._save_settings(call, replace(settings, digest="hourly"))
+            return Reply(t(call.lang, "digest_hourly"))
+        if mode not in DAILY_WORDS or len(rest) > 1:
+            return Reply(t(call.lang, "digest_usage"))
+        try:
+            at = digest.parse_clock(rest[0]) if rest else settings.digest_at
+        except ValueError:
+            return Reply(t(call.lang, "digest_usage"))
+        self._save_settings(call, replace(settings, digest="daily", digest_at=at))
+        return Reply(t(call.lang, "digest_daily", time=format_clock(at), tz=settings.timezone))
+
+    def _urgent(self, call: _Call) -> Reply:
+        settings = self.store.chat_settings(call.chat_id)
+        if not call.args:
+            return self._settings_reply(call.lang, settings, "urgent_usage")
+        if call.args.lower() in OFF_WORDS:
+            self._save_settings(call, replace(settings, urgent=()))
+            return Reply(t(call.lang, "urgent_off"))
+        try:
+            keywords = filters.parse_keywords(call.args)
+        except KeywordError as error:
+            return Reply(_keyword_problem(call.lang, call.args, error))
+        if not keywords:
+            return Reply(t(call.lang, "urgent_usage"))
+        self._save_settings(call, replace(settings, urgent=keywords))
+        return Reply(t(call.lang, "urgent_set", keywords=_keyword_list(keywords)))
+
+    def _edits(self, call: _Call) -> Reply:
+        settings = self.store.chat_settings(call.chat_id)
+        choice = call.args.lower()
+        if choice not in ON_WORDS | OFF_WORDS:
+            return self._settings_reply(call.lang, settings, "edits_usage")
+        on = choice in ON_WORDS
+        self._save_settings(call, replace(settings, edits=on))
+        return Reply(t(call.lang, "edits_on" if on else "edits_off"))
+
+    def _settings_and_args(self, call: _Call, usage: str) -> tuple[ChatSettings, str] | Reply:
+        """The chat's settings with a trailing time zone applied, and the other arguments;
+        the settings and `usage` when there are no arguments."""
+        settings = self.store.chat_settings(call.chat_id)
+        if not call.args:
+            return self._settings_reply(call.lang, settings, usage)
+        head, _, last = call.args.rpartition(" ")
+        if "/" not in last and last.upper() != "UTC":
+            return settings, call.args
+        if not digest.is_timezone(last):
+            return Reply(t(call.lang, "timezone_unknown", name=_shorten(last, 60)))
+        settings = replace(settings, timezone=last)
+        if not head.strip():  # only a time zone: keep the rest as it was
+            self._save_settings(call, settings)
+            return self._settings_reply(call.lang, settings, usage)
+        return settings, head.strip()
+
+    def _save_settings(self, call: _Call, settings: ChatSettings) -> None:
+        self._ensure_chat(call)
+        self.store.set_chat_settings(settings)
+
+    def _settings_reply(self, lang: str, settings: ChatSettings, usage: str) -> Reply:
+        lines = [t(lang, "settings_header")]
+        if digest.has_quiet_hours(settings):
+            assert settings.quiet_start is not None and settings.quiet_end is not None
+            lines.append(t(lang, "settings_quiet", start=format_clock(settings.quiet_start),
+                           end=format_clock(settings.quiet_end)))
+        else:
+            lines.append(t(lang, "settings_quiet_none"))
+        if settings.digest == "daily":
+            lines.append(t(lang, "settings_digest_daily", time=format_clock(settings.digest_at)))
+        else:
+            lines.append(t(lang, f"settings_digest_{settings.digest}"))
+        if settings.urgent:
+            lines.append(t(lang, "settings_urgent", keywords=_keyword_list(settings.urgent)))
+        else:
+            lines.append(t(lang, "settings_urgent_none"))
+        lines.append(t(lang, "settings_edits_on" if settings.edits else "settings_edits_off"))
+        lines.append(t(lang, "settings_timezone", tz=settings.timezone))
+        return Reply("\n".join(lines) + "\n\n" + t(lang, usage))
+
     # /stats
 
     def _stats(self, lang: str) -> Reply:
@@ -557,6 +743,17 @@ def _keyword_problem(lang: str, text: str, error: KeywordError) -> str:
     if len({filters.fold(p) for p in pieces if p}) > filters.MAX_KEYWORDS:
         return t(lang, "keyword_too_many", limit=filters.MAX_KEYWORDS)
     return t(lang, "keyword_error", error=error.message)
+
+
+def _search_problem(lang: str, text: str, error: KeywordError) -> str:
+    """The reader's-language version of what parse_query refused."""
+    if len(text) > MAX_QUERY_CHARS:
+        return t(lang, "search_too_long", limit=MAX_QUERY_CHARS)
+    if not filters.fold(text):
+        return t(lang, "search_usage")
+    if len({filters.fold(p) for p in _KEYWORD_SEPARATORS.split(text)} - {""}) > MAX_PHRASES:
+        return t(lang, "keyword_too_many", limit=MAX_PHRASES)
+    return _keyword_problem(lang, text, error)
 
 
 def _unique(keywords: tuple[str, ...]) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urljoin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -24,11 +25,13 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from bot import dom
 from bot.errors import ConfigError, RecipeError
-from bot.model import DEFAULT_TIMEZONE, ArticleRules, ListRules, Pick, Recipe
+from bot.filters import fold
+from bot.model import DEFAULT_TIMEZONE, ArticleRules, ListRules, Pick, Recipe, Section
 
 TOKEN_ENV = "NEWSBOT_TELEGRAM_TOKEN"
 CONFIG_ENV = "NEWSBOT_CONFIG"
@@ -211,9 +214,28 @@ class ArticleSection(_Strict):
     title: Selector | None = None
 
 
+class SectionEntry(_Strict):
+    """A `[[section]]` table: one named listing page of the source."""
+
+    name: str = Field(min_length=1)
+    url: str = Field(min_length=1)
+    id: str | None = None  # default: the folded name, `Thông báo` -> thong-bao
+
+    @field_validator("id")
+    @classmethod
+    def _slug(cls, value: str | None) -> str | None:
+        if value is not None and not FEED_ID.match(value):
+            raise ValueError(
+                f"{_show(value)} is not a usable section id (write lower-case letters, digits, "
+                "- or _, e.g. thong-bao)"
+            )
+        return value
+
+
 class RecipeFile(_Strict):
     title: str = Field(min_length=1)
-    url: str | tuple[str, ...]
+    url: str | tuple[str, ...] | None = None  # with [[section]]: the base of relative URLs
+    section: tuple[SectionEntry, ...] = ()
     language: str = "vi"
     timezone: str = DEFAULT_TIMEZONE
     interval: Duration | None = None
@@ -224,8 +246,8 @@ class RecipeFile(_Strict):
 
     @field_validator("url")
     @classmethod
-    def _urls(cls, value: str | tuple[str, ...]) -> str | tuple[str, ...]:
-        urls = (value,) if isinstance(value, str) else value
+    def _urls(cls, value: str | tuple[str, ...] | None) -> str | tuple[str, ...] | None:
+        urls = (value,) if isinstance(value, str) else value or ()
         if not urls:
             raise ValueError("no URL given (write url = \"https://site/list\")")
         for url in urls:
@@ -242,6 +264,21 @@ class RecipeFile(_Strict):
             message = f"{_show(value)} is not a time zone (write Asia/Ho_Chi_Minh)"
             raise ValueError(message) from None
         return value
+
+    @model_validator(mode="after")
+    def _listing_pages(self) -> RecipeFile:
+        if self.url is None and not self.section:
+            raise ValueError(
+                'no URL given (write url = "https://site/list", or [[section]] tables with '
+                "name and url)"
+            )
+        if self.section and not (self.url is None or isinstance(self.url, str)):
+            raise ValueError(
+                "url: a list of pages and [[section]] tables do not mix (move each page into a "
+                "[[section]] table)"
+            )
+        sections_of(self)  # raises on a bad URL or a repeated id
+        return self
 
     @field_validator("id_pattern")
     @classmethod
@@ -297,8 +334,38 @@ def load_recipes(feeds_dir: Path) -> list[Recipe]:
     return recipes
 
 
+def sections_of(parsed: RecipeFile) -> tuple[Section, ...]:
+    """The recipe's sections with absolute URLs and ids; ValueError naming the bad one."""
+    base = parsed.url if isinstance(parsed.url, str) else None
+    sections: list[Section] = []
+    for number, entry in enumerate(parsed.section, start=1):
+        where = f"section {number} ({entry.name!r})"
+        url = urljoin(base, entry.url.strip()) if base else entry.url.strip()
+        if not re.match(r"^https?://[^/\s]+", url):
+            raise ValueError(
+                f"{where}: {_show(entry.url)} is not an http(s) URL (write https://site/list, or "
+                "a path like /thong-bao with url = the site at the top)"
+            )
+        section_id = entry.id or "-".join(fold(entry.name).split())
+        if not FEED_ID.match(section_id):
+            raise ValueError(f"{where}: no usable id from its name (add id = \"thong-bao\")")
+        for other in sections:
+            if section_id == other.section_id or url == other.url:
+                same = "id" if section_id == other.section_id else "URL"
+                raise ValueError(
+                    f"{where}: same {same} as {other.name!r} (give each section its own id "
+                    "and url)"
+                )
+        sections.append(Section(section_id, entry.name.strip(), url))
+    return tuple(sections)
+
+
 def _to_recipe(feed_id: str, parsed: RecipeFile, path: Path) -> Recipe:
-    urls = (parsed.url,) if isinstance(parsed.url, str) else tuple(parsed.url)
+    sections = sections_of(parsed)
+    if sections:
+        urls = tuple(section.url for section in sections)
+    else:
+        urls = (parsed.url,) if isinstance(parsed.url, str) else tuple(parsed.url or ())
     rules = None
     if parsed.list is not None:
         section = parsed.list
@@ -337,6 +404,7 @@ def _to_recipe(feed_id: str, parsed: RecipeFile, path: Path) -> Recipe:
         interval=parsed.interval,
         max_items=parsed.max_items,
         path=path,
+        sections=sections,
     )
 
 
@@ -368,7 +436,7 @@ def _explain(path: Path, exc: ValidationError) -> str:
         secret = key.startswith("telegram.token")
         if kind not in ("value_error", "assertion_error") and not secret:
             message = f"{_show(problem.get('input'))}: {message.lower()}"
-        lines.append(f"{path}: {key}: {message}")
+        lines.append(f"{path}: {key}: {message}" if key else f"{path}: {message}")
     return "; ".join(dict.fromkeys(lines))
 
 

@@ -16,28 +16,41 @@ What each Sender error does:
     MessageRejected    resent once as plain text, then dead-lettered with the error
     TransientDelivery  retried later with exponential backoff, dead-lettered after max_attempts;
                        a streak of them (an outage) ends the round
+    TopicGone          the forum topic was deleted: the chat's feeds move to the chat itself
+                       and the message is resent there
 After an outage nothing floods: at most max_per_chat_per_round items per (chat, feed) are sent
 in one round; the rest become one "… and N more" message. Items older than max_age are skipped.
+
+Quiet hours and digests (bot.digest) are decided here, at send time, from the chat's settings,
+each row's creation time and `now`: a held row simply stays pending. When the window ends (or at
+the digest time) the rows it held go out as one digest per chat and topic (split under 4096
+characters); each digest message's rows are marked sent together, after Telegram accepted it.
+A crash in between resends that digest once; no row is ever lost. Rows matching one of the
+chat's urgent keywords are never held. Edit notices (kind "edit") are sent like items.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import math
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from bot import digest, filters
 from bot.errors import (
     ChatMoved,
     DeliveryError,
     MessageRejected,
     RateLimited,
     RecipientGone,
+    TopicGone,
     TransientDelivery,
 )
 from bot.failpoints import failpoint
@@ -49,27 +62,41 @@ from bot.messages import (
     safe_href,
     to_plain_text,
 )
-from bot.model import DEFAULT_TIMEZONE, Chat, ChatKind, Delivery
+from bot.model import DEFAULT_TIMEZONE, Chat, ChatKind, ChatSettings, Delivery
+from bot.notices import DigestEntry, digest_parts, format_edit
 
 logger = logging.getLogger(__name__)
+NO_PLAN = digest.Plan(hold=False)  # a chat without quiet hours or digests
 
 
 class Sender(Protocol):
     """Sends one message; raises the bot.errors DeliveryError subclasses."""
 
-    async def send_text(self, chat_id: int, html: str, *, preview: bool) -> None: ...
+    async def send_text(
+        self, chat_id: int, html: str, *, preview: bool, thread_id: int | None = None
+    ) -> None: ...
 
-    async def send_photo(self, chat_id: int, photo_url: str, caption_html: str) -> None: ...
+    async def send_photo(
+        self, chat_id: int, photo_url: str, caption_html: str, *, thread_id: int | None = None
+    ) -> None: ...
 
-    async def send_plain(self, chat_id: int, text: str) -> None: ...
+    async def send_plain(self, chat_id: int, text: str, *, thread_id: int | None = None) -> None:
+        ...
 
 
 class Outbox(Protocol):
     """The part of bot.store.Store that delivery uses."""
 
-    def pending(self, now: datetime, limit: int = 100) -> list[Delivery]: ...
+    def pending(self, now: datetime, limit: int = 100, *, after_id: int = 0) -> list[Delivery]:
+        ...
 
     def mark_sent(self, delivery_id: int, now: datetime) -> None: ...
+
+    def mark_sent_many(self, delivery_ids: Iterable[int], now: datetime) -> None: ...
+
+    def chat_settings(self, chat_id: int) -> ChatSettings: ...
+
+    def forget_thread(self, chat_id: int, thread_id: int) -> None: ...
 
     def mark_failed(self, delivery_id: int, error: str) -> None: ...
 
@@ -142,6 +169,8 @@ class DeliveryStats:
     deactivated: int = 0
     moved: int = 0
     plain_fallbacks: int = 0
+    digests: int = 0  # digest messages sent (their rows count in `folded`)
+    held: int = 0  # rows left pending for quiet hours or a digest
 
 
 class _RoundOver(Exception):
@@ -152,6 +181,11 @@ class _RoundOver(Exception):
 class _Job:
     rows: list[Delivery]
     fold: bool = False  # one "… and N more" message standing for all rows
+    digest: str | None = None  # the digest message (HTML) standing for all rows
+
+    @property
+    def thread_id(self) -> int | None:
+        return self.rows[0].thread_id
 
 
 @dataclass
@@ -161,6 +195,9 @@ class _ChatState:
     language: str
     paused: bool = False
     jobs: list[_Job] = field(default_factory=list)
+    settings: ChatSettings | None = None
+    plan: digest.Plan = NO_PLAN
+    gone_threads: set[int] = field(default_factory=set)
 
 
 def _utc_now() -> datetime:
@@ -203,7 +240,8 @@ class Deliverer:
         self._previews = previews
         self._slots = asyncio.Semaphore(pacing.concurrency)
         self._last_send_at: dict[int, float] = {}
-        self._next_global_at = 0.0
+        self._gate = asyncio.Lock()  # FIFO: sends start in the order they queued
+        self._last_start_at = -math.inf
         self._paused_until = 0.0
         self._due_at: float | None = None
         self._halted = False
@@ -219,16 +257,12 @@ class Deliverer:
         self._due_at = None
         self._rate_limited_chats.clear()
         per_feed: Counter[tuple[int, str]] = Counter()
-        seen: set[int] = set()
+        after_id = 0  # each row is looked at once per drain; held rows don't hide later ones
         while not self._stopped():
-            rows = [
-                r
-                for r in self._store.pending(self._now(), self._pacing.batch)
-                if r.delivery_id not in seen
-            ]
+            rows = self._store.pending(self._now(), self._pacing.batch, after_id=after_id)
             if not rows:
                 break
-            seen.update(r.delivery_id for r in rows)
+            after_id = rows[-1].delivery_id
             chats = self._plan(rows, per_feed, stats)
             async with asyncio.TaskGroup() as group:
                 for state in chats:
@@ -241,7 +275,7 @@ class Deliverer:
             wake.clear()
             try:
                 stats = await self.drain()
-                if stats != DeliveryStats():
+                if dataclasses.replace(stats, held=0) != DeliveryStats():
                     logger.info("delivery round: %s", stats)
             except Exception:
                 retry_in = self._pacing.seconds(self._pacing.idle_poll)
@@ -269,6 +303,7 @@ class Deliverer:
         """Group rows by chat (oldest first), skip stale ones, fold what exceeds the round cap."""
         chats: dict[int, _ChatState] = {}
         folds: dict[tuple[int, str], list[Delivery]] = defaultdict(list)
+        digests: dict[tuple[int, int | None], list[Delivery]] = defaultdict(list)
         for row in rows:
             if self._is_stale(row):
                 self._store.mark_sent(row.delivery_id, self._now())
@@ -277,6 +312,13 @@ class Deliverer:
             state = chats.get(row.chat_id) or chats.setdefault(row.chat_id, self._chat(row.chat_id))
             if state.paused:
                 continue  # its rows wait for /resume (or go stale)
+            way, row = self._way(state, row)
+            if way == "hold":
+                stats.held += 1
+                continue
+            if way == "digest":
+                digests[(row.chat_id, row.thread_id)].append(row)
+                continue
             key = (row.chat_id, row.item.feed_id)
             per_feed[key] += 1
             if per_feed[key] <= self._pacing.max_per_chat_per_round:
@@ -285,7 +327,42 @@ class Deliverer:
                 folds[key].append(row)
         for (chat_id, _), folded in folds.items():
             chats[chat_id].jobs.append(_Job(folded, fold=True))
+        for (chat_id, _), held in reversed(digests.items()):
+            state = chats[chat_id]
+            state.jobs[:0] = self._digest_jobs(state, held)  # the oldest news goes first
         return [state for state in chats.values() if state.jobs]
+
+    def _way(self, state: _ChatState, row: Delivery) -> tuple[str, Delivery]:
+        """"send", "hold" or "digest" for a row, under the chat's quiet hours and digest mode.
+
+        An urgent row is sent at once, showing the urgent keyword it matched."""
+        plan = state.plan
+        if not plan.hold and plan.cutoff is None:
+            return "send", row
+        urgent = self._urgent_keyword(state, row)
+        if urgent is not None:
+            return "send", dataclasses.replace(row, matched=row.matched or urgent)
+        created_at = row.created_at
+        if plan.cutoff is not None and created_at is not None and created_at < plan.cutoff:
+            return "digest", row
+        return ("hold" if plan.hold else "send"), row
+
+    @staticmethod
+    def _urgent_keyword(state: _ChatState, row: Delivery) -> str | None:
+        if row.kind != "item" or state.settings is None or not state.settings.urgent:
+            return None
+        return digest.urgent_keyword(state.settings.urgent, filters.item_text(row.item))
+
+    def _digest_jobs(self, state: _ChatState, rows: Sequence[Delivery]) -> list[_Job]:
+        """One job per digest message; each message's rows are marked sent together."""
+        by_id = {row.delivery_id: row for row in rows}
+        entries = []
+        for row in rows:
+            feed = self._feed(row.item.feed_id)
+            entries.append(DigestEntry(row.delivery_id, feed.title, row.item.title, row.item.url,
+                                       row.item.date, feed.timezone, edited=row.kind == "edit"))
+        parts = digest_parts(entries, state.plan.reason or "quiet", state.language)
+        return [_Job([by_id[key] for key in part.keys], digest=part.html) for part in parts]
 
     def _is_stale(self, row: Delivery) -> bool:
         date = row.item.date
@@ -295,7 +372,9 @@ class Deliverer:
         chat = self._store.chat(chat_id)
         if chat is None:
             return _ChatState(chat_id, "private" if chat_id > 0 else "group", "vi")
-        return _ChatState(chat_id, chat.kind, chat.language, chat.paused)
+        settings = self._store.chat_settings(chat_id)
+        return _ChatState(chat_id, chat.kind, chat.language, chat.paused, settings=settings,
+                          plan=digest.plan(settings, self._now()))
 
     def _feed(self, feed_id: str) -> FeedInfo:
         return self._feeds.get(feed_id) or _FeedFallback(title=feed_id)
@@ -325,29 +404,53 @@ class Deliverer:
                 return False
             self._transient_streak = 0
             failpoint("after_send_before_mark")
-            sent_at = self._now()
-            for row in job.rows:
-                self._store.mark_sent(row.delivery_id, sent_at)
+            self._store.mark_sent_many([row.delivery_id for row in job.rows], self._now())
             stats.sent += 1
-            stats.folded += len(job.rows) if job.fold else 0
+            stats.folded += len(job.rows) if job.fold or job.digest else 0
+            stats.digests += 1 if job.digest else 0
             return True
         return False
 
     async def _send_job(self, state: _ChatState, job: _Job, stats: DeliveryStats) -> None:
+        """Send to the row's forum topic; if the topic is gone, to the chat itself."""
+        thread_id = job.thread_id
+        if thread_id is not None and thread_id not in state.gone_threads:
+            try:
+                await self._send_to(state, job, stats, thread_id)
+                return
+            except TopicGone as exc:
+                logger.warning("topic %s of chat %s is gone (%s); sending to the chat",
+                               thread_id, state.chat_id, exc)
+                self._store.forget_thread(state.chat_id, thread_id)
+                state.gone_threads.add(thread_id)
+        await self._send_to(state, job, stats, None)
+
+    async def _send_to(
+        self, state: _ChatState, job: _Job, stats: DeliveryStats, thread_id: int | None
+    ) -> None:
         """Send, falling back from photo to text to plain text when Telegram rejects the markup."""
         html_text, photo, caption = self._render(state, job)
         chat_id = state.chat_id
+        # Only a topic message names its thread (Senders written before topics keep working).
+        topic: dict[str, Any] = {} if thread_id is None else {"thread_id": thread_id}
         if photo is not None:
             try:
-                await self._paced(state, self._sender.send_photo(chat_id, photo, caption))
+                await self._paced(
+                    state, self._sender.send_photo(chat_id, photo, caption, **topic)
+                )
                 return
+            except TopicGone:
+                raise
             except MessageRejected as exc:
                 logger.warning("photo rejected in chat %s (%s); sending text", chat_id, exc)
         try:
             await self._paced(
-                state, self._sender.send_text(chat_id, html_text, preview=self._previews)
+                state,
+                self._sender.send_text(chat_id, html_text, preview=self._previews, **topic),
             )
             return
+        except TopicGone:
+            raise
         except MessageRejected as exc:
             logger.error(
                 "Telegram rejected HTML for delivery %s (%s); resending as plain text",
@@ -355,14 +458,24 @@ class Deliverer:
                 exc,
             )
             stats.plain_fallbacks += 1
-        await self._paced(state, self._sender.send_plain(chat_id, to_plain_text(html_text)))
+        await self._paced(
+            state, self._sender.send_plain(chat_id, to_plain_text(html_text), **topic)
+        )
 
     def _render(self, state: _ChatState, job: _Job) -> tuple[str, str | None, str]:
         row = job.rows[0]
         feed = self._feed(row.item.feed_id)
+        if job.digest is not None:
+            return job.digest, None, ""
         if job.fold:
             url = feed.urls[0] if feed.urls else ""
             return format_more(len(job.rows), feed.title, url, state.language), None, ""
+        if row.kind == "edit":
+            notice = format_edit(feed_title=feed.title, url=row.item.url, title=row.item.title,
+                                 summary=row.item.summary, previous_title=row.previous_title or "",
+                                 previous_summary=row.previous_summary or "",
+                                 language=state.language)
+            return notice, None, ""
         item, matched, language = row.item, row.matched, state.language
         html_text = format_item(
             item, feed_title=feed.title, tz=feed.timezone, matched=matched, language=language
@@ -378,24 +491,33 @@ class Deliverer:
     # ------------------------------------------------------------------ pacing
 
     async def _paced(self, state: _ChatState, send: Coroutine[Any, Any, None]) -> None:
-        """Run `send` in its turn: after this chat's gap, in a global slot (no bursts), with at
-        most `concurrency` requests in flight. The gap counts from the previous send's answer,
-        so a request slowed on its way cannot arrive just before the next one."""
+        """Run `send` in its turn: after this chat's gap, then through the global gate (no
+        bursts), with at most `concurrency` requests in flight. The chat's gap counts from the
+        previous send's answer, so a request slowed on its way cannot arrive just before the
+        next one."""
         try:
             gap = self._pacing.chat_gap(state.kind)
             last = self._last_send_at.get(state.chat_id)
             if last is not None:
                 await self._sleep_until(last + gap)
             async with self._slots:
-                slot = max(self._clock(), self._next_global_at)
-                self._next_global_at = slot + self._pacing.global_gap
-                await self._sleep_until(slot)
-                if self._stopped():
-                    raise _RoundOver
+                await self._global_turn()
                 await send
         finally:
             send.close()  # only does something when the wait was cancelled
             self._last_send_at[state.chat_id] = self._clock()
+
+    async def _global_turn(self) -> None:
+        """Wait until global_gap after the previous send started, one sender at a time.
+
+        Measured from when that send really started, not from a slot booked in advance: after
+        the loop stalls (a slow database write, a busy CPU) booked slots would all be due at
+        once and go out as a burst over Telegram's overall limit."""
+        async with self._gate:
+            await self._sleep_until(self._last_start_at + self._pacing.global_gap)
+            if self._stopped():
+                raise _RoundOver
+            self._last_start_at = self._clock()
 
     async def _sleep_until(self, moment: float) -> None:
         delay = moment - self._clock()
@@ -437,10 +559,10 @@ class Deliverer:
         stats.deferred += 1
         self._rate_limited_chats.add(state.chat_id)
         if state.kind == "private" or len(self._rate_limited_chats) > 1:
-            logger.warning("Telegram flood control: pausing all sends for %.0f s", wait)
+            logger.warning("Telegram flood control: pausing all sends for %.1f s", wait)
             self._paused_until = max(self._paused_until, self._clock() + wait)
         else:
-            logger.warning("Telegram flood control on chat %s: waiting %.0f s", state.chat_id, wait)
+            logger.warning("Telegram flood control on chat %s: waiting %.1f s", state.chat_id, wait)
 
     def _transient(
         self, state: _ChatState, job: _Job, exc: DeliveryError, stats: DeliveryStats

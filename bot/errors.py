@@ -13,6 +13,7 @@
         ├── ChatMoved            a group became a supergroup: `new_chat_id`, resend there
         ├── RateLimited          flood control: `retry_after` seconds, requeue
         ├── MessageRejected      bad request (formatting, too long): not retried as is
+        │   └── TopicGone        the forum topic (message_thread_id) is gone: send to the chat
         └── TransientDelivery    network error or timeout: retry with backoff (may duplicate)
 
 Messages are one line, written for the person who has to act; tracebacks are for `--debug`.
@@ -99,6 +100,10 @@ class RateLimited(DeliveryError):
 
 class MessageRejected(DeliveryError):
     """Telegram refused the message itself (formatting, length): resending it as is won't help."""
+
+
+class TopicGone(MessageRejected):
+    """The forum topic the message was meant for no longer exists."""
 
 
 class TransientDelivery(DeliveryError):

@@ -3,12 +3,17 @@
 Keywords and text are both folded (`Hải Phòng` -> `hai phong`, `Đà Nẵng` -> `da nang`) and a
 keyword matches whole words only (`an` finds `Hải An`, not `Ánh` or `ban`). User input is never
 compiled into a regex: matching is a word-set lookup plus a substring test on padded text.
+
+A keyword `type:quyết định` (or `loại:`) matches items whose document type folds to the same
+words, `section:thong bao` (or `mục:`) items of that recipe section (its id or its name); they
+look at those fields only, never at the text.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 from bot.errors import KeywordError
@@ -23,6 +28,9 @@ _KEYWORD_SEPARATORS = re.compile(r"[,;\n\r]")
 _WHITESPACE = re.compile(r"\s+")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n|\u2029")
 _D_STROKE = str.maketrans({"đ": "d", "ð": "d"})  # after casefold; `đ` has no decomposition
+# Field keywords, by the folded word before the colon.
+FACETS = {"type": "type", "loai": "type", "section": "section", "muc": "section"}
+_FACET_MARK = "\0"  # begins a field keyword's first part, where no folded word can begin
 
 
 def fold(text: str) -> str:
@@ -49,6 +57,12 @@ def parse_keywords(text: str) -> tuple[str, ...]:
                 hint="shorten it or split it into several keywords separated by commas",
             )
         folded = fold(keyword)
+        head, colon, value = keyword.partition(":")
+        if colon and fold(head) in FACETS and not fold(value):
+            raise KeywordError(
+                f"keyword {keyword!r} names no {head.strip()}",
+                hint="write it with a value, e.g. `type:quyết định` or `section:thông báo`",
+            )
         if not folded:
             raise KeywordError(
                 f"keyword {keyword!r} has no letters or digits",
@@ -65,25 +79,33 @@ def parse_keywords(text: str) -> tuple[str, ...]:
     return tuple(keywords)
 
 
-def matched_keyword(kf: KeywordFilter, text: str) -> str | None:
-    """None when the filter drops `text`; else the include keyword that matched ("" if none set)."""
+def matched_keyword(
+    kf: KeywordFilter, text: str, facets: Mapping[str, Iterable[str]] | None = None
+) -> str | None:
+    """None when the filter drops `text`; else the include keyword that matched ("" if none set).
+
+    `facets` are the item's field values (`item_facets`) that `type:`/`section:` keywords test.
+    """
     include, exclude = _folded_filter(kf)
     if not kf.include and not exclude:
         return ""
     padded, words = _prepared_text(text)
-    if any(_contains(padded, words, keyword) for keyword in exclude):
+    fields = {name: {fold(v) for v in values if v} for name, values in (facets or {}).items()}
+    if any(_contains(padded, words, fields, keyword) for keyword in exclude):
         return None
     if not kf.include:
         return ""
     for original, keyword in include:
-        if _contains(padded, words, keyword):
+        if _contains(padded, words, fields, keyword):
             return original
     return None
 
 
-def matches(kf: KeywordFilter, text: str) -> bool:
+def matches(
+    kf: KeywordFilter, text: str, facets: Mapping[str, Iterable[str]] | None = None
+) -> bool:
     """Whether the filter lets `text` through."""
-    return matched_keyword(kf, text) is not None
+    return matched_keyword(kf, text, facets) is not None
 
 
 def item_text(item: Item) -> str:
@@ -91,12 +113,44 @@ def item_text(item: Item) -> str:
     return f"{item.title}\n\n{item.summary}" if item.summary else item.title
 
 
-# A folded keyword: its first word (a cheap set lookup rules most texts out) and the padded phrase.
+def item_facets(item: Item, section_name: str | None = None) -> dict[str, tuple[str, ...]]:
+    """The field values `type:` and `section:` keywords test: the document type, and the
+    section's id and (when the caller knows it from the recipe) its name."""
+    section = (item.section, section_name or "") if item.section else ()
+    return {"type": (item.doc_type,) if item.doc_type else (), "section": section}
+
+
+def item_matched_keyword(
+    kf: KeywordFilter, item: Item, section_name: str | None = None
+) -> str | None:
+    """`matched_keyword` for an item: its text and its fields."""
+    return matched_keyword(kf, item_text(item), item_facets(item, section_name))
+
+
+def item_matches(kf: KeywordFilter, item: Item, section_name: str | None = None) -> bool:
+    """Whether the filter lets the item through (text keywords and `type:`/`section:`)."""
+    return item_matched_keyword(kf, item, section_name) is not None
+
+
+def facet_of(keyword: str) -> tuple[str, str] | None:
+    """`type:Quyết định` -> ("type", "quyet dinh"); None for a plain keyword."""
+    head, colon, value = keyword.partition(":")
+    facet = FACETS.get(fold(head)) if colon else None
+    folded = fold(value)
+    return (facet, folded) if facet and folded else None
+
+
+# A folded keyword: its first word (a cheap set lookup rules most texts out) and the padded phrase;
+# for a field keyword, the mark and field name, and the folded value.
 _Keyword = tuple[str, str]
 
 
-def _contains(padded: str, words: frozenset[str], keyword: _Keyword) -> bool:
+def _contains(
+    padded: str, words: frozenset[str], fields: Mapping[str, set[str]], keyword: _Keyword
+) -> bool:
     first_word, phrase = keyword
+    if first_word.startswith(_FACET_MARK):
+        return phrase in fields.get(first_word[1:], ())
     return first_word in words and (phrase == f" {first_word} " or phrase in padded)
 
 
@@ -110,6 +164,9 @@ def _folded_filter(
 
 
 def _folded_keyword(keyword: str) -> _Keyword | None:
+    facet = facet_of(keyword)
+    if facet is not None:
+        return _FACET_MARK + facet[0], facet[1]
     folded = fold(keyword)
     if not folded:  # a keyword of punctuation only: it can match nothing
         return None

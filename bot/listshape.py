@@ -6,30 +6,29 @@ of the same site. `Page` finds the links that look like headlines (several words
 thêm"/menus) to article-like paths (a long slug, a trailing numeric id, a date or dantri's
 timestamp); `candidate_selectors` groups the blocks holding them by (parent, tag) at every
 level above each link and writes CSS for each group: a strict `#ctx parent > item` and a
-page-wide `item.class`. `select` and `first_in` run that CSS with a small matcher for the
-subset we write (the same CSS through `bot.dom.select` gives the same elements; tests check).
+page-wide `item.class` (`bot.cssmatch` runs it).
 
-Pure: no I/O. HTML goes through `bot.dom`; the matcher walks the Nodes it returns.
+Pure: no I/O, `now` is a parameter. HTML goes through `bot.dom`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from urllib.parse import urlsplit
 
 from bot import dates, diff, dom
+from bot.cssmatch import Index, Selector, Step, stable_classes
 from bot.dom import Node
+from bot.model import Attachment
 from bot.scrape import absolute_url, document_base
 
 MAX_LEVELS = 8  # how far above a link an item block may be
 _STABLE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
-_CSS_IDENT = re.compile(r"^-?[A-Za-z_][A-Za-z0-9_-]*$")
-_HASHED_PART = re.compile(r"^[A-Za-z]{4,7}$")  # with an inner capital: kFnjUG, HEhan, FyrdD
-# Words of an id or class name (whitespace separates names).
+# Words inside an id or class name; whitespace separates the names.
 _BOILERPLATE = re.compile(
     r"(?:^|[-_\s])(?:nav|navi|navbar|menu|submenu|subnav|header|footer|sidebar|aside|breadcrumbs?|"
     r"social|share|most|popular|mostread|trending|widget|banner|ads|advert|toolbar|topbar|"
@@ -38,9 +37,7 @@ _BOILERPLATE = re.compile(
     re.IGNORECASE,
 )
 _BOILERPLATE_TAGS = frozenset({"header", "nav", "footer", "aside", "menu"})
-_MAIN = re.compile(
-    r"(?:^|[-_\s])(?:main|content|primary|center|list)(?:$|[-_\d\s])", re.IGNORECASE
-)
+_MAIN = re.compile(r"(?:^|[-_\s])(?:main|content|primary|center|list)(?:$|[-_\d\s])", re.I)
 _NOT_HEADLINES = frozenset(
     {
         "xem thêm", "xem tiếp", "xem chi tiết", "chi tiết", "đọc tiếp", "read more", "more",
@@ -52,6 +49,7 @@ _ARTICLE_ID = re.compile(r"[-_/](\d{5,})(?:\.[a-z]{2,5})?$")
 _TIMESTAMP = re.compile(r"-(\d{14,17})\.[a-z]{2,5}$")
 _DATE_PATH = re.compile(r"/(?:19|20)\d\d/\d{1,2}/")
 _EXTENSION = re.compile(r"\.(?:s?html?|aspx?|php|jsp)$", re.IGNORECASE)
+_SLUG_WORDS = re.compile(r"[-_]+")
 _TWO_LEVEL_SUFFIXES = frozenset({"com", "gov", "org", "net", "edu", "ac", "co", "int", "info"})
 _PLAIN_PATH = re.compile(r"^/(?!/)[^\s]*$")
 _PLAIN_ABSOLUTE = re.compile(r"^https?://[^/\s?#]+/[^\s]*$")
@@ -69,11 +67,11 @@ class Link:
     strength: float  # 0..1: headline-like text x article-like path
 
 
-class Page:
-    """A parsed page with the indexes and memos the detector needs (one detection's lifetime)."""
+class Page(Index):
+    """A parsed page, its headline links, and the memos one detection needs."""
 
     def __init__(self, root: Node, base_url: str, now: datetime, tz: str) -> None:
-        self.root = root
+        super().__init__(root)
         self.base_url = document_base(root, base_url)
         self.now = now
         self.tz = tz
@@ -81,71 +79,24 @@ class Page:
         base = urlsplit(self.base_url)
         self.origin = f"{base.scheme.lower()}://{base.netloc}"
         self.directory = self.origin + (base.path or "/").rpartition("/")[0] + "/"
-        self._by_tag: dict[str, list[Node]] = {}
-        self._by_class: dict[str, list[Node]] | None = None
-        self._by_id: dict[str, list[Node]] | None = None
-        self._classes: dict[Node, frozenset[str]] = {}
         self._texts: dict[Node, str] = {}
         self._urls: dict[str, str | None] = {}
         self._url_dates: dict[str, datetime | None] = {}
+        self._parsed: dict[str, datetime | None] = {}
         self._ids: dict[str, str] = {}
         self._zone: dict[Node, int] = {}
-        self._anchors: dict[Node, list[Node]] = {}
+        self._link_stats: dict[Node, tuple[float, int]] = {}
         self._contexts: dict[Node, Step | None] = {}
-        self._selected: dict[str, list[Node]] = {}
-        self._first: dict[tuple[Node, str], Node | None] = {}
-        self._above: dict[tuple[Node, str, int], bool] = {}
-        self.memo: dict[tuple[str, Node, Node], Node | None] = {}  # the detector's finders'
+        # The detector's own: a list's placement by its CSS, a finder's node by (finder, item,
+        # title).
+        self.placements: dict[str, tuple[float, float, float]] = {}
+        self.found: dict[tuple[str, Node, Node], Node | None] = {}
+        self.attached: dict[Node, tuple[Attachment, ...]] = {}  # an item's files, by element
         self.links: dict[Node, Link] = {}
         for anchor in self.tagged("a"):
             link = self._headline_link(anchor)
             if link is not None:
                 self.links[anchor] = link
-
-    # --- indexes (built on first use: C-level iteration, proxies only for what we touch) ---
-
-    def tagged(self, tag: str) -> list[Node]:
-        """Every element with this tag, in document order."""
-        found = self._by_tag.get(tag)
-        if found is None:
-            found = self._by_tag[tag] = list(self.root.iter(tag))
-        return found
-
-    def with_class(self, name: str) -> list[Node]:
-        """Every element with this class name, in document order."""
-        if self._by_class is None:
-            self._by_class = {}
-            for element in dom.select(self.root, "[class]"):
-                for value in element.get("class").split():
-                    found = self._by_class.setdefault(value, [])
-                    if not found or found[-1] is not element:  # `class="a a"` is one match
-                        found.append(element)
-        return self._by_class.get(name, [])
-
-    def with_id(self, ident: str) -> list[Node]:
-        """Every element with this id (pages repeat ids), in document order."""
-        if self._by_id is None:
-            self._by_id = {}
-            for element in dom.select(self.root, "[id]"):
-                self._by_id.setdefault(element.get("id"), []).append(element)
-        return self._by_id.get(ident, [])
-
-    def classes(self, element: Node) -> frozenset[str]:
-        """The element's class names (memoised: matching asks for them again and again)."""
-        names = self._classes.get(element)
-        if names is None:
-            value = element.get("class")
-            names = self._classes[element] = frozenset(value.split()) if value else frozenset()
-        return names
-
-    def anchors_in(self, element: Node) -> list[Node]:
-        """The <a> elements at or below `element`, in document order."""
-        found = self._anchors.get(element)
-        if found is None:
-            found = self._anchors[element] = list(element.iter("a"))
-        return found
-
-    # --- values, memoised: candidates share their elements and links ---
 
     def absolute(self, href: str | None) -> str | None:
         """An absolute http(s) URL without fragment, or None (as `scrape` makes it)."""
@@ -175,16 +126,35 @@ class Page:
             self._texts[node] = text
         return text
 
+    def parse_date(self, text: str) -> datetime | None:
+        """`dates.parse_date(text, now, tz).at`, memoised (items print dates again and again)."""
+        if text in self._parsed:
+            return self._parsed[text]
+        parsed = dates.parse_date(text, self.now, self.tz)
+        self._parsed[text] = found = parsed.at if parsed is not None else None
+        return found
+
     def url_date(self, url: str) -> datetime | None:
+        """`dates.date_from_url`, memoised."""
         if url not in self._url_dates:
             self._url_dates[url] = dates.date_from_url(url, self.tz)
         return self._url_dates[url]
 
-    def item_id(self, url: str, title: str, published: datetime | None) -> str:
-        """`diff.item_id` (which, given a URL, depends on nothing else)."""
+    def item_id(self, url: str) -> str:
+        """`diff.item_id` of an item with this URL (given a URL, it depends on nothing else)."""
         found = self._ids.get(url)
         if found is None:
-            found = self._ids[url] = diff.item_id(url, title=title, published_at=published)
+            found = self._ids[url] = diff.item_id(url)
+        return found
+
+    def link_stats(self, element: Node) -> tuple[float, int]:
+        """The strength of the strongest headline link in an element, and how many articles
+        its headline links point to (memoised: lists share elements)."""
+        found = self._link_stats.get(element)
+        if found is None:
+            links = [self.links[a] for a in self.anchors_in(element) if a in self.links]
+            strongest = max((link.strength for link in links), default=0.0)
+            found = self._link_stats[element] = (strongest, len({link.url for link in links}))
         return found
 
     def link_holders(self) -> set[Node]:
@@ -202,7 +172,7 @@ class Page:
         cached = self._zone.get(element)
         if cached is not None:
             return cached
-        path: list[Node] = []  # up to the nearest ancestor already known (no recursion: deep)
+        path: list[Node] = []  # up to the nearest ancestor already known (a loop: pages nest deep)
         current: Node | None = element
         inherited = 0
         while current is not None:
@@ -219,7 +189,7 @@ class Page:
         return inherited
 
     def _headline_link(self, anchor: Node) -> Link | None:
-        words = " ".join(anchor.itertext()).split()
+        words = (" ".join(anchor.itertext()) if len(anchor) else anchor.text or "").split()
         if len(words) < 3:
             return None  # stripping can only remove words: no headline (the common case)
         text = " ".join(words)
@@ -248,7 +218,7 @@ def _own_zone(element: Node) -> int:
 
 @lru_cache(maxsize=4096)
 def _names_zone(names: str) -> int:
-    """The zone an id and class names say (sites repeat them: the regexes are slow on long ones)."""
+    """The zone an id and class names say (sites repeat them; the regexes are slow on long ones)."""
     if _BOILERPLATE.search(names):
         return -1
     return 1 if _MAIN.search(names) else 0
@@ -290,109 +260,8 @@ def article_score(path: str) -> float:
     slug = _EXTENSION.sub("", segments[-1])
     if slug in ("index", "default") and len(segments) > 1:
         slug = segments[-2]
-    words = len(re.split(r"[-_]+", slug))
+    words = len(_SLUG_WORDS.split(slug))
     return 1.0 if words >= 4 else 0.5 if words == 3 else 0.1
-
-
-# --- CSS: the subset the detector writes --------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Step:
-    """One compound selector: tag, classes, id."""
-
-    tag: str
-    classes: frozenset[str] = frozenset()
-    ident: str | None = None
-    css: str = field(init=False, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        css = f"{self.tag}#{self.ident}" if self.ident else self.tag + "".join(
-            f".{name}" for name in sorted(self.classes)
-        )
-        object.__setattr__(self, "css", css)  # written many times over: once is enough
-
-
-class Selector:
-    """Steps joined by ' ' (descendant) or ' > ' (child); equal when their CSS is."""
-
-    __slots__ = ("steps", "child", "css")
-
-    def __init__(self, steps: tuple[Step, ...], child: tuple[bool, ...] = ()) -> None:
-        self.steps = steps
-        self.child = child  # child[i]: steps[i] and steps[i+1] are joined by '>'
-        parts = [steps[0].css]
-        for is_child, step in zip(child, steps[1:], strict=True):
-            parts.append((" > " if is_child else " ") + step.css)
-        self.css = "".join(parts)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Selector) and other.css == self.css
-
-    def __hash__(self) -> int:
-        return hash(self.css)
-
-    def __repr__(self) -> str:
-        return f"Selector({self.css!r})"
-
-
-@lru_cache(maxsize=1024)
-def parse_css(css: str) -> Selector:
-    """Parse CSS in the subset the detector writes (`a.b#c > d e`)."""
-    tokens = css.replace(">", " > ").split()
-    steps: list[Step] = []
-    child: list[bool] = []
-    pending_child = False
-    for token in tokens:
-        if token == ">":
-            pending_child = True
-            continue
-        if steps:
-            child.append(pending_child)
-        pending_child = False
-        tag = re.split(r"(?=[.#])", token, maxsplit=1)[0]
-        ident_match = re.search(r"#([^.#]+)", token)
-        steps.append(
-            Step(
-                tag or "*",
-                frozenset(re.findall(r"\.([^.#]+)", token)),
-                ident_match.group(1) if ident_match else None,
-            )
-        )
-    return Selector(tuple(steps), tuple(child))
-
-
-def stable_classes(element: Node) -> frozenset[str]:
-    """Class names likely to survive a redeploy (not CSS-in-JS hashes such as `sc-kFnjUG`)."""
-    return _stable_names(element.get("class") or "")
-
-
-@lru_cache(maxsize=4096)
-def _stable_names(value: str) -> frozenset[str]:
-    kept = set()
-    for name in value.split():
-        if not _CSS_IDENT.match(name) or name.startswith("sc-"):
-            continue
-        if any(_is_hashed(part) for part in re.split(r"[-_]", name)):
-            continue
-        kept.add(name)
-    return frozenset(kept)
-
-
-def _is_hashed(part: str) -> bool:
-    return bool(_HASHED_PART.match(part)) and any(ch.isupper() for ch in part[1:])
-
-
-def _item_classes(common: frozenset[str]) -> frozenset[str]:
-    """At most two of the classes all items share: block names before BEM modifiers."""
-    plain = [name for name in common if "--" not in name] or list(common)
-    plain.sort(key=lambda name: (any(ch.isdigit() for ch in name), -len(name), name))
-    return frozenset(plain[:2])
-
-
-def _stable_id(element: Node) -> str | None:
-    ident = element.get("id") or ""
-    return ident if _STABLE_ID.match(ident) and not re.search(r"\d{4,}", ident) else None
 
 
 # --- candidate item selectors -------------------------------------------------------------------
@@ -401,15 +270,19 @@ def _stable_id(element: Node) -> str | None:
 def candidate_selectors(page: Page) -> list[Selector]:
     """Item selectors worth scoring, from sibling blocks that each hold a headline link."""
     groups: dict[tuple[Node, str], dict[Node, set[str]]] = {}
+    above: dict[Node, tuple[Node, str]] = {}  # block -> (parent, block's tag): links share them
     for link in page.links.values():
         block: Node = link.node
         for _ in range(MAX_LEVELS):
-            parent = block.getparent()
-            if parent is None or block.tag in ("body", "html"):
+            key = above.get(block)
+            if key is None:
+                key = above[block] = (block.getparent(), block.tag)
+            parent, tag = key
+            if parent is None or tag in ("body", "html"):
                 break
-            members = groups.get((parent, block.tag))
+            members = groups.get(key)
             if members is None:
-                members = groups[(parent, block.tag)] = {}
+                members = groups[key] = {}
             urls = members.get(block)
             if urls is None:
                 members[block] = {link.url}
@@ -445,25 +318,40 @@ def _selectors_for(page: Page, parent: Node, item: Step) -> Iterator[Selector]:
 
 def _context(page: Page, element: Node) -> Step | None:
     """The nearest ancestor with a stable id, else the nearest with stable classes."""
-    if element in page._contexts:
-        return page._contexts[element]
-    classed: Step | None = None
+    path: list[Node] = []  # memoised per ancestor, from the nearest known one down
     current = dom.parent_of(element)
+    found: Step | None = None
     while current is not None and dom.tag_of(current) not in ("body", "html"):
-        ident = _stable_id(current)
-        if ident:
-            classed = Step(dom.tag_of(current), ident=ident)
+        if current in page._contexts:
+            found = page._contexts[current]
             break
-        if classed is None and (names := stable_classes(current)):
-            classed = Step(dom.tag_of(current), _item_classes(names))
+        path.append(current)
         current = dom.parent_of(current)
-    page._contexts[element] = classed
-    return classed
+    for node in reversed(path):  # each one is nearer than what is above it
+        ident = _stable_id(node)
+        if ident:
+            found = Step(dom.tag_of(node), ident=ident)
+        elif (found is None or not found.ident) and (names := stable_classes(node)):
+            found = Step(dom.tag_of(node), _item_classes(names))
+        page._contexts[node] = found
+    return found
+
+
+def _item_classes(common: frozenset[str]) -> frozenset[str]:
+    """At most two of the classes all items share: block names before BEM modifiers."""
+    plain = [name for name in common if "--" not in name] or list(common)
+    plain.sort(key=lambda name: (any(ch.isdigit() for ch in name), -len(name), name))
+    return frozenset(plain[:2])
+
+
+def _stable_id(element: Node) -> str | None:
+    ident = element.get("id") or ""
+    return ident if _STABLE_ID.match(ident) and not re.search(r"\d{4,}", ident) else None
 
 
 def title_options(item: Node, anchor: Node) -> Iterator[Selector]:
     """CSS inside an item that may pick its headline link: `a`, `a.x`, `h3 a`, `div.x a`…"""
-    yield _A
+    yield _link_option(None, frozenset())
     for name in sorted(stable_classes(anchor)):
         yield _link_option(None, frozenset({name}))
     current = dom.parent_of(anchor)
@@ -481,106 +369,7 @@ def title_options(item: Node, anchor: Node) -> Iterator[Selector]:
 
 @lru_cache(maxsize=4096)
 def _link_option(tag: str | None, classes: frozenset[str]) -> Selector:
-    """`a.x` (no tag), or `tag.x a`: built once, pages repeat them."""
+    """`a.x` (no tag), or `tag.x a` (built once: pages repeat them)."""
     if tag is None:
         return Selector((Step("a", classes),))
     return Selector((Step(tag, classes), Step("a")), (False,))
-
-
-_A = Selector((Step("a"),))
-
-
-# --- matching -----------------------------------------------------------------------------------
-
-
-def select(page: Page, selector: Selector) -> list[Node]:
-    """Elements of the page matching a selector, in document order (memoised)."""
-    found = page._selected.get(selector.css)
-    if found is None:
-        last = len(selector.steps) - 1
-        found = [e for e in _pool(page, selector) if _match_from(page, e, selector, last, None)]
-        page._selected[selector.css] = found
-    return found
-
-
-def first_in(page: Page, item: Node, selector: Selector) -> Node | None:
-    """What `select(item, css)[0]` gives: the first match at or below `item` (memoised)."""
-    key = (item, selector.css)
-    if key in page._first:
-        return page._first[key]
-    tag = selector.steps[-1].tag
-    last = len(selector.steps) - 1
-    candidates = page.anchors_in(item) if tag == "a" else item.iter(tag)
-    found = None
-    for element in candidates:
-        if _match_from(page, element, selector, last, item):
-            found = element
-            break
-    page._first[key] = found
-    return found
-
-
-def _pool(page: Page, selector: Selector) -> list[Node]:
-    """Elements that may match: by a class or the parent's id/class when there is one."""
-    last = selector.steps[-1]
-    if last.classes:
-        return min((page.with_class(name) for name in last.classes), key=len)
-    if len(selector.steps) > 1 and selector.child[-1]:
-        parent = selector.steps[-2]
-        if parent.ident:
-            parents = page.with_id(parent.ident)
-        elif parent.classes:
-            parents = min((page.with_class(name) for name in parent.classes), key=len)
-        else:
-            return _inside_context(page, selector)
-        return [child for p in parents for child in p.iterchildren(last.tag)]
-    return _inside_context(page, selector)
-
-
-def _inside_context(page: Page, selector: Selector) -> list[Node]:
-    """Elements with the last step's tag, below the first step's element when it has an id."""
-    first, tag = selector.steps[0], selector.steps[-1].tag
-    contexts = page.with_id(first.ident) if first.ident and len(selector.steps) > 1 else []
-    if len(contexts) == 1:  # one subtree, in document order (an id used twice: the whole page)
-        return list(contexts[0].iter(tag))
-    return page.tagged(tag)
-
-
-def _match_from(
-    page: Page, element: Node, selector: Selector, index: int, scope: Node | None
-) -> bool:
-    """Whether `element` matches steps[:index + 1]; ancestors are looked for up to `scope`."""
-    step = selector.steps[index]
-    if element.tag != step.tag or (step.ident and element.get("id") != step.ident):
-        return False
-    if step.classes and not step.classes <= page.classes(element):
-        return False
-    if index == 0:
-        return True
-    if element is scope:
-        return False
-    ancestor = element.getparent()
-    if selector.child[index - 1]:
-        return ancestor is not None and _match_from(page, ancestor, selector, index - 1, scope)
-    if scope is None and ancestor is not None:
-        return _above(page, ancestor, selector, index - 1)
-    while ancestor is not None:
-        if _match_from(page, ancestor, selector, index - 1, scope):
-            return True
-        if ancestor is scope:
-            return False
-        ancestor = ancestor.getparent()
-    return False
-
-
-def _above(page: Page, element: Node, selector: Selector, index: int) -> bool:
-    """Whether `element` or an ancestor matches steps[:index + 1] (memoised: lists share them)."""
-    key = (element, selector.css, index)
-    cached = page._above.get(key)
-    if cached is None:
-        cached = _match_from(page, element, selector, index, None)
-        parent = element.getparent()
-        if not cached and parent is not None:
-            cached = _above(page, parent, selector, index)
-        page._above[key] = cached
-    return cached

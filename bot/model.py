@@ -51,6 +51,15 @@ class ArticleRules:
 
 
 @dataclass(frozen=True)
+class Section:
+    """A named listing page of a recipe (Thông báo, a district sub-site); the id is a slug."""
+
+    section_id: str
+    name: str
+    url: str
+
+
+@dataclass(frozen=True)
 class Recipe:
     """One source: `feeds/<feed_id>.toml`. `rules is None` means auto-detection."""
 
@@ -65,6 +74,16 @@ class Recipe:
     interval: timedelta | None = None  # None: the config's schedule.interval
     max_items: int = 50  # items kept in the published feed
     path: Path | None = None  # where the recipe was loaded from, for error messages
+    sections: tuple[Section, ...] = ()  # named listing pages; then `urls` are their URLs in order
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file an item links to (a decision as PDF, a form as DOCX); `kind` is the extension."""
+
+    url: str
+    name: str
+    kind: str  # "pdf", "docx", ... or "file" when the URL does not tell
 
 
 @dataclass(frozen=True)
@@ -82,6 +101,10 @@ class Item:
     content: str | None = None  # sanitised HTML from the article page
     first_seen_at: datetime | None = None
     updated_at: datetime | None = None
+    attachments: tuple[Attachment, ...] = ()
+    doc_number: str | None = None  # an official document's number: `123/QĐ-UBND`
+    doc_type: str | None = None  # its type: `Quyết định`, `Công văn`, ...
+    section: str | None = None  # the recipe section's id it was listed in
 
     @property
     def date(self) -> datetime | None:
@@ -195,3 +218,28 @@ class Delivery:
     attempts: int = 0
     created_at: datetime | None = None
     matched: str | None = None  # the keyword that let the item through, shown in the message
+    kind: DeliveryKind = "item"  # "edit": the item changed upstream after the chat got it
+    thread_id: int | None = None  # forum topic (message_thread_id) the message goes to
+    previous_title: str | None = None  # kind "edit": the title (and summary) the chat saw
+    previous_summary: str | None = None
+
+
+DeliveryKind = Literal["item", "edit"]
+DigestMode = Literal["off", "hourly", "daily"]
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    """When a chat wants messages: quiet hours, digests, urgent keywords, edit notices.
+
+    Times of day are minutes after local midnight in `timezone`; a quiet window may cross midnight.
+    """
+
+    chat_id: int
+    timezone: str = DEFAULT_TIMEZONE
+    quiet_start: int | None = None  # None: no quiet hours
+    quiet_end: int | None = None
+    urgent: tuple[str, ...] = ()  # keywords that go through at once, quiet or not
+    digest: DigestMode = "off"  # "hourly"/"daily": digest-only
+    digest_at: int = 7 * 60  # daily digest time (minutes after midnight)
+    edits: bool = True  # tell the chat when an item it got is edited upstream

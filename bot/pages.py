@@ -6,14 +6,14 @@ Every piece of text that came from a site or a recipe is HTML-escaped.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from typing import Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
-from bot.model import Item
+from bot.model import DEFAULT_TIMEZONE, Item
 from bot.publish import FeedMeta, feed_urls, plain_text
 
 Language = Literal["vi", "en"]
@@ -29,6 +29,15 @@ TEXTS: dict[Language, dict[str, str]] = {
         "opml": "Tải danh sách nguồn (OPML)",
         "filters": "Lọc theo từ khoá (có dấu hay không dấu đều được):",
         "source": "Trang gốc",
+        "sections": "Theo dõi từng chuyên mục:",
+        "search": "Tìm trong các tin đã lưu (có dấu hay không dấu đều được)",
+        "search_button": "Tìm",
+        "search_title": "Tìm tin",
+        "search_results": "Kết quả cho “{query}” · trang {page}",
+        "search_none": "Không có tin nào khớp “{query}”.",
+        "search_prev": "← Trang trước",
+        "search_next": "Trang sau →",
+        "search_home": "← Tất cả nguồn tin",
     },
     "en": {
         "title": "News as feeds",
@@ -40,6 +49,15 @@ TEXTS: dict[Language, dict[str, str]] = {
         "opml": "Download the feed list (OPML)",
         "filters": "Filter by keywords (with or without Vietnamese diacritics):",
         "source": "Original site",
+        "sections": "Subscribe to one section:",
+        "search": "Search stored items (with or without Vietnamese diacritics)",
+        "search_button": "Search",
+        "search_title": "Search",
+        "search_results": "Results for “{query}” · page {page}",
+        "search_none": "No item matches “{query}”.",
+        "search_prev": "← Previous page",
+        "search_next": "Next page →",
+        "search_home": "← All feeds",
     },
 }
 
@@ -56,7 +74,10 @@ section{background:#fff;border-radius:.5rem;padding:.75rem 1rem;margin:1rem 0;
 box-shadow:0 1px 2px #0002}h2{font-size:1.15rem;margin:.25rem 0}ul{padding-left:1.1rem}
 li{margin:.35rem 0}time,.sub{color:#666;font-size:.85rem}a{color:#0b57d0}
 .links a{display:inline-block;margin-right:.75rem}code{word-break:break-all}
+form.search{display:flex;gap:.5rem}form.search input{flex:1;font:inherit;padding:.3rem .5rem}
+form.search button{font:inherit}.error{color:#b00020}
 """
+SEARCH_MAX_CHARS = 200  # bot.search.MAX_QUERY_CHARS (pages stays free of non-page imports)
 
 
 @dataclass(frozen=True)
@@ -103,6 +124,7 @@ def render_index(
             "<body><main>",
             f"<h1>{escape(text['title'])}</h1>",
             f"<p>{escape(text['intro'])}</p>",
+            _search_box(public_url, text, ""),
             *sections,
             _all_section(all_meta, public_url, text),
             "</main></body>",
@@ -123,8 +145,23 @@ def _section(listing: FeedListing, public_url: str, text: dict[str, str]) -> str
         f'<section id="{escape(meta.feed_id)}">'
         f"<h2>{escape(plain_text(meta.title) or meta.feed_id)}</h2>"
         f'<p class="links">{escape(text["subscribe"])} {_subscribe_links(meta, public_url)}'
-        f"{source}</p>{items_html}</section>"
+        f"{source}</p>{_sections_links(meta, public_url, text)}{items_html}</section>"
     )
+
+
+def _sections_links(meta: FeedMeta, public_url: str, text: dict[str, str]) -> str:
+    """Each section's own feed links (`/feeds/<feed>/<section>.xml`)."""
+    if not meta.sections:
+        return ""
+    rows = []
+    for section in meta.sections:
+        urls = feed_urls(public_url, meta.feed_id, section.section_id)
+        links = " ".join(
+            f'<a href="{escape(urls[fmt])}" type="{mime}">{label}</a>'
+            for fmt, label, mime in FEED_TYPES
+        )
+        rows.append(f'<li>{escape(plain_text(section.name) or section.section_id)}: {links}</li>')
+    return f'<p class="sub">{escape(text["sections"])}</p><ul class="links">{"".join(rows)}</ul>'
 
 
 def _all_section(all_meta: FeedMeta, public_url: str, text: dict[str, str]) -> str:
@@ -181,3 +218,82 @@ def _quality(params: str) -> float:
             except ValueError:
                 return 0.0
     return 1.0
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """What a `/search?q=` page shows: the query, one page of results, or why it was refused."""
+
+    query: str
+    items: Sequence[Item] = ()
+    page: int = 1
+    has_more: bool = False
+    error: str = ""
+
+
+def render_search(
+    result: SearchPage, feeds: Mapping[str, FeedMeta], public_url: str, lang: Language
+) -> str:
+    """The search page: the box (filled in), the results newest first, and page links."""
+    text = TEXTS[lang]
+    base = public_url.rstrip("/")
+    body = [f'<p><a href="{escape(base)}/">{escape(text["search_home"])}</a></p>',
+            f"<h1>{escape(text['search_title'])}</h1>", _search_box(public_url, text, result.query)]
+    if result.error:
+        body.append(f'<p class="error">{escape(result.error)}</p>')
+    elif result.query.strip():
+        body.append(_results(result, feeds, base, text))
+    return "\n".join(
+        [
+            "<!doctype html>",
+            f'<html lang="{lang}">',
+            "<head>",
+            '<meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            '<meta name="robots" content="noindex">',
+            f"<title>{escape(text['search_title'])}</title>",
+            f"<style>{STYLE}</style>",
+            "</head>",
+            "<body><main>",
+            *body,
+            "</main></body>",
+            "</html>",
+            "",
+        ]
+    )
+
+
+def _search_box(public_url: str, text: dict[str, str], query: str) -> str:
+    action = escape(f"{public_url.rstrip('/')}/search")
+    return (
+        f'<form class="search" action="{action}" method="get" role="search">'
+        f'<input type="search" name="q" value="{escape(query)}" maxlength="{SEARCH_MAX_CHARS}" '
+        f'aria-label="{escape(text["search"])}" placeholder="{escape(text["search"])}">'
+        f'<button type="submit">{escape(text["search_button"])}</button></form>'
+    )
+
+
+def _results(result: SearchPage, feeds: Mapping[str, FeedMeta], base: str,
+             text: dict[str, str]) -> str:
+    heading = text["search_results"].format(query=result.query.strip(), page=result.page)
+    if not result.items:
+        return f"<p>{escape(text['search_none'].format(query=result.query.strip()))}</p>"
+    rows = []
+    for item in result.items:
+        meta = feeds.get(item.feed_id)
+        zone = ZoneInfo(meta.timezone if meta else DEFAULT_TIMEZONE)
+        feed = escape(plain_text(meta.title) if meta else item.feed_id)
+        rows.append(_item_row(item, zone).removesuffix("</li>") + f' <span class="sub">· {feed}'
+                    "</span></li>")
+    links = []
+    if result.page > 1:
+        links.append(_page_link(base, result.query, result.page - 1, text["search_prev"]))
+    if result.has_more:
+        links.append(_page_link(base, result.query, result.page + 1, text["search_next"]))
+    nav = f'<p class="links">{" ".join(links)}</p>' if links else ""
+    return f"<section><h2>{escape(heading)}</h2><ul>{''.join(rows)}</ul>{nav}</section>"
+
+
+def _page_link(base: str, query: str, page: int, label: str) -> str:
+    href = f"{base}/search?" + urlencode({"q": query, "page": page})
+    return f'<a href="{escape(href)}">{escape(label)}</a>'

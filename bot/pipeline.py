@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from bot import detect, diff, dom, filters, scrape
+from bot import detect, diff, documents, dom, filters, scrape
 from bot.errors import FetchError, NewsbotError, ScrapeError, StoreError
 from bot.failpoints import failpoint
 from bot.fetch import next_delay
@@ -38,8 +38,9 @@ from bot.model import (
     PollOutcome,
     PollReport,
     Recipe,
+    Section,
 )
-from bot.publish import FeedMeta, write_feeds
+from bot.publish import FeedMeta, section_meta, write_feeds
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -171,14 +172,37 @@ def cache_to_send(health: FeedHealth, now: datetime, deps: PollDeps) -> CacheHea
 async def fetch_pages(
     recipe: Recipe, fetcher: PageFetcher, cache: CacheHeaders | None
 ) -> list[FetchResult]:
-    """Every listing page of a recipe, in recipe order."""
-    # Validators are kept for one URL only: a multi-page recipe re-reads every page each poll.
-    conditional = cache if len(recipe.urls) == 1 else None
-    return [await fetcher.fetch(url, conditional) for url in recipe.urls]
+    """Every listing page of a recipe, in recipe order.
+
+    Sections: the first page is the feed's main one and fails the poll as a single page does;
+    a later section that cannot be fetched is logged and stands in as "not modified", so that
+    one broken section does not stop the others.
+    """
+    sections = live_sections(recipe)
+    # Validators are kept for one URL only: a multi-page recipe re-reads every page each poll,
+    # except a sectioned one, whose main page keeps them.
+    conditional = cache if len(recipe.urls) == 1 or sections else None
+    pages = [await fetcher.fetch(recipe.urls[0], conditional)]
+    for url in recipe.urls[1:]:
+        try:
+            pages.append(await fetcher.fetch(url))
+        except FetchError as exc:
+            if not sections:
+                raise
+            log.warning("%s: section %s skipped: %s", recipe.feed_id, url, exc)
+            pages.append(FetchResult(url=url, status=304))
+    return pages
 
 
 def is_not_modified(pages: Sequence[FetchResult]) -> bool:
-    return len(pages) == 1 and pages[0].not_modified
+    return all(page.not_modified for page in pages)
+
+
+def live_sections(recipe: Recipe) -> tuple[Section, ...]:
+    """The recipe's sections, if its URLs are theirs (a test or `check --url` may swap them)."""
+    if recipe.urls == tuple(section.url for section in recipe.sections):
+        return recipe.sections
+    return ()
 
 
 def pages_fingerprint(recipe: Recipe, pages: Sequence[FetchResult]) -> bytes:
@@ -194,8 +218,38 @@ def pages_fingerprint(recipe: Recipe, pages: Sequence[FetchResult]) -> bytes:
 
 
 def read_listing(pages: Sequence[FetchResult], recipe: Recipe, now: datetime) -> Listing:
-    """The items of every page; ScrapeError (or FetchError) when a page has none."""
-    return combine([scrape_page(page, recipe, now) for page in pages])
+    """The items of every page; ScrapeError (or FetchError) when a page has none.
+
+    Pages of a sectioned recipe are its sections in order: their items carry the section's id,
+    an item listed in two sections belongs to the first, and a section after the first whose
+    page yields nothing is a warning. A page not modified since the last poll adds no items.
+    """
+    sections = live_sections(recipe)
+    found = []
+    for index, page in enumerate(pages):
+        if page.not_modified:
+            continue
+        section = sections[index] if index < len(sections) else None
+        try:
+            listing = scrape_page(page, recipe, now)
+        except NewsbotError as exc:
+            if section is None or index == 0:
+                raise
+            found.append(Listing((), (f"section {section.name!r} skipped: {exc}",)))
+            continue
+        found.append(in_section(listing, section.section_id) if section else listing)
+    listing = combine(found)
+    if not sections:
+        return listing
+    first: dict[str, Item] = {}
+    for item in listing.items:
+        first.setdefault(item.item_id, item)
+    return replace(listing, items=tuple(first.values()))
+
+
+def in_section(listing: Listing, section_id: str) -> Listing:
+    """The listing with every item marked as listed in the section."""
+    return replace(listing, items=tuple(replace(i, section=section_id) for i in listing.items))
 
 
 def combine(found: Sequence[Listing]) -> Listing:
@@ -256,11 +310,14 @@ def _detect(
 
 
 def _own_item(item: Item, recipe: Recipe) -> Item:
-    """A detected item with the recipe's feed id and id rule."""
+    """A detected item with the recipe's feed id and id rule, and its document number."""
     item_id = diff.item_id(
         item.url, title=item.title, published_at=item.published_at, id_pattern=recipe.id_pattern
     )
-    return replace(item, feed_id=recipe.feed_id, item_id=item_id)
+    doc_number, doc_type = documents.document_info(item.title)
+    return replace(
+        item, feed_id=recipe.feed_id, item_id=item_id, doc_number=doc_number, doc_type=doc_type
+    )
 
 
 def check_detected_list(
@@ -293,6 +350,8 @@ async def page_back_to_known(
         try:
             page = await deps.fetcher.fetch(url)
             more = scrape_page(page, recipe, now)
+            if sections := live_sections(recipe):  # the last section's next pages
+                more = in_section(more, sections[-1].section_id)
         except NewsbotError as exc:  # what was read stays good; the gap alert tells the rest
             log.warning("%s: next page %s not read: %s", recipe.feed_id, url, exc)
             break
@@ -350,6 +409,7 @@ async def _enrich(item: Item, recipe: Recipe, fetcher: PageFetcher, now: datetim
         published_at=item.published_at or info.published_at,
         author=info.author or item.author,
         image=item.image or info.image,
+        attachments=documents.merge_attachments(item.attachments, info.attachments),
     )
 
 
@@ -357,6 +417,7 @@ def route_for(recipe: Recipe, deps: PollDeps, now: datetime) -> Route:
     """Who gets each new item: subscribers whose filters pass it, if it is recent enough."""
     subscribers = deps.store.subscribers_of(recipe.feed_id)
     oldest = now - deps.max_age
+    section_names = {section.section_id: section.name for section in recipe.sections}
 
     def route(item: Item) -> Iterable[tuple[int, str | None]]:
         failpoint("after_diff_before_commit")
@@ -364,8 +425,9 @@ def route_for(recipe: Recipe, deps: PollDeps, now: datetime) -> Route:
         if date is not None and date < oldest:
             return
         text = filters.item_text(item)
+        facets = filters.item_facets(item, section_names.get(item.section or ""))
         for subscription in subscribers:
-            matched = filters.matched_keyword(subscription.filter, text)
+            matched = filters.matched_keyword(subscription.filter, text, facets)
             if matched is not None:
                 yield subscription.chat_id, matched or None
 
@@ -382,6 +444,7 @@ def feed_meta(recipe: Recipe) -> FeedMeta:
         site_url=recipe.urls[0],
         language=recipe.language,
         timezone=recipe.timezone,
+        sections=live_sections(recipe),
     )
 
 
@@ -392,12 +455,27 @@ def all_meta(feeds: Mapping[str, Recipe]) -> FeedMeta:
         title="newsbot: " + ", ".join(recipe.title for recipe in feeds.values()),
         site_url=next((recipe.urls[0] for recipe in feeds.values()), "http://localhost/"),
         language=languages.pop() if len(languages) == 1 else "vi",
+        sections=all_sections(feeds.values()),
     )
+
+
+def all_sections(recipes: Iterable[Recipe]) -> tuple[Section, ...]:
+    """Every feed's sections (names label the `all` feed's categories); the first of an id wins."""
+    found: dict[str, Section] = {}
+    for recipe in recipes:
+        for section in live_sections(recipe):
+            found.setdefault(section.section_id, section)
+    return tuple(found.values())
 
 
 def is_published(recipe: Recipe, deps: PollDeps) -> bool:
     """Whether the feed's files exist: a fresh or cleaned public/ is written even if unchanged."""
-    return deps.public_dir is None or (deps.public_dir / "feeds" / f"{recipe.feed_id}.xml").exists()
+    if deps.public_dir is None:
+        return True
+    feeds = deps.public_dir / "feeds"
+    paths = [feeds / f"{recipe.feed_id}.xml"]
+    paths += [feeds / recipe.feed_id / f"{s.section_id}.xml" for s in live_sections(recipe)]
+    return all(path.exists() for path in paths)
 
 
 def publish_feed(recipe: Recipe, deps: PollDeps) -> None:
@@ -409,7 +487,13 @@ def publish_feed(recipe: Recipe, deps: PollDeps) -> None:
     all_limit = max((r.max_items for r in deps.feeds.values()), default=50)
     everything = store.items(None, limit=all_limit)
     try:
-        write_feeds(deps.public_dir, feed_meta(recipe), items, deps.public_url)
+        meta = feed_meta(recipe)
+        write_feeds(deps.public_dir, meta, items, deps.public_url)
+        for section in meta.sections:
+            in_it = store.items(recipe.feed_id, limit=recipe.max_items, section=section.section_id)
+            section_feed = section_meta(meta, section.section_id)
+            assert section_feed is not None  # the section is the meta's own
+            write_feeds(deps.public_dir, section_feed, in_it, deps.public_url)
         write_feeds(deps.public_dir, all_meta(deps.feeds), everything, deps.public_url)
     except OSError as exc:
         # Items are stored already; the next poll rewrites the files from the store.

@@ -14,7 +14,7 @@ import tempfile
 import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 from pathlib import Path
@@ -28,7 +28,8 @@ from feedgen.ext.base import BaseEntryExtension
 from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 
-from bot.model import DEFAULT_TIMEZONE, Item
+from bot.documents import media_type
+from bot.model import DEFAULT_TIMEZONE, Item, Section
 
 Format = Literal["rss", "atom", "json"]
 FORMATS: tuple[Format, ...] = ("rss", "atom", "json")
@@ -55,6 +56,10 @@ _IMAGE_TYPES = {
 }
 # RFC 8141 NSS characters allowed unescaped (no '?', '#', '%', spaces, non-ASCII).
 _URN_SAFE = "!$&'()*+,;=:@/-._~"
+# Category schemes (RSS domain, Atom scheme): readers and scripts can tell the two apart.
+DOC_TYPE_SCHEME = "urn:newsbot:doc-type"
+SECTION_SCHEME = "urn:newsbot:section"
+_ATTACHMENTS_LABEL = {"vi": "Tệp đính kèm", "en": "Attachments"}
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,21 @@ class FeedMeta:
     language: str = "vi"
     timezone: str = DEFAULT_TIMEZONE
     description: str = ""
+    sections: tuple[Section, ...] = ()  # the feed's named sections (names label categories)
+    section: str | None = None  # set: this is that section's own feed
+
+    def section_name(self, section_id: str) -> str:
+        """A section's display name (its id when the feed does not know it)."""
+        return next((s.name for s in self.sections if s.section_id == section_id), section_id)
+
+
+@dataclass(frozen=True)
+class _Link:
+    """An enclosure: a cleaned absolute URL, its media type and a name (None: an image)."""
+
+    url: str
+    media_type: str
+    title: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +104,9 @@ class _Entry:
     published_at: datetime | None  # in the feed's time zone
     updated_at: datetime | None  # in the feed's time zone; None: no date known at all
     changed_at: datetime | None  # when newsbot last saw it change (feed build date input)
+    attachments: tuple[_Link, ...] = ()
+    categories: tuple[tuple[str, str], ...] = ()  # (term, scheme): document type, section
+    doc_number: str | None = None
 
 
 _SCRIPT_BLOCK = re.compile(r"<(script|style)\b.*?(</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
@@ -98,13 +121,44 @@ def all_feed_meta(feeds: Iterable[FeedMeta]) -> FeedMeta:
         title="newsbot: " + ", ".join(meta.title for meta in metas),
         site_url=metas[0].site_url if metas else "http://localhost/",
         language=languages.pop() if len(languages) == 1 else "vi",
+        sections=_first_of_each_id(s for meta in metas for s in meta.sections),
     )
 
 
-def feed_urls(public_url: str, feed_id: str) -> dict[str, str]:
-    """Public URLs of a feed: {"rss": .../feeds/<id>.xml, "atom": ....atom, "json": ....json}."""
+def _first_of_each_id(sections: Iterable[Section]) -> tuple[Section, ...]:
+    found: dict[str, Section] = {}
+    for section in sections:
+        found.setdefault(section.section_id, section)
+    return tuple(found.values())
+
+
+def section_meta(meta: FeedMeta, section_id: str) -> FeedMeta | None:
+    """Meta of one section's feed (`/feeds/<feed>/<section>.xml`); None for an unknown id."""
+    section = next((s for s in meta.sections if s.section_id == section_id), None)
+    if section is None:
+        return None
+    return replace(
+        meta, title=f"{meta.title} – {section.name}", site_url=section.url, section=section_id
+    )
+
+
+def feed_urls(public_url: str, feed_id: str, section: str | None = None) -> dict[str, str]:
+    """Public URLs of a feed: {"rss": .../feeds/<id>.xml, "atom": ....atom, "json": ....json};
+    of a section's feed: .../feeds/<id>/<section>.xml and so on."""
     base = f"{public_url.rstrip('/')}/feeds/{quote(feed_id, safe='')}"
+    if section is not None:
+        base += f"/{quote(section, safe='')}"
     return {fmt: f"{base}.{EXTENSIONS[fmt]}" for fmt in FORMATS}
+
+
+def meta_urls(public_url: str, meta: FeedMeta) -> dict[str, str]:
+    """`feed_urls` of the feed (or section feed) `meta` describes."""
+    return feed_urls(public_url, meta.feed_id, meta.section)
+
+
+def meta_guid(meta: FeedMeta) -> str:
+    """The Atom feed id of a feed, or of a section's feed (urn:newsbot:<feed>/<section>)."""
+    return feed_guid(f"{meta.feed_id}/{meta.section}" if meta.section else meta.feed_id)
 
 
 def feed_guid(feed_id: str) -> str:
@@ -141,7 +195,7 @@ def render_rss(
     meta: FeedMeta, items: Sequence[Item], public_url: str, *, self_url: str | None = None
 ) -> bytes:
     """RSS 2.0 with atom:link rel=self, <language>, isPermaLink=false guids, +0700 pubDates."""
-    self_url = self_url or feed_urls(public_url, meta.feed_id)["rss"]
+    self_url = self_url or meta_urls(public_url, meta)["rss"]
     return _fit(lambda entries: _rss_bytes(meta, entries, self_url), _entries(meta, items))
 
 
@@ -149,7 +203,7 @@ def render_atom(
     meta: FeedMeta, items: Sequence[Item], public_url: str, *, self_url: str | None = None
 ) -> bytes:
     """Atom 1.0 with xml:lang, a feed-level author, urn ids and RFC 3339 dates."""
-    self_url = self_url or feed_urls(public_url, meta.feed_id)["atom"]
+    self_url = self_url or meta_urls(public_url, meta)["atom"]
     return _fit(lambda entries: _atom_bytes(meta, entries, self_url), _entries(meta, items))
 
 
@@ -157,7 +211,7 @@ def render_json(
     meta: FeedMeta, items: Sequence[Item], public_url: str, *, self_url: str | None = None
 ) -> bytes:
     """JSON Feed 1.1 (https://jsonfeed.org/version/1.1)."""
-    self_url = self_url or feed_urls(public_url, meta.feed_id)["json"]
+    self_url = self_url or meta_urls(public_url, meta)["json"]
     return _fit(lambda entries: _json_bytes(meta, entries, self_url), _entries(meta, items))
 
 
@@ -169,23 +223,26 @@ RENDERERS: dict[Format, Callable[..., bytes]] = {
 
 
 def render_opml(feeds: Sequence[FeedMeta], public_url: str, *, title: str = GENERATOR) -> bytes:
-    """OPML 2.0 subscription list: one rss outline per feed, pointing at its RSS URL."""
+    """OPML 2.0 subscription list: one rss outline per feed, pointing at its RSS URL, and one
+    after it for each of its sections."""
     root = ET.Element("opml", version="2.0")
     head = ET.SubElement(root, "head")
     ET.SubElement(head, "title").text = plain_text(title)
     body = ET.SubElement(root, "body")
-    for meta in feeds:
-        name = plain_text(meta.title) or meta.feed_id
-        ET.SubElement(
-            body,
-            "outline",
-            type="rss",
-            text=name,
-            title=name,
-            xmlUrl=feed_urls(public_url, meta.feed_id)["rss"],
-            htmlUrl=meta.site_url,
-            language=meta.language,
-        )
+    for feed in feeds:
+        sections = [section_meta(feed, s.section_id) for s in feed.sections]
+        for meta in [feed, *(m for m in sections if m is not None)]:
+            name = plain_text(meta.title) or meta.feed_id
+            ET.SubElement(
+                body,
+                "outline",
+                type="rss",
+                text=name,
+                title=name,
+                xmlUrl=meta_urls(public_url, meta)["rss"],
+                htmlUrl=meta.site_url,
+                language=meta.language,
+            )
     ET.indent(root)
     return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True)) + b"\n"
 
@@ -193,14 +250,19 @@ def render_opml(feeds: Sequence[FeedMeta], public_url: str, *, title: str = GENE
 def write_feeds(
     public_dir: Path, meta: FeedMeta, items: Sequence[Item], public_url: str
 ) -> list[Path]:
-    """Write feeds/<id>.xml|.atom|.json under public_dir; returns the files whose bytes changed."""
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", meta.feed_id):
-        raise ValueError(f"feed id {meta.feed_id!r} cannot be a file name (use a-z, 0-9, . _ -)")
+    """Write feeds/<id>.xml|.atom|.json under public_dir (a section's feed: feeds/<id>/<section>.xml
+    and so on); returns the files whose bytes changed."""
+    for name in (meta.feed_id, meta.section or "x"):
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+            raise ValueError(f"feed id {name!r} cannot be a file name (use a-z, 0-9, . _ -)")
     feeds_dir = public_dir / "feeds"
+    stem = meta.feed_id
+    if meta.section is not None:
+        feeds_dir, stem = feeds_dir / meta.feed_id, meta.section
     feeds_dir.mkdir(parents=True, exist_ok=True)
     changed: list[Path] = []
     for fmt in FORMATS:
-        path = feeds_dir / f"{meta.feed_id}.{EXTENSIONS[fmt]}"
+        path = feeds_dir / f"{stem}.{EXTENSIONS[fmt]}"
         data = RENDERERS[fmt](meta, items, public_url)
         if path.is_file() and path.read_bytes() == data:
             continue  # untouched: mtime-based caches and rsync stay quiet
@@ -253,7 +315,30 @@ def _entry(meta: FeedMeta, item: Item, zone: tzinfo) -> _Entry:
         published_at=_aware(published).astimezone(zone) if published else None,
         updated_at=max(_aware(d) for d in known).astimezone(zone) if known else None,
         changed_at=max(_aware(d) for d in changes) if changes else None,
+        attachments=_attachment_links(meta, item),
+        categories=_categories(meta, item),
+        doc_number=(plain_text(item.doc_number) or None) if item.doc_number else None,
     )
+
+
+def _attachment_links(meta: FeedMeta, item: Item) -> tuple[_Link, ...]:
+    links: dict[str, _Link] = {}
+    for attachment in item.attachments:
+        url = _web_url(meta.site_url, attachment.url)
+        if url is not None:
+            name = plain_text(attachment.name) or attachment.kind
+            links.setdefault(url, _Link(url, media_type(attachment.kind), name))
+    return tuple(links.values())
+
+
+def _categories(meta: FeedMeta, item: Item) -> tuple[tuple[str, str], ...]:
+    """The document type and the section (by its name), as categories."""
+    found = []
+    if item.doc_type and (doc_type := plain_text(item.doc_type)):
+        found.append((doc_type, DOC_TYPE_SCHEME))
+    if item.section and (name := plain_text(meta.section_name(item.section))):
+        found.append((name, SECTION_SCHEME))
+    return tuple(found)
 
 
 def _feed_updated_at(entries: Sequence[_Entry], zone: tzinfo) -> datetime:
@@ -309,13 +394,17 @@ def _fit(render: Callable[[list[_Entry]], bytes], entries: list[_Entry]) -> byte
 
 
 class _AtomEnclosure(BaseEntryExtension):  # type: ignore[misc]
-    """Adds <link rel="enclosure">: feedgen 1.0 drops rel/type from Atom entry links."""
+    """Adds <link rel="enclosure">s: feedgen 1.0 drops rel/type from Atom entry links."""
 
-    url = ""
-    media_type = ""
+    links: tuple[_Link, ...] = ()
 
     def extend_atom(self, entry: Any) -> Any:
-        xml_elem("link", entry, href=self.url, rel="enclosure", type=self.media_type, length="0")
+        for link in self.links:
+            element = xml_elem(
+                "link", entry, href=link.url, rel="enclosure", type=link.media_type, length="0"
+            )
+            if link.title:
+                element.attrib["title"] = link.title
         return entry
 
 
@@ -323,7 +412,7 @@ def _generator(meta: FeedMeta, entries: Sequence[_Entry], self_url: str) -> Feed
     zone = _zone(meta.timezone)
     title = plain_text(meta.title) or meta.feed_id
     fg = FeedGenerator()
-    fg.id(feed_guid(meta.feed_id))
+    fg.id(meta_guid(meta))
     fg.title(title)
     fg.description(plain_text(meta.description) or title)
     fg.author({"name": title})
@@ -345,14 +434,24 @@ def _rss_bytes(meta: FeedMeta, entries: Sequence[_Entry], self_url: str) -> byte
         fe.link(href=entry.link)
         if entry.summary_html:
             fe.description(entry.summary_html)
-        if entry.content_html:
-            fe.content(entry.content_html)
+        content = entry.content_html
+        if len(entry.attachments) > 1:  # the enclosure holds one: list them all in the body
+            content = (content or entry.summary_html) + _attachment_list(meta, entry.attachments)
+        if content:
+            fe.content(content)
         if entry.published_at:
             fe.pubDate(entry.published_at)
-        if entry.image:
+        # One enclosure per item (RSS Best Practices): the document when there is one, since
+        # for an official notice the file is what the item is about; else the picture.
+        if entry.attachments:
+            first = entry.attachments[0]
+            fe.enclosure(first.url, 0, first.media_type)
+        elif entry.image:
             fe.enclosure(entry.image, 0, _image_type(entry.image))
         if entry.author:
             fe.dc.dc_creator(entry.author)
+        for term, scheme in entry.categories:
+            fe.category(term=term, scheme=scheme)
     return bytes(fg.rss_str(pretty=True))
 
 
@@ -373,10 +472,12 @@ def _atom_bytes(meta: FeedMeta, entries: Sequence[_Entry], self_url: str) -> byt
             fe.content(entry.content_html, type="html")
         if entry.author:
             fe.author({"name": entry.author})
-        if entry.image:
+        for term, scheme in entry.categories:
+            fe.category(term=term, scheme=scheme)
+        image = (_Link(entry.image, _image_type(entry.image)),) if entry.image else ()
+        if image or entry.attachments:
             fe.register_extension("newsbot_enclosure", _AtomEnclosure, atom=True, rss=False)
-            fe.newsbot_enclosure.url = entry.image
-            fe.newsbot_enclosure.media_type = _image_type(entry.image)
+            fe.newsbot_enclosure.links = image + entry.attachments
     return bytes(fg.atom_str(pretty=True))
 
 
@@ -412,4 +513,22 @@ def _json_item(entry: _Entry) -> dict[str, Any]:
         item["date_modified"] = entry.updated_at.isoformat()
     if entry.author:
         item["authors"] = [{"name": entry.author}]
+    if entry.categories:
+        item["tags"] = [term for term, _ in entry.categories]
+    if entry.attachments:
+        item["attachments"] = [
+            {"url": link.url, "mime_type": link.media_type, "title": link.title}
+            for link in entry.attachments
+        ]
+    if entry.doc_number:
+        item["_newsbot"] = {"doc_number": entry.doc_number}
     return item
+
+
+def _attachment_list(meta: FeedMeta, links: Sequence[_Link]) -> str:
+    label = _ATTACHMENTS_LABEL.get(meta.language.split("-")[0], _ATTACHMENTS_LABEL["en"])
+    rows = "".join(
+        f'<li><a href="{html.escape(link.url)}">{html.escape(link.title or link.url)}</a></li>'
+        for link in links
+    )
+    return f"<p>{html.escape(label)}:</p><ul>{rows}</ul>"

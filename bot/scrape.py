@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-from bot import dates, diff, dom
+from bot import dates, diff, documents, dom
 from bot.dom import Node
 from bot.errors import ScrapeError
-from bot.model import ArticleRules, Item, ListRules, Pick, Recipe, ScrapeResult
+from bot.model import ArticleRules, Attachment, Item, ListRules, Pick, Recipe, ScrapeResult
 
 _IMAGE_ATTRS = ("src", "data-src", "data-original", "data-lazy-src", "data-srcset", "srcset")
 _LINK_SCHEMES = ("http", "https")
@@ -43,6 +43,7 @@ class ArticleInfo:
     author: str | None = None
     image: str | None = None
     content_html: str | None = None
+    attachments: tuple[Attachment, ...] = ()
 
 
 # --- listing pages -----------------------------------------------------------------------------
@@ -142,6 +143,7 @@ def _scrape_item(
         published_at = dates.date_from_url(url, recipe.timezone)
     if published_at is None and image is not None:
         published_at = dates.date_from_url(image, recipe.timezone)  # CDN upload ticks: last resort
+    doc_number, doc_type = documents.document_info(title)
     return Item(
         feed_id=recipe.feed_id,
         item_id=diff.item_id(
@@ -152,6 +154,9 @@ def _scrape_item(
         summary=summary,
         published_at=published_at,
         image=image,
+        attachments=documents.find_attachments(element, base),
+        doc_number=doc_number,
+        doc_type=doc_type,
     )
 
 
@@ -294,12 +299,27 @@ def scrape_article(
     if title_node is not None and rules.title is not None:
         title = _text_or_attr(title_node, rules.title)
     title = title or meta.get("og:title") or _ld_text(ld.get("headline")) or _heading(root)
+    attachments = _article_attachments(root, rules, base)  # before the content is cleaned
     return ArticleInfo(
         title=title or None,
         published_at=_article_date(root, rules, meta, ld, url, tz, now, title_node),
         author=_article_author(root, rules, meta, ld),
         image=_article_image(root, rules, meta, ld, base),
         content_html=_article_content(root, rules, base),
+        attachments=attachments,
+    )
+
+
+def _article_attachments(root: Node, rules: ArticleRules, base: str) -> tuple[Attachment, ...]:
+    """Files in the article's content (the whole page without a content rule), and the CMS's
+    explicit download links and document viewers anywhere on the page."""
+    scope = _select(root, rules.content.css) if rules.content and rules.content.css else [root]
+    marked = [
+        documents.find_attachments(node, base)
+        for node in _select(root, "a.link-download, iframe[src*='file='], embed[src*='file=']")
+    ]
+    return documents.merge_attachments(
+        *(documents.find_attachments(node, base) for node in scope), *marked
     )
 
 

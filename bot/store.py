@@ -22,20 +22,28 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple, cast
 
+from bot.documents import merge_attachments
 from bot.errors import InstanceLocked, StoreError
 from bot.model import (
+    Attachment,
     CacheHeaders,
     Chat,
     ChatKind,
+    ChatSettings,
     Delivery,
+    DeliveryKind,
+    DigestMode,
     FeedHealth,
     Item,
     KeywordFilter,
     Subscription,
 )
+from bot.search import SCAN_LIMIT, Matcher
 
 Route = Callable[[Item], Iterable[tuple[int, str | None]]]
 MISSING_DB_HINT = "run `newsbot poll` once to create it, or restore the file"
+# More items edited in one poll than this looks like a site redesign, not news: stored silently.
+MAX_EDIT_NOTICES_PER_POLL = 10
 
 
 class Migration(NamedTuple):
@@ -96,10 +104,57 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "feed_health.alerted", (
         "ALTER TABLE feed_health ADD COLUMN alerted INTEGER NOT NULL DEFAULT 0",
     )),
+    # Edit notices are outbox rows too (kind 'edit', one per item version), and rows carry the
+    # forum topic they go to. A table constraint cannot be altered, so the outbox is rebuilt.
+    Migration(4, "outbox.kind/version/thread_id, subscriptions.thread_id", (
+        """CREATE TABLE outbox_v4 (
+            delivery_id INTEGER PRIMARY KEY AUTOINCREMENT, chat_id INTEGER NOT NULL,
+            feed_id TEXT NOT NULL, item_id TEXT NOT NULL, matched TEXT, created_at TEXT NOT NULL,
+            not_before TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+            sent_at TEXT, failed_at TEXT, kind TEXT NOT NULL DEFAULT 'item',
+            version TEXT NOT NULL DEFAULT '', thread_id INTEGER NOT NULL DEFAULT 0,
+            previous_title TEXT, previous_summary TEXT,
+            UNIQUE (chat_id, feed_id, item_id, kind, version),
+            FOREIGN KEY (feed_id, item_id) REFERENCES items ON DELETE CASCADE)""",
+        """INSERT INTO outbox_v4 (delivery_id, chat_id, feed_id, item_id, matched, created_at,
+            not_before, attempts, last_error, sent_at, failed_at) SELECT delivery_id, chat_id,
+            feed_id, item_id, matched, created_at, not_before, attempts, last_error, sent_at,
+            failed_at FROM outbox""",
+        # Keep counting delivery ids from where the old table was (ids are never reused).
+        "DELETE FROM sqlite_sequence WHERE name = 'outbox_v4'",
+        "INSERT INTO sqlite_sequence SELECT 'outbox_v4', seq FROM sqlite_sequence "
+        "WHERE name = 'outbox'",
+        "DROP TABLE outbox",
+        "ALTER TABLE outbox_v4 RENAME TO outbox",
+        "CREATE INDEX outbox_item ON outbox (feed_id, item_id)",
+        """CREATE INDEX outbox_pending ON outbox (delivery_id)
+            WHERE sent_at IS NULL AND failed_at IS NULL""",
+        # 0: the chat itself (no topic). One topic per (chat, feed).
+        "ALTER TABLE subscriptions ADD COLUMN thread_id INTEGER NOT NULL DEFAULT 0",
+    )),
+    # Quiet hours, digests, urgent keywords, edit notices; a chat without a row has the defaults.
+    Migration(5, "chat_settings", (
+        """CREATE TABLE chat_settings (
+            chat_id INTEGER PRIMARY KEY REFERENCES chats ON DELETE CASCADE,
+            timezone TEXT NOT NULL DEFAULT 'Asia/Ho_Chi_Minh', quiet_start INTEGER,
+            quiet_end INTEGER, urgent TEXT NOT NULL DEFAULT '[]',
+            digest TEXT NOT NULL DEFAULT 'off', digest_at INTEGER NOT NULL DEFAULT 420,
+            edits INTEGER NOT NULL DEFAULT 1)""",
+    )),
+    # Official documents' files and numbers, and the recipe section an item was listed in.
+    Migration(6, "items.attachments_documents_sections", (
+        "ALTER TABLE items ADD COLUMN attachments TEXT NOT NULL DEFAULT '[]'",  # JSON list
+        "ALTER TABLE items ADD COLUMN doc_number TEXT",
+        "ALTER TABLE items ADD COLUMN doc_type TEXT",
+        "ALTER TABLE items ADD COLUMN section TEXT",
+        """CREATE INDEX items_section ON items
+            (feed_id, section, coalesce(published_at, first_seen_at), first_seen_at)""",
+    )),
 )
 
 ITEM_COLUMNS = ("feed_id", "item_id", "url", "title", "summary", "published_at", "image",
-                "author", "content", "first_seen_at", "updated_at")
+                "author", "content", "first_seen_at", "updated_at", "attachments", "doc_number",
+                "doc_type", "section")
 NEWEST_FIRST = "coalesce(published_at, first_seen_at) DESC, first_seen_at DESC, rowid DESC"
 PENDING = "sent_at IS NULL AND failed_at IS NULL"
 EXPECTED_PRAGMAS = {"synchronous": 1, "busy_timeout": 5000, "foreign_keys": 1}
@@ -122,7 +177,21 @@ def _when(text: str | None) -> datetime | None:
 def _item(row: Sequence[Any]) -> Item:
     return Item(feed_id=row[0], item_id=row[1], url=row[2], title=row[3], summary=row[4],
                 published_at=_when(row[5]), image=row[6], author=row[7], content=row[8],
-                first_seen_at=_when(row[9]), updated_at=_when(row[10]))
+                first_seen_at=_when(row[9]), updated_at=_when(row[10]),
+                attachments=_attachments(row[11]), doc_number=row[12], doc_type=row[13],
+                section=row[14])
+
+
+def _attachments(text: str | None) -> tuple[Attachment, ...]:
+    try:
+        rows = json.loads(text or "[]")
+        return tuple(Attachment(str(r["url"]), str(r["name"]), str(r["kind"])) for r in rows)
+    except (ValueError, TypeError, KeyError):  # a hand-edited row: the item stays readable
+        return ()
+
+
+def _attachments_json(attachments: Iterable[Attachment]) -> str:
+    return json.dumps([dataclasses.asdict(a) for a in attachments], ensure_ascii=False)
 
 
 def _chat(row: Sequence[Any]) -> Chat:
@@ -325,10 +394,12 @@ class Store:
         """Store a poll's items in one transaction; return the new ones with their outbox rows."""
         stamp, new = _iso(now), list[Item]()
         now = now.astimezone(UTC)
+        edited: list[tuple[str, str, str]] = []  # (item_id, previous title, previous summary)
         with self._tx() as db:
             for item in items:
                 key = (feed_id, item.item_id)
-                row = db.execute("SELECT title, summary, image FROM items "
+                row = db.execute("SELECT title, summary, image, attachments, doc_number, "
+                                 "doc_type, section FROM items "
                                  "WHERE feed_id = ? AND item_id = ?", key).fetchone()
                 if row is None:
                     added = dataclasses.replace(item, feed_id=feed_id, first_seen_at=now,
@@ -339,12 +410,19 @@ class Store:
                         self._enqueue(db, added, route(added), stamp)
                 elif _edited(row, item):
                     db.execute("UPDATE items SET title = ?, summary = ?, image = coalesce(?, "
-                               "image), updated_at = ?, last_seen_at = ? WHERE feed_id = ? AND "
-                               "item_id = ?", (item.title, item.summary, item.image, stamp,
-                                               stamp, *key))
+                               "image), attachments = ?, doc_number = ?, doc_type = ?, section = "
+                               "coalesce(?, section), updated_at = ?, last_seen_at = ? WHERE "
+                               "feed_id = ? AND item_id = ?",
+                               (item.title, item.summary, item.image, _kept_attachments(row, item),
+                                item.doc_number, item.doc_type, item.section, stamp, stamp, *key))
+                    if (row[0], row[1]) != (item.title, item.summary):
+                        edited.append((item.item_id, row[0], row[1]))
                 else:
                     db.execute("UPDATE items SET last_seen_at = ? WHERE feed_id = ? AND "
                                "item_id = ?", (stamp, *key))
+            if route is not None and len(edited) <= MAX_EDIT_NOTICES_PER_POLL:
+                for item_id, title, summary in edited:
+                    self._enqueue_edit(db, feed_id, item_id, title, summary, stamp)
         return new
 
     @staticmethod
@@ -353,24 +431,79 @@ class Store:
                    f"VALUES ({', '.join('?' * (len(ITEM_COLUMNS) + 1))})",
                    (item.feed_id, item.item_id, item.url, item.title, item.summary,
                     _iso_or_none(item.published_at), item.image, item.author, item.content,
-                    stamp, stamp, stamp))
+                    stamp, stamp, _attachments_json(item.attachments), item.doc_number,
+                    item.doc_type, item.section, stamp))
 
     @staticmethod
     def _enqueue(db: sqlite3.Connection, item: Item, targets: Iterable[tuple[int, str | None]],
                  stamp: str) -> None:
         # A chat forgotten since `subscribers_of` ran is skipped rather than failing the poll.
+        # The row goes to the forum topic the chat follows the feed in (0: no topic).
         for chat_id, matched in targets:
             db.execute("INSERT OR IGNORE INTO outbox (chat_id, feed_id, item_id, matched, "
-                       "created_at, not_before) SELECT ?, ?, ?, ?, ?, ? "
-                       "WHERE EXISTS (SELECT 1 FROM chats WHERE chat_id = ?)",
-                       (chat_id, item.feed_id, item.item_id, matched, stamp, stamp, chat_id))
+                       "created_at, not_before, thread_id) SELECT ?, ?, ?, ?, ?, ?, coalesce("
+                       "(SELECT thread_id FROM subscriptions WHERE chat_id = ?1 AND feed_id = ?2)"
+                       ", 0) WHERE EXISTS (SELECT 1 FROM chats WHERE chat_id = ?1)",
+                       (chat_id, item.feed_id, item.item_id, matched, stamp, stamp))
 
-    def items(self, feed_id: str | None = None, *, limit: int = 50) -> list[Item]:
-        """Newest first by the date readers see; `feed_id` None lists every feed."""
+    @staticmethod
+    def _enqueue_edit(db: sqlite3.Connection, feed_id: str, item_id: str, title: str,
+                      summary: str, stamp: str) -> None:
+        """An "updated" notice for each chat that was sent the item and wants edit notices.
+
+        A chat with an edit notice still pending gets no second one: the pending one shows the
+        text it saw and, when sent, the newest text. A chat whose original is still pending
+        gets nothing: the original goes out with the new text."""
+        db.execute(
+            "INSERT OR IGNORE INTO outbox (chat_id, feed_id, item_id, created_at, not_before, "
+            "kind, version, thread_id, previous_title, previous_summary) "
+            "SELECT o.chat_id, o.feed_id, o.item_id, ?3, ?3, 'edit', ?3, s.thread_id, ?4, ?5 "
+            "FROM outbox o JOIN chats c ON c.chat_id = o.chat_id AND c.active = 1 "
+            "AND c.paused = 0 JOIN subscriptions s ON s.chat_id = o.chat_id AND "
+            "s.feed_id = o.feed_id LEFT JOIN chat_settings cs ON cs.chat_id = o.chat_id "
+            "WHERE o.feed_id = ?1 AND o.item_id = ?2 AND o.kind = 'item' AND "
+            "o.sent_at IS NOT NULL AND coalesce(cs.edits, 1) = 1 AND NOT EXISTS (SELECT 1 "
+            "FROM outbox p WHERE p.chat_id = o.chat_id AND p.feed_id = o.feed_id AND "
+            "p.item_id = o.item_id AND p.kind = 'edit' AND p.sent_at IS NULL AND "
+            "p.failed_at IS NULL)", (feed_id, item_id, stamp, title, summary))
+
+    def items(self, feed_id: str | None = None, *, limit: int = 50,
+              section: str | None = None) -> list[Item]:
+        """Newest first by the date readers see; `feed_id` None lists every feed; `section`
+        keeps one section of the feed."""
         where, params = ("WHERE feed_id = ?", [feed_id]) if feed_id is not None else ("", [])
+        if section is not None and feed_id is not None:
+            where, params = "WHERE feed_id = ? AND section = ?", [feed_id, section]
         rows = self._read(f"SELECT {', '.join(ITEM_COLUMNS)} FROM items {where} "
                           f"ORDER BY {NEWEST_FIRST} LIMIT ?", [*params, limit])
         return [_item(row) for row in rows]
+
+    def search(self, phrases: Sequence[str], feed_ids: Iterable[str] | None = None, *,
+               limit: int = 5, offset: int = 0, scan: int = SCAN_LIMIT) -> list[Item]:
+        """Items matching every phrase (accent-folded, whole words), newest first.
+
+        SQLite cannot fold Vietnamese, so the newest `scan` items (of `feed_ids`, else all) are
+        matched in Python, 500 at a time: bounded work, stopping once the page is full."""
+        wanted = None if feed_ids is None else list(dict.fromkeys(feed_ids))
+        if wanted == [] or limit <= 0 or not phrases:
+            return []
+        where, params = "", list[Any]()
+        if wanted is not None:
+            where = f"WHERE feed_id IN ({', '.join('?' * len(wanted))})"
+            params = list(wanted)
+        matcher, found = Matcher(phrases), list[int]()
+        for start in range(0, scan, 500):
+            rows = self._read(f"SELECT rowid, title, summary FROM items {where} "
+                              f"ORDER BY {NEWEST_FIRST} LIMIT ? OFFSET ?",
+                              [*params, min(500, scan - start), start])
+            found += [row[0] for row in rows if matcher.matches(row[1], row[2])]
+            if len(found) >= offset + limit or len(rows) < 500:
+                break
+        page = found[offset:offset + limit]
+        rows = self._read(f"SELECT rowid, {', '.join(ITEM_COLUMNS)} FROM items WHERE rowid IN "
+                          f"({', '.join('?' * len(page))})", page) if page else []
+        by_rowid = {row[0]: _item(row[1:]) for row in rows}
+        return [by_rowid[rowid] for rowid in page if rowid in by_rowid]
 
     def item_count(self, feed_id: str | None = None) -> int:
         """How many items are stored (for one feed or all)."""
@@ -457,7 +590,7 @@ class Store:
         with self._tx() as db:
             db.execute("INSERT OR IGNORE INTO chats SELECT ?, kind, language, active, paused, "
                        "title FROM chats WHERE chat_id = ?", (new_chat_id, old_chat_id))
-            for table in ("subscriptions", "keyword_filters", "outbox"):
+            for table in ("subscriptions", "keyword_filters", "outbox", "chat_settings"):
                 # The new id's own rows win; the old id's duplicates go.
                 db.execute(f"UPDATE OR IGNORE {table} SET chat_id = ? WHERE chat_id = ?",
                            (new_chat_id, old_chat_id))
@@ -471,12 +604,34 @@ class Store:
 
     # -- subscriptions and keyword filters ------------------------------------------------
 
-    def subscribe(self, chat_id: int, feed_id: str) -> bool:
-        """Follow a feed (creating a default chat row if needed); True if it was not followed."""
+    def subscribe(self, chat_id: int, feed_id: str, *, thread_id: int = 0) -> bool:
+        """Follow a feed (creating a default chat row if needed); True if it was not followed.
+
+        `thread_id` is the forum topic its items go to (0: none); following a feed again from
+        another topic moves it there."""
         with self._tx() as db:
             db.execute("INSERT OR IGNORE INTO chats (chat_id) VALUES (?)", (chat_id,))
-            return db.execute("INSERT OR IGNORE INTO subscriptions VALUES (?, ?)",
-                              (chat_id, feed_id)).rowcount == 1
+            added = db.execute("INSERT OR IGNORE INTO subscriptions (chat_id, feed_id, "
+                               "thread_id) VALUES (?, ?, ?)",
+                               (chat_id, feed_id, thread_id)).rowcount == 1
+            if not added:
+                db.execute("UPDATE subscriptions SET thread_id = ? WHERE chat_id = ? AND "
+                           "feed_id = ?", (thread_id, chat_id, feed_id))
+            return added
+
+    def subscription_threads(self, chat_id: int) -> dict[str, int]:
+        """The feeds a chat follows and the forum topic each goes to (0: none)."""
+        rows = self._read("SELECT feed_id, thread_id FROM subscriptions WHERE chat_id = ? "
+                          "ORDER BY feed_id", [chat_id])
+        return {row[0]: int(row[1]) for row in rows}
+
+    def forget_thread(self, chat_id: int, thread_id: int) -> None:
+        """A forum topic is gone: its feeds and their unsent rows go to the chat itself."""
+        with self._tx() as db:
+            db.execute("UPDATE subscriptions SET thread_id = 0 WHERE chat_id = ? AND "
+                       "thread_id = ?", (chat_id, thread_id))
+            db.execute(f"UPDATE outbox SET thread_id = 0 WHERE chat_id = ? AND thread_id = ? "
+                       f"AND {PENDING}", (chat_id, thread_id))
 
     def unsubscribe(self, chat_id: int, feed_id: str) -> bool:
         """Stop following a feed; True if it was followed."""
@@ -518,26 +673,59 @@ class Store:
                            (chat_id, feed_id or "", json.dumps(list(kf.include)),
                             json.dumps(list(kf.exclude))))
 
+    # -- chat settings -------------------------------------------------------------------
+
+    def chat_settings(self, chat_id: int) -> ChatSettings:
+        """Quiet hours, digest, urgent keywords and edit notices of a chat (defaults if unset)."""
+        rows = self._read("SELECT timezone, quiet_start, quiet_end, urgent, digest, digest_at, "
+                          "edits FROM chat_settings WHERE chat_id = ?", [chat_id])
+        if not rows:
+            return ChatSettings(chat_id)
+        row = rows[0]
+        return ChatSettings(chat_id, timezone=row[0], quiet_start=row[1], quiet_end=row[2],
+                            urgent=tuple(json.loads(row[3])), digest=cast(DigestMode, row[4]),
+                            digest_at=row[5], edits=bool(row[6]))
+
+    def set_chat_settings(self, settings: ChatSettings) -> None:
+        """Replace a chat's settings (creating a default chat row if needed)."""
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO chats (chat_id) VALUES (?)", (settings.chat_id,))
+            db.execute("INSERT OR REPLACE INTO chat_settings VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       (settings.chat_id, settings.timezone, settings.quiet_start,
+                        settings.quiet_end, json.dumps(list(settings.urgent), ensure_ascii=False),
+                        settings.digest, settings.digest_at, int(settings.edits)))
+
     # -- outbox --------------------------------------------------------------------------
 
-    def pending(self, now: datetime, limit: int = 100) -> list[Delivery]:
-        """Deliveries due for active chats, oldest first, each with its full item."""
+    def pending(self, now: datetime, limit: int = 100, *, after_id: int = 0) -> list[Delivery]:
+        """Deliveries due for active chats, oldest first, each with its full item.
+
+        `after_id` pages on: rows held back (quiet hours) must not hide the rows behind them."""
         item_columns = ", ".join(f"i.{column}" for column in ITEM_COLUMNS)
         rows = self._read(
-            f"SELECT o.delivery_id, o.chat_id, o.attempts, o.created_at, o.matched, "
-            f"{item_columns} FROM outbox o "
+            f"SELECT o.delivery_id, o.chat_id, o.attempts, o.created_at, o.matched, o.kind, "
+            f"o.thread_id, o.previous_title, o.previous_summary, {item_columns} FROM outbox o "
             f"JOIN chats c ON c.chat_id = o.chat_id AND c.active = 1 "
             f"JOIN items i ON i.feed_id = o.feed_id AND i.item_id = o.item_id "
             f"WHERE o.sent_at IS NULL AND o.failed_at IS NULL AND o.not_before <= ? "
-            f"ORDER BY o.delivery_id LIMIT ?", [_iso(now), limit])
+            f"AND o.delivery_id > ? ORDER BY o.delivery_id LIMIT ?", [_iso(now), after_id, limit])
         return [Delivery(delivery_id=row[0], chat_id=row[1], attempts=row[2],
-                         created_at=_when(row[3]), matched=row[4], item=_item(row[5:]))
+                         created_at=_when(row[3]), matched=row[4],
+                         kind=cast(DeliveryKind, row[5]), thread_id=row[6] or None,
+                         previous_title=row[7], previous_summary=row[8], item=_item(row[9:]))
                 for row in rows]
 
     def mark_sent(self, delivery_id: int, now: datetime) -> None:
         """Telegram accepted the message."""
         self._write("UPDATE outbox SET sent_at = ? WHERE delivery_id = ?",
                     (_iso(now), delivery_id))
+
+    def mark_sent_many(self, delivery_ids: Iterable[int], now: datetime) -> None:
+        """Telegram accepted one message standing for all these rows: mark them together."""
+        stamp = _iso(now)
+        with self._tx() as db:
+            db.executemany("UPDATE outbox SET sent_at = ? WHERE delivery_id = ?",
+                           [(stamp, delivery_id) for delivery_id in delivery_ids])
 
     def mark_failed(self, delivery_id: int, error: str, *, now: datetime | None = None) -> None:
         """Dead-letter a delivery: it is never retried."""
@@ -563,10 +751,19 @@ class Store:
 
 
 def _edited(stored: Sequence[Any], item: Item) -> bool:
-    # A listing without an image keeps the one stored (it may come from the article page).
-    title, summary, image = stored
-    return (title, summary) != (item.title, item.summary) or (
-        item.image is not None and item.image != image)
+    # A listing without an image keeps the one stored (it may come from the article page);
+    # likewise a section, and attachments (the listing may show fewer than the article did).
+    title, summary, image, attachments, doc_number, doc_type, section = stored
+    return ((title, summary) != (item.title, item.summary)
+            or (item.image is not None and item.image != image)
+            or (doc_number, doc_type) != (item.doc_number, item.doc_type)
+            or (item.section is not None and item.section != section)
+            or _kept_attachments(stored, item) != attachments)
+
+
+def _kept_attachments(stored: Sequence[Any], item: Item) -> str:
+    """The stored attachments with the listing's new ones added, as stored JSON."""
+    return _attachments_json(merge_attachments(_attachments(stored[3]), item.attachments))
 
 
 class InstanceLock:

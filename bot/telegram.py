@@ -62,6 +62,7 @@ from bot.errors import (
     MessageRejected,
     RateLimited,
     RecipientGone,
+    TopicGone,
     TransientDelivery,
 )
 from bot.logs import RedactToken, redact
@@ -98,6 +99,8 @@ GONE_MARKERS = (
     "chat_write_forbidden",
     "bot was kicked",
 )
+# 400s that mean the forum topic is gone or closed: the message goes to the chat itself instead.
+TOPIC_GONE_MARKERS = ("message thread not found", "topic_deleted", "topic_closed")
 ALLOWED_UPDATES = ["message", "channel_post", "callback_query", "my_chat_member"]
 _COMMAND = re.compile(r"/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{3,64}))?(?:\s+(.*))?\Z", re.S)
 
@@ -154,6 +157,8 @@ def delivery_error(exc: TelegramError) -> DeliveryError:
     if isinstance(exc, BadRequest):
         if any(marker in text.lower() for marker in GONE_MARKERS):
             return RecipientGone(text)
+        if any(marker in text.lower() for marker in TOPIC_GONE_MARKERS):
+            return TopicGone(text)
         return MessageRejected(text)
     if isinstance(exc, InvalidToken):
         return DeliveryError(
@@ -179,7 +184,9 @@ class PtbSender:
         self._bot = bot
         self._link_preview = link_preview
 
-    async def send_text(self, chat_id: int, html: str, *, preview: bool) -> None:
+    async def send_text(
+        self, chat_id: int, html: str, *, preview: bool, thread_id: int | None = None
+    ) -> None:
         show = preview or self._link_preview
         await _mapped(
             self._bot.send_message(
@@ -187,18 +194,29 @@ class PtbSender:
                 html,
                 parse_mode=ParseMode.HTML,
                 link_preview_options=None if show else NO_PREVIEW,
+                message_thread_id=thread_id,
             )
         )
 
-    async def send_photo(self, chat_id: int, photo_url: str, caption_html: str) -> None:
+    async def send_photo(
+        self, chat_id: int, photo_url: str, caption_html: str, *, thread_id: int | None = None
+    ) -> None:
         await _mapped(
             self._bot.send_photo(
-                chat_id, photo_url, caption=caption_html, parse_mode=ParseMode.HTML
+                chat_id,
+                photo_url,
+                caption=caption_html,
+                parse_mode=ParseMode.HTML,
+                message_thread_id=thread_id,
             )
         )
 
-    async def send_plain(self, chat_id: int, text: str) -> None:
-        await _mapped(self._bot.send_message(chat_id, text, link_preview_options=NO_PREVIEW))
+    async def send_plain(self, chat_id: int, text: str, *, thread_id: int | None = None) -> None:
+        await _mapped(
+            self._bot.send_message(
+                chat_id, text, link_preview_options=NO_PREVIEW, message_thread_id=thread_id
+            )
+        )
 
 
 # --------------------------------------------------------------------------- commands
@@ -269,8 +287,20 @@ async def _is_chat_admin(
     return is_admin
 
 
+def topic_of(message: object) -> int | None:
+    """The forum topic a message was posted in (None: the chat itself, or not a forum)."""
+    if isinstance(message, Message) and message.is_topic_message:
+        return message.message_thread_id
+    return None
+
+
 async def _context(
-    context: ContextTypes.DEFAULT_TYPE, chat: Chat, user: User | None, message: Message | None
+    context: ContextTypes.DEFAULT_TYPE,
+    chat: Chat,
+    user: User | None,
+    message: Message | None,
+    *,
+    thread_id: int | None = None,
 ) -> CommandContext:
     wiring = _wiring(context)
     return CommandContext(
@@ -281,6 +311,7 @@ async def _context(
         chat_title=chat.title or chat.full_name or "",
         is_chat_admin=await _is_chat_admin(context, chat, message, user),
         is_bot_admin=user is not None and user.id in wiring.admins,
+        thread_id=thread_id,
     )
 
 
@@ -299,10 +330,10 @@ async def _on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     wiring = _wiring(context)
     if chat.type == Chat.CHANNEL and not _channel_allowed(wiring, chat):
         return  # anyone can add a bot to a channel; only configured ones are served
-    ctx = await _context(context, chat, message.from_user, message)
+    ctx = await _context(context, chat, message.from_user, message, thread_id=topic_of(message))
     reply = wiring.commands.run(ctx, *parsed)
     if reply is not None:
-        await _send_reply(context, chat.id, reply)
+        await _send_reply(context, chat.id, reply, thread_id=ctx.thread_id)
 
 
 async def _on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -313,7 +344,8 @@ async def _on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = query.message
     if message is None or not query.data:
         return
-    ctx = await _context(context, message.chat, query.from_user, None)
+    thread_id = topic_of(message)
+    ctx = await _context(context, message.chat, query.from_user, None, thread_id=thread_id)
     reply = _wiring(context).commands.press(ctx, query.data)
     if reply is None:
         return
@@ -329,11 +361,14 @@ async def _on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             if "not modified" not in exc.message.lower():
                 raise
         return
-    await _send_reply(context, message.chat.id, reply)
+    await _send_reply(context, message.chat.id, reply, thread_id=thread_id)
 
 
-async def _send_reply(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply) -> None:
-    """Send a command's answer; HTML that Telegram refuses goes out once more as plain text."""
+async def _send_reply(
+    context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply, *, thread_id: int | None = None
+) -> None:
+    """Send a command's answer (in the topic it was asked in); HTML that Telegram refuses goes
+    out once more as plain text."""
     markup = keyboard(reply)
 
     async def send(text: str, parse_mode: str | None) -> None:
@@ -345,6 +380,7 @@ async def _send_reply(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: R
                     parse_mode=parse_mode,
                     reply_markup=markup,
                     link_preview_options=NO_PREVIEW,
+                    message_thread_id=thread_id,
                 )
                 return
             except RetryAfter as exc:  # a user tapping fast: wait a short flood limit out, once

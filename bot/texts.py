@@ -52,6 +52,11 @@ VI: dict[str, str] = {
     "cmd_resume": "Nhận tin trở lại",
     "cmd_lang": "Đổi ngôn ngữ (vi/en)",
     "cmd_stop": "Huỷ theo dõi và xoá dữ liệu",
+    "cmd_tim": "Tìm trong các tin đã lưu (cũng: /search)",
+    "cmd_quiet": "Giờ yên lặng, ví dụ 22:00-06:30 (off để tắt)",
+    "cmd_urgent": "Từ khoá khẩn: vẫn báo ngay trong giờ yên lặng",
+    "cmd_digest": "Chỉ nhận bản tin tổng hợp: daily 07:00, hourly, off",
+    "cmd_edits": "Báo khi tin đã gửi được sửa (on/off)",
     # /start and /help
     "start": (
         "👋 Xin chào! Từ giờ bạn sẽ nhận tin mới của:\n{feeds}\n\n"
@@ -71,6 +76,21 @@ VI: dict[str, str] = {
         "<code>/clear</code> – xoá mọi bộ lọc; <code>/clear NGUỒN</code> – chỉ của nguồn đó\n"
         "Không phân biệt hoa thường và dấu: “hai an” khớp “Hải An”.\n"
         "NGUỒN là mã nguồn tin trong /feeds (hoặc vài chữ đầu của tên).\n\n"
+        "<b>Giờ yên lặng và bản tin</b>\n"
+        "<code>/quiet 22:00-06:30</code> – không gửi tin trong khoảng này; hết giờ nhận một "
+        "bản tin tổng hợp\n"
+        "<code>/urgent bão, khẩn</code> – tin có các từ này vẫn được gửi ngay\n"
+        "<code>/digest daily 07:00</code> – chỉ nhận bản tin mỗi ngày (hoặc <code>hourly</code>, "
+        "<code>off</code>)\n"
+        "<code>/edits off</code> – không báo khi tin đã gửi được sửa\n"
+        "Giờ tính theo múi giờ Asia/Ho_Chi_Minh; muốn khác thì thêm tên múi giờ, ví dụ "
+        "<code>/quiet 22:00-06:30 Europe/Berlin</code>.\n\n"
+        "<b>Tìm kiếm</b>\n"
+        "<code>/tim hai an</code> – các tin đã lưu có cụm từ này; nhiều cụm từ thì cách nhau "
+        "bằng dấu phẩy.\n\n"
+        "<b>Nhóm có chủ đề</b>\n"
+        "Gõ <code>/subscribe NGUỒN</code> trong một chủ đề để nhận tin của nguồn đó ngay tại "
+        "chủ đề ấy.\n\n"
         "Trong nhóm, chỉ quản trị viên được thay đổi cài đặt.{web}"
     ),
     "help_web": "\n\nNguồn RSS/Atom/JSON: {url}",
@@ -87,6 +107,9 @@ VI: dict[str, str] = {
     "feed_unknown": "Không tìm thấy nguồn tin “{name}”. Các nguồn có: {names}",
     "feed_ambiguous": "“{name}” khớp với nhiều nguồn: {names}. Hãy gõ rõ hơn.",
     "none": "(không có)",
+    "subscribed_topic": "✅ Đã theo dõi {title}: tin sẽ được gửi vào chủ đề này.",
+    "moved_topic": "Từ giờ tin của {title} được gửi vào chủ đề này.",
+    "moved_main": "Từ giờ tin của {title} được gửi vào cuộc trò chuyện chung.",
     # keyword filters
     "filters_header": "<b>Bộ lọc từ khoá</b>",
     "filters_none": (
@@ -124,6 +147,62 @@ VI: dict[str, str] = {
         "Gõ /start nếu muốn dùng lại."
     ),
     "lang_set": "Đã chuyển sang tiếng Việt.",
+    # quiet hours, digests, urgent keywords, edit notices
+    "settings_header": "<b>Cài đặt gửi tin</b>",
+    "settings_quiet": "Giờ yên lặng: {start}–{end}",
+    "settings_quiet_none": "Giờ yên lặng: không có",
+    "settings_digest_daily": "Bản tin tổng hợp: mỗi ngày lúc {time}",
+    "settings_digest_hourly": "Bản tin tổng hợp: mỗi giờ",
+    "settings_digest_off": "Bản tin tổng hợp: tắt (tin được gửi từng tin)",
+    "settings_urgent": "Từ khoá khẩn: {keywords}",
+    "settings_urgent_none": "Từ khoá khẩn: không có",
+    "settings_edits_on": "Báo tin được sửa: bật",
+    "settings_edits_off": "Báo tin được sửa: tắt",
+    "settings_timezone": "Múi giờ: {tz}",
+    "quiet_usage": (
+        "Cách dùng: <code>/quiet 22:00-06:30</code> (thêm múi giờ nếu cần, ví dụ "
+        "<code>/quiet 22:00-06:30 Asia/Bangkok</code>) hoặc <code>/quiet off</code>."
+    ),
+    "quiet_invalid": (
+        "Không hiểu khoảng giờ “{text}”. Hãy viết như <code>22:00-06:30</code> "
+        "(giờ bắt đầu khác giờ kết thúc)."
+    ),
+    "quiet_set": (
+        "🌙 Giờ yên lặng: {start}–{end} ({tz}). Trong khoảng này không có tin nào được gửi; "
+        "hết giờ bạn nhận một bản tin tổng hợp. Tin có từ khoá khẩn vẫn gửi ngay: /urgent."
+    ),
+    "quiet_off": "Đã tắt giờ yên lặng.",
+    "timezone_unknown": (
+        "Không biết múi giờ “{name}”. Hãy dùng tên IANA, ví dụ <code>Asia/Ho_Chi_Minh</code>."
+    ),
+    "urgent_usage": (
+        "Cách dùng: <code>/urgent bão, khẩn, mất điện</code> (thay danh sách cũ) hoặc "
+        "<code>/urgent off</code>."
+    ),
+    "urgent_set": "🚨 Tin có các từ khoá này luôn được gửi ngay: {keywords}",
+    "urgent_off": "Đã xoá các từ khoá khẩn.",
+    "digest_usage": (
+        "Cách dùng: <code>/digest daily 07:00</code>, <code>/digest hourly</code> hoặc "
+        "<code>/digest off</code>."
+    ),
+    "digest_daily": "📰 Từ giờ bạn nhận một bản tin tổng hợp mỗi ngày lúc {time} ({tz}).",
+    "digest_hourly": "📰 Từ giờ bạn nhận một bản tin tổng hợp mỗi giờ.",
+    "digest_off": "Đã tắt bản tin tổng hợp: tin mới được gửi ngay.",
+    "edits_usage": "Cách dùng: <code>/edits on</code> hoặc <code>/edits off</code>.",
+    "edits_on": "✏️ Sẽ báo khi tiêu đề hoặc tóm tắt của một tin đã gửi được sửa.",
+    "edits_off": "Sẽ không báo khi tin đã gửi được sửa.",
+    # /tim (search)
+    "search_usage": (
+        "Cách dùng: <code>/tim từ khoá</code>, ví dụ <code>/tim hai an</code>. "
+        "Nhiều cụm từ thì cách nhau bằng dấu phẩy."
+    ),
+    "search_header": "<b>Kết quả cho “{query}”</b> · trang {page}",
+    "search_none": "Không có tin đã lưu nào khớp “{query}”.",
+    "search_no_more": "Không còn kết quả nào nữa.",
+    "search_expired": "Kết quả tìm kiếm này đã cũ. Hãy gõ lại /tim kèm từ khoá.",
+    "search_too_long": "Từ khoá tìm kiếm dài tối đa {limit} ký tự.",
+    "search_prev": "◀ Trước",
+    "search_next": "Sau ▶",
     "lang_usage": "Cách dùng: /lang vi (tiếng Việt) hoặc /lang en (English)",
     # refusals and errors
     "admin_only": "Chỉ quản trị viên của nhóm mới được thay đổi cài đặt.",
@@ -159,6 +238,11 @@ EN: dict[str, str] = {
     "cmd_resume": "Resume news",
     "cmd_lang": "Change language (vi/en)",
     "cmd_stop": "Unfollow everything and delete your data",
+    "cmd_tim": "Search stored news (also /search)",
+    "cmd_quiet": "Quiet hours, e.g. 22:00-06:30 (off to stop)",
+    "cmd_urgent": "Urgent keywords: sent at once even in quiet hours",
+    "cmd_digest": "Digest only: daily 07:00, hourly, off",
+    "cmd_edits": "Tell me when a sent item is edited (on/off)",
     "start": (
         "👋 Hello! You will now get new items from:\n{feeds}\n\n"
         "Only want some topics? Send /include with keywords, e.g. "
@@ -177,6 +261,21 @@ EN: dict[str, str] = {
         "<code>/clear</code> – clear all filters; <code>/clear FEED</code> – only that feed's\n"
         "Case and Vietnamese accents don't matter: “hai an” matches “Hải An”.\n"
         "FEED is a feed id from /feeds (or the first letters of its name).\n\n"
+        "<b>Quiet hours and digests</b>\n"
+        "<code>/quiet 22:00-06:30</code> – nothing is sent in this window; at its end you get "
+        "one digest\n"
+        "<code>/urgent storm, power cut</code> – items with these words are still sent at once\n"
+        "<code>/digest daily 07:00</code> – only a daily digest (or <code>hourly</code>, "
+        "<code>off</code>)\n"
+        "<code>/edits off</code> – no notice when a sent item is edited\n"
+        "Times are in Asia/Ho_Chi_Minh; add a time zone to change it, e.g. "
+        "<code>/quiet 22:00-06:30 Europe/Berlin</code>.\n\n"
+        "<b>Search</b>\n"
+        "<code>/search hai an</code> (or <code>/tim</code>) – stored items with this phrase; "
+        "separate several phrases with commas.\n\n"
+        "<b>Groups with topics</b>\n"
+        "Send <code>/subscribe FEED</code> inside a topic to get that feed's items in that "
+        "topic.\n\n"
         "In groups, only admins can change settings.{web}"
     ),
     "help_web": "\n\nRSS/Atom/JSON feeds: {url}",
@@ -192,6 +291,9 @@ EN: dict[str, str] = {
     "feed_unknown": "No feed called “{name}”. Feeds: {names}",
     "feed_ambiguous": "“{name}” matches several feeds: {names}. Please be more specific.",
     "none": "(none)",
+    "subscribed_topic": "✅ Now following {title}: its items will come to this topic.",
+    "moved_topic": "{title}'s items will now come to this topic.",
+    "moved_main": "{title}'s items will now come to the main chat.",
     "filters_header": "<b>Keyword filters</b>",
     "filters_none": "No filters: you get every new item. Add some with /include or /exclude.",
     "filters_all_feeds": "<i>All feeds</i>",
@@ -223,6 +325,60 @@ EN: dict[str, str] = {
         "Unfollowed everything and deleted this chat's data. Send /start to use the bot again."
     ),
     "lang_set": "Replies are now in English.",
+    "settings_header": "<b>Delivery settings</b>",
+    "settings_quiet": "Quiet hours: {start}–{end}",
+    "settings_quiet_none": "Quiet hours: none",
+    "settings_digest_daily": "Digest: daily at {time}",
+    "settings_digest_hourly": "Digest: hourly",
+    "settings_digest_off": "Digest: off (items are sent one by one)",
+    "settings_urgent": "Urgent keywords: {keywords}",
+    "settings_urgent_none": "Urgent keywords: none",
+    "settings_edits_on": "Edit notices: on",
+    "settings_edits_off": "Edit notices: off",
+    "settings_timezone": "Time zone: {tz}",
+    "quiet_usage": (
+        "Usage: <code>/quiet 22:00-06:30</code> (add a time zone if needed, e.g. "
+        "<code>/quiet 22:00-06:30 Asia/Bangkok</code>) or <code>/quiet off</code>."
+    ),
+    "quiet_invalid": (
+        "Can't read the window “{text}”. Write it like <code>22:00-06:30</code> "
+        "(start and end must differ)."
+    ),
+    "quiet_set": (
+        "🌙 Quiet hours: {start}–{end} ({tz}). Nothing is sent in this window; at its end you "
+        "get one digest. Items with urgent keywords are still sent at once: /urgent."
+    ),
+    "quiet_off": "Quiet hours are off.",
+    "timezone_unknown": (
+        "Unknown time zone “{name}”. Use an IANA name, e.g. <code>Asia/Ho_Chi_Minh</code>."
+    ),
+    "urgent_usage": (
+        "Usage: <code>/urgent storm, power cut</code> (replaces the list) or "
+        "<code>/urgent off</code>."
+    ),
+    "urgent_set": "🚨 Items with these keywords are always sent at once: {keywords}",
+    "urgent_off": "Urgent keywords cleared.",
+    "digest_usage": (
+        "Usage: <code>/digest daily 07:00</code>, <code>/digest hourly</code> or "
+        "<code>/digest off</code>."
+    ),
+    "digest_daily": "📰 You will now get one digest a day at {time} ({tz}).",
+    "digest_hourly": "📰 You will now get one digest an hour.",
+    "digest_off": "Digest off: new items are sent at once.",
+    "edits_usage": "Usage: <code>/edits on</code> or <code>/edits off</code>.",
+    "edits_on": "✏️ You will be told when the title or summary of a sent item is edited.",
+    "edits_off": "You will not be told when a sent item is edited.",
+    "search_usage": (
+        "Usage: <code>/search keywords</code>, e.g. <code>/search hai an</code>. "
+        "Separate several phrases with commas."
+    ),
+    "search_header": "<b>Results for “{query}”</b> · page {page}",
+    "search_none": "No stored item matches “{query}”.",
+    "search_no_more": "No more results.",
+    "search_expired": "This search has expired. Send /search with your keywords again.",
+    "search_too_long": "A search can be at most {limit} characters long.",
+    "search_prev": "◀ Back",
+    "search_next": "More ▶",
     "lang_usage": "Usage: /lang vi (tiếng Việt) or /lang en (English)",
     "admin_only": "Only the group's admins can change settings.",
     "rate_limited": "Too many commands. Please wait a minute and try again.",

@@ -1,9 +1,12 @@
 """The feed server: RSS/Atom/JSON feeds rendered from the store, an index page, health and metrics.
 
 Routes (read-only; GET and HEAD):
-    /feeds/<id>.xml|.atom|.json   a feed, or `all`; ?include=a,b&exclude=c&limit=20 (q= = include)
+    /feeds/<id>.xml|.atom|.json   a feed, or `all`; ?include=a,b&exclude=c&limit=20 (q= = include);
+                                  `type:quyết định`, `section:thong bao` test those fields
+    /feeds/<id>/<section>.xml|…   one section of a feed, same query
     /feeds.opml                   every feed (OPML 2.0)
     /                             index page (Vietnamese; English if Accept-Language prefers it)
+    /search?q=hai an&page=2       stored items matching every phrase (bot.search), as HTML
     /healthz                      JSON from the health callable: 200 when running, else 503
     /metrics                      Prometheus text format
 
@@ -23,11 +26,11 @@ import json
 import logging
 import socket
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlencode
 
 import uvicorn
@@ -47,9 +50,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.errors import ConfigError, KeywordError, StoreError
-from bot.filters import item_text, matches, parse_keywords
+from bot.filters import item_matches, parse_keywords
 from bot.model import Item, KeywordFilter, PollReport
-from bot.pages import FeedListing, pick_language, render_index
+from bot.pages import FeedListing, SearchPage, pick_language, render_index, render_search
 from bot.publish import (
     ALL_FEED,
     EXTENSIONS,
@@ -58,7 +61,9 @@ from bot.publish import (
     Format,
     all_feed_meta,
     render_opml,
+    section_meta,
 )
+from bot.search import MAX_QUERY_CHARS, SCAN_LIMIT, parse_query
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +92,29 @@ HealthReport = tuple[bool, Mapping[str, object]]
 class FeedSource(Protocol):
     """What the web needs from the store (bot.store.Store satisfies it)."""
 
-    def items(self, feed_id: str | None = None, *, limit: int = 50) -> list[Item]: ...
+    def items(
+        self, feed_id: str | None = None, *, limit: int = 50, section: str | None = None
+    ) -> list[Item]: ...
 
     def last_change_at(self, feed_id: str | None = None) -> datetime | None: ...
+
+
+@runtime_checkable
+class Searchable(Protocol):
+    """A FeedSource that can search (bot.store.Store can); /search answers 404 without it."""
+
+    def search(
+        self,
+        phrases: Sequence[str],
+        feed_ids: Iterable[str] | None = None,
+        *,
+        limit: int = 5,
+        offset: int = 0,
+        scan: int = SCAN_LIMIT,
+    ) -> list[Item]: ...
+
+
+SEARCH_PAGE = 20  # results per /search page
 
 
 class BadQuery(ValueError):
@@ -202,13 +227,26 @@ def _limit(text: str | None) -> int:
     return min(value, MAX_LIMIT)
 
 
-def select_items(source: FeedSource, feed_id: str | None, query: FeedQuery) -> list[Item]:
-    """The items a feed URL shows: newest first, filtered, at most query.limit."""
+def select_items(
+    source: FeedSource, feed_id: str | None, query: FeedQuery, meta: FeedMeta | None = None
+) -> list[Item]:
+    """The items a feed URL shows: newest first, filtered, at most query.limit; `meta` of a
+    section's feed keeps that section, and names sections for `section:` keywords."""
+    section = meta.section if meta is not None else None
+
+    def newest(limit: int) -> list[Item]:
+        if section is None:  # sources without sections keep working
+            return source.items(feed_id, limit=limit)
+        return source.items(feed_id, limit=limit, section=section)
+
     if not query.filtered:
-        return source.items(feed_id, limit=query.limit)
+        return newest(query.limit)
     kf = KeywordFilter(include=query.include, exclude=query.exclude)
+    names = {s.section_id: s.name for s in meta.sections} if meta is not None else {}
     kept = [
-        item for item in source.items(feed_id, limit=FILTER_WINDOW) if matches(kf, item_text(item))
+        item
+        for item in newest(FILTER_WINDOW)
+        if item_matches(kf, item, names.get(item.section or ""))
     ]
     return kept[: query.limit]
 
@@ -333,22 +371,40 @@ class _FeedServer:
         meta = self._meta(stem) if fmt else None
         if fmt is None or meta is None:
             return _text(404, "unknown feed; the list is at /feeds.opml")
+        return await self._serve_feed(request, meta, fmt, name)
+
+    async def section_feed(self, request: Request) -> Response:
+        feed_id: str = request.path_params["feed"]
+        name: str = request.path_params["name"]
+        stem, _, ext = name.rpartition(".")
+        fmt = FORMAT_OF_EXTENSION.get(ext)
+        feed = self.feeds.get(feed_id) if fmt and feed_id != ALL_FEED else None
+        meta = section_meta(feed, stem) if feed is not None else None
+        if fmt is None or meta is None:
+            return _text(404, "unknown feed section; the list is at /feeds.opml")
+        return await self._serve_feed(request, meta, fmt, f"{feed_id}/{name}")
+
+    async def _serve_feed(
+        self, request: Request, meta: FeedMeta, fmt: Format, path: str
+    ) -> Response:
         try:
             query = parse_feed_query(request.query_params, request.url.query)
         except BadQuery as exc:
             return _text(400, str(exc))
-        source_id = None if stem == ALL_FEED else stem
+        source_id = None if meta.feed_id == ALL_FEED else meta.feed_id
         changed_at = self.store.last_change_at(source_id)
-        self_url = f"{self.public_url}/feeds/{name}{query.query_string()}"
+        self_url = f"{self.public_url}/feeds/{path}{query.query_string()}"
 
         def build() -> Rendered:
-            items = select_items(self.store, source_id, query)
+            items = select_items(self.store, source_id, query, meta)
             body = RENDERERS[fmt](meta, items, self.public_url, self_url=self_url)
             return make_rendered(body, CONTENT_TYPES[fmt], changed_at)
 
-        rendered = await self.cache.get((stem, fmt, query, changed_at), build)
+        key = (meta.feed_id, meta.section, fmt, query, changed_at)
+        rendered = await self.cache.get(key, build)
         response = _conditional(request, rendered)
-        self.metrics.record_request(stem, fmt, response.status_code)
+        label = f"{meta.feed_id}/{meta.section}" if meta.section else meta.feed_id
+        self.metrics.record_request(label, fmt, response.status_code)
         return response
 
     async def opml_list(self, request: Request) -> Response:
@@ -367,6 +423,37 @@ class _FeedServer:
             return make_rendered(page.encode("utf-8"), "text/html; charset=utf-8", changed_at)
 
         rendered = await self.cache.get(("index", lang, changed_at), build)
+        response = _conditional(request, rendered, vary="Accept-Encoding, Accept-Language")
+        response.headers["Content-Security-Policy"] = HTML_CSP
+        response.headers["Content-Language"] = lang
+        return response
+
+    async def search(self, request: Request) -> Response:
+        lang = pick_language(request.headers.get("accept-language"))
+        store = self.store
+        if not isinstance(store, Searchable):
+            return _text(404, "search is not available here")
+        query = request.query_params.get("q", "")
+        problem = _search_problem(request, query)
+        if problem:
+            page = render_search(SearchPage(query[:MAX_QUERY_CHARS], error=problem), self.feeds,
+                                 self.public_url, lang)
+            return _html(page, lang, status=400)
+        page_number = int(request.query_params.get("page") or 1)
+        phrases = parse_query(query) if query.strip() else ()
+        changed_at = self.store.last_change_at(None)
+        feed_ids = [feed_id for feed_id in self.feeds if feed_id != ALL_FEED]
+
+        def build() -> Rendered:
+            found = store.search(phrases, feed_ids, limit=SEARCH_PAGE + 1,
+                                 offset=(page_number - 1) * SEARCH_PAGE) if phrases else []
+            result = SearchPage(query, found[:SEARCH_PAGE], page_number,
+                                has_more=len(found) > SEARCH_PAGE)
+            body = render_search(result, self.feeds, self.public_url, lang).encode("utf-8")
+            return make_rendered(body, "text/html; charset=utf-8", changed_at)
+
+        key = ("search", lang, query, page_number, changed_at)
+        rendered = await self.cache.get(key, build)
         response = _conditional(request, rendered, vary="Accept-Encoding, Accept-Language")
         response.headers["Content-Security-Policy"] = HTML_CSP
         response.headers["Content-Language"] = lang
@@ -409,6 +496,28 @@ def _conditional(
         headers["Content-Encoding"] = "gzip"
     body = rendered.gzipped if use_gzip else rendered.body
     return Response(body, headers=headers, media_type=rendered.content_type)
+
+
+def _search_problem(request: Request, query: str) -> str:
+    """Why a /search request cannot be answered ('' when it can)."""
+    if len(request.url.query) > MAX_QUERY or len(query) > MAX_QUERY_CHARS:
+        return f"the search is too long (at most {MAX_QUERY_CHARS} characters)"
+    page = request.query_params.get("page") or "1"
+    if not page.isdecimal() or not 1 <= int(page) <= SCAN_LIMIT // SEARCH_PAGE:
+        return f"page must be a whole number from 1 to {SCAN_LIMIT // SEARCH_PAGE}"
+    if query.strip():
+        try:
+            parse_query(query)
+        except KeywordError as exc:
+            return f"bad search: {exc}"
+    return ""
+
+
+def _html(page: str, lang: str, *, status: int) -> Response:
+    headers = {"Cache-Control": NO_STORE, "Content-Security-Policy": HTML_CSP,
+               "Content-Language": lang}
+    return Response(page.encode("utf-8"), status_code=status, headers=headers,
+                    media_type="text/html; charset=utf-8")
 
 
 def _text(status: int, message: str) -> Response:
@@ -479,7 +588,9 @@ def create_app(
     routes = [
         Route("/", server.index, methods=["GET", "HEAD"]),
         Route("/feeds.opml", server.opml_list, methods=["GET", "HEAD"]),
+        Route("/search", server.search, methods=["GET", "HEAD"]),
         Route("/feeds/{name}", server.feed, methods=["GET", "HEAD"]),
+        Route("/feeds/{feed}/{name}", server.section_feed, methods=["GET", "HEAD"]),
         Route("/healthz", server.healthz, methods=["GET", "HEAD"]),
         Route("/metrics", server.metrics_text, methods=["GET", "HEAD"]),
     ]

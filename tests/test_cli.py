@@ -115,8 +115,9 @@ class Cli:
             items = [(i.item_id, i.url, i.title, i.first_seen_at, i.updated_at)
                      for i in store.items(None, limit=1000)]
             outbox = store.outbox_counts()
-        files = {p.name: (p.read_bytes(), p.stat().st_mtime_ns)
-                 for p in sorted(self.feeds_dir.glob("*"))}
+        # Section feeds live in feeds/<feed>/: compare them too.
+        files = {str(p.relative_to(self.feeds_dir)): (p.read_bytes(), p.stat().st_mtime_ns)
+                 for p in sorted(self.feeds_dir.rglob("*")) if p.is_file()}
         return items, outbox, files
 
 

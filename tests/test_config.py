@@ -1,4 +1,4 @@
-"""Config and recipe loading: valid files load, every mistake names the file, the key and the fix."""
+"""Config and recipes: valid files load; every mistake names the file, the key and the fix."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def test_durations(text: str | int, expected: timedelta) -> None:
 
 @pytest.mark.parametrize("text", ["10 phút", "", "0m", "m", "-5m", True])
 def test_bad_durations(text: object) -> None:
-    with pytest.raises(ValueError, match="duration|zero"):
+    with pytest.raises(ValueError, match=r"duration|zero"):
         parse_duration(text)
 
 
@@ -84,7 +84,9 @@ def test_token_from_environment_wins_and_never_shows(tmp_path: Path) -> None:
     assert token not in str(config.model_dump())
 
 
-def test_find_config_falls_back_to_the_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_find_config_falls_back_to_the_example(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     write(tmp_path / "config.example.toml", "")
     path, notice = find_config(None, {})
@@ -130,7 +132,9 @@ def test_recipe_loads(tmp_path: Path) -> None:
         (("-(\\d{5,})$", "-(\\d{5,}$"), r"id_pattern: .*not a regular expression"),
     ],
 )
-def test_recipe_errors_name_file_and_key(tmp_path: Path, change: tuple[str, str], message: str) -> None:
+def test_recipe_errors_name_file_and_key(
+    tmp_path: Path, change: tuple[str, str], message: str
+) -> None:
     path = write(tmp_path / "example.toml", RECIPE.replace(*change))
     with pytest.raises(RecipeError, match=message) as caught:
         load_recipe(path)

@@ -3,6 +3,7 @@ the round trip through `scrape`, and the recipe it writes."""
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -13,7 +14,7 @@ import pytest
 from conftest import REALPAGES
 from fakes.detect_eval import Label, load_labels, score
 
-from bot import detect, dom, scrape
+from bot import cssmatch, detect, dom, listitems, listshape, scrape
 from bot.config import load_recipe
 from bot.detect import Candidate, detect_lists, recipe_toml, same_list
 from bot.model import ListRules, Pick, Recipe
@@ -310,6 +311,64 @@ def test_items_carry_ids_from_diff(detected: dict[str, list[Candidate]]) -> None
             )
 
 
-def test_detector_module_imports_no_parser() -> None:
-    source = Path(detect.__file__).read_text(encoding="utf-8")
-    assert "import lxml" not in source and "cssselect" not in source
+def test_detector_modules_import_no_parser() -> None:
+    for module in (detect, cssmatch, listshape, listitems):
+        source = Path(module.__file__ or "").read_text(encoding="utf-8")
+        assert "import lxml" not in source and "cssselect" not in source, module.__name__
+        imported = set(re.findall(r"^(?:from|import) (\S+)", source, re.MULTILINE))
+        assert {name for name in imported if name.startswith("bot")} <= {
+            "bot", "bot.cssmatch", "bot.documents", "bot.dom", "bot.listshape", "bot.model",
+            "bot.scrape",
+        }, module.__name__  # fmt: skip
+
+
+# --- speed without a different answer -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("label", LABELS, ids=lambda label: label.name)
+def test_the_matcher_selects_what_dom_select_selects(label: Label) -> None:
+    html = dom.decode_html(label.page.read_bytes())
+    page = listshape.Page(dom.parse_html(html), label.base_url, label.saved_at, "Asia/Ho_Chi_Minh")
+    selectors = listshape.candidate_selectors(page)
+    assert len(selectors) >= 3
+    for selector in selectors:
+        assert cssmatch.select(page, selector) == dom.select(page.root, selector.css), selector
+        assert cssmatch.parse_css(selector.css) == selector
+
+
+@pytest.mark.parametrize("label", LABELS, ids=lambda label: label.name)
+@pytest.mark.parametrize("limit", [1, 2, 5])
+def test_best_first_search_gives_what_scoring_every_list_gives(label: Label, limit: int) -> None:
+    # The detector stops early on upper bounds of the score; building and scoring every
+    # shortlisted list (what it did before) must give the same candidates, in the same order.
+    html = dom.decode_html(label.page.read_bytes())
+    page = listshape.Page(dom.parse_html(html), label.base_url, label.saved_at, "Asia/Ho_Chi_Minh")
+    shortlist = detect._shortlist(
+        page, listshape.candidate_selectors(page), max(limit + 2, detect.SHORTLIST)
+    )
+    built = []
+    for rank, selector in enumerate(shortlist):
+        outline = detect._outline(page, selector, rank)
+        done = detect._build(page, outline) if outline is not None else None
+        if done is not None:
+            assert outline is not None and done.score <= outline.bound + 0.001
+            assert done.score <= detect._rough_bound(page, selector) + 0.001
+            built.append(done)
+    everything = detect._finish(page, detect._keep(built, limit))
+    assert everything and _detect(label, limit=limit) == everything
+
+
+def test_deeply_nested_lists_are_found_without_recursion_errors() -> None:
+    items = "".join(
+        f'<li><a href="/tin-tuc/bai-viet-so-{n}-ve-thanh-pho-{100000 + n}">'
+        f"Bài viết số {n} về thành phố cảng</a></li>"
+        for n in range(5)
+    )
+    depth = 1500  # deeper than Python's recursion limit; lxml keeps it (huge_tree)
+    html = "<div>" * depth + f'<ul class="news">{items}</ul>' + "</div>" * depth
+    (best,) = detect_lists(html, "https://example.vn/", now=NOW, limit=1)
+    assert len(best.items) == 5 and best.rules.item.endswith("> li")
+
+
+def test_a_limit_below_one_gives_nothing() -> None:
+    assert detect_lists(_haiphong_page(), "https://haiphong.gov.vn/", now=NOW, limit=0) == []

@@ -13,7 +13,11 @@ from bot.errors import KeywordError, NewsbotError
 from bot.filters import (
     MAX_KEYWORD_LENGTH,
     MAX_KEYWORDS,
+    facet_of,
     fold,
+    item_facets,
+    item_matched_keyword,
+    item_matches,
     item_text,
     matched_keyword,
     matches,
@@ -245,3 +249,64 @@ def test_thousand_subscribers_twenty_keywords_is_fast() -> None:
     per_item = (time.perf_counter() - started) / len(items)
     assert 0 < passed < 20_000  # some pass, some are dropped
     assert per_item < 0.020, f"{per_item * 1000:.1f} ms per item"
+
+
+# --- field keywords: type: and section: --------------------------------------------------------
+
+DECISION = Item(
+    "haiphong", "749398", "https://haiphong.gov.vn/thong-bao/qd-749398",
+    "Quyết định số 3856/QĐ-UBND phê duyệt kế hoạch sử dụng đất",
+    summary="Thông báo của UBND huyện Thủy Nguyên", doc_number="3856/QĐ-UBND",
+    doc_type="Quyết định", section="thong-bao",
+)  # fmt: skip
+NEWS = Item("haiphong", "749312", "https://haiphong.gov.vn/tin/749312",
+            "Trao quyết định bổ nhiệm cán bộ", section="tin-tuc-su-kien")
+
+
+@pytest.mark.parametrize(
+    "keyword", ["type:quyết định", "type: Quyet Dinh", "TYPE:quyết  định", "loại:quyết định",
+                nfd("type:Quyết định")],
+)  # fmt: skip
+def test_type_keyword_matches_the_document_type_folded(keyword: str) -> None:
+    kf = KeywordFilter(include=parse_keywords(keyword))
+
+    assert item_matched_keyword(kf, DECISION) == kf.include[0]
+    assert not item_matches(kf, NEWS)  # says "quyết định" in its title, but is no decision
+
+
+def test_type_keyword_never_matches_text() -> None:
+    kf = KeywordFilter(include=("type:thông báo",))  # DECISION's summary says "Thông báo"
+
+    assert not item_matches(kf, DECISION)
+    assert matched_keyword(kf, "type thông báo") is None  # text alone: no fields, no match
+    assert not matches(KeywordFilter(include=("type",)), item_text(DECISION))
+
+
+def test_section_keyword_matches_the_id_or_the_name() -> None:
+    by_id = KeywordFilter(include=("section:thong-bao",))
+    by_name = KeywordFilter(include=("mục:Thông báo",))
+
+    assert item_matches(by_id, DECISION) and not item_matches(by_id, NEWS)
+    assert item_matches(by_name, DECISION)  # the id folds to the same words
+    assert item_matches(KeywordFilter(include=("section:văn bản",)), DECISION, "Văn bản")
+    assert not item_matches(KeywordFilter(include=("section:văn bản",)), DECISION)
+
+
+def test_field_keywords_mix_with_plain_ones() -> None:
+    either = KeywordFilter(include=("type:quyết định", "bổ nhiệm"))
+    no_notices = KeywordFilter(exclude=("section:thong bao",))
+
+    assert item_matched_keyword(either, DECISION) == "type:quyết định"
+    assert item_matched_keyword(either, NEWS) == "bổ nhiệm"
+    assert not item_matches(no_notices, DECISION) and item_matches(no_notices, NEWS)
+    assert item_facets(DECISION) == {"type": ("Quyết định",), "section": ("thong-bao", "")}
+    assert item_facets(NEWS, "Tin tức")["type"] == ()
+
+
+def test_field_keyword_parsing() -> None:
+    assert facet_of("type:Quyết định") == ("type", "quyet dinh")
+    assert facet_of("mục: Thông báo") == ("section", "thong bao")
+    assert facet_of("hải phòng: cảng") is None and facet_of("type:") is None
+    assert parse_keywords("type:quyết định, TYPE: Quyet dinh") == ("type:quyết định",)
+    with pytest.raises(KeywordError, match="type:quyết định"):
+        parse_keywords("type:  ")

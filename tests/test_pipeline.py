@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import feedparser
 import pytest
-from conftest import ROOT
+from conftest import FIXTURES, ROOT
 from fakes import listings
 from fakes.site import Behaviour, FakeSite, Garbage, Status
 
 from bot.config import load_recipe
 from bot.fetch import Fetcher, FetchPolicy
-from bot.model import Chat, FeedHealth, KeywordFilter, Pick, PollReport, Recipe
+from bot.model import (
+    ArticleRules,
+    Chat,
+    FeedHealth,
+    KeywordFilter,
+    Pick,
+    PollReport,
+    Recipe,
+    Section,
+)
 from bot.pipeline import PollDeps, is_flood, poll_source, preview_source
 from bot.store import Store
 
@@ -511,3 +522,132 @@ async def test_deleted_feed_files_are_written_again_on_an_unchanged_poll(env: En
 
     assert report.outcome == "unchanged"
     assert feed.read_bytes() == expected
+
+
+# --- sections and official documents -----------------------------------------------------------
+
+NOTICES_PATH = "/thong-bao"
+STEERING_PATH = "/chi-dao-dieu-hanh"
+NOTICES = (FIXTURES / "haiphong" / "thong-bao.html").read_text(encoding="utf-8")
+NOTICE_IDS = ["749420", "749398", "749371", "749355", "749340", "749322", "749305", "749290"]
+
+
+def use_sections(env: Env, recipe: Recipe | None = None) -> Recipe:
+    """The shipped recipe's three sections, pointed at the fake site (Chỉ đạo điều hành: 404)."""
+    base = recipe or env.recipe
+    names = {s.section_id: s.name for s in base.sections}
+    paths = {"tin-tuc-su-kien": PATH, "thong-bao": NOTICES_PATH, "chi-dao-dieu-hanh": STEERING_PATH}
+    sections = tuple(Section(sid, names[sid], env.site.url_for(p)) for sid, p in paths.items())
+    env.recipe = replace(base, urls=tuple(s.url for s in sections), sections=sections)
+    env.deps = _deps(env.store, env.fetcher, env.tmp, env.recipe, env.alerts)
+    env.site.set_page(NOTICES_PATH, NOTICES)
+    return env.recipe
+
+
+def with_notice(html: str, article_id: int, title: str, day: str) -> str:
+    """A new notice on top of the Thông báo list, with its PDF."""
+    block = (f'<li class="row"><div><h2 class="Title"><a href="/thong-bao/van-ban-{article_id}">'
+             f"{title}</a></h2><p>{title}</p><div class=\"Ngaydang\">{day}</div>"
+             f'<a class="link-download" href="/files/{article_id}.pdf">Tải về</a></div></li>')
+    return html.replace('<ul class="ArticleList">', f'<ul class="ArticleList">{block}', 1)
+
+
+async def test_sections_are_polled_tagged_and_published_each_in_its_own_feed(env: Env) -> None:
+    use_sections(env)
+
+    report = await env.poll()
+
+    assert report.outcome == "new" and len(report.new_items) == 12 + 8
+    assert env.site.count(STEERING_PATH) == 1  # 404: skipped, the others go on
+    assert ids_of(env.store.items("haiphong", section="thong-bao", limit=50)) == sorted(
+        NOTICE_IDS, reverse=True)
+    assert len(env.store.items("haiphong", section="tin-tuc-su-kien")) == 12
+    decision = next(i for i in env.store.items("haiphong") if i.item_id == "749398")
+    assert (decision.doc_number, decision.doc_type) == ("3856/QĐ-UBND", "Quyết định")
+    assert [a.kind for a in decision.attachments] == ["pdf", "docx"]
+    feeds = env.public_dir / "feeds"
+    notices = feedparser.parse((feeds / "haiphong" / "thong-bao.xml").read_bytes())
+    assert len(notices.entries) == 8 and notices.feed.title.endswith("– Thông báo")
+    assert any(e.enclosures and e.enclosures[0].type == "application/pdf" for e in notices.entries)
+    assert (feeds / "haiphong" / "chi-dao-dieu-hanh.json").is_file()  # empty, but there
+    assert len(feedparser.parse((feeds / "haiphong.xml").read_bytes()).entries) == 20
+
+
+async def test_an_item_listed_in_two_sections_belongs_to_the_first(env: Env) -> None:
+    use_sections(env)
+    env.site.set_page(NOTICES_PATH, listings.listing_html())  # the same twelve items
+
+    report = await env.poll()
+
+    assert len(report.new_items) == 12
+    assert {i.section for i in env.store.items("haiphong")} == {"tin-tuc-su-kien"}
+
+
+async def test_the_first_section_failing_fails_the_poll(env: Env) -> None:
+    use_sections(env)
+    env.site.set_route(PATH, Status(500))
+
+    report = await env.poll()
+
+    assert report.outcome == "failed" and "500" in (report.error or "")
+    assert env.store.item_count("haiphong") == 0 and env.site.count(NOTICES_PATH) == 0
+
+
+async def test_a_later_section_with_changed_markup_is_a_warning(env: Env) -> None:
+    recipe = use_sections(env, _no_fallback(env.recipe))
+    env.site.set_page(NOTICES_PATH, listings.with_changed_markup(NOTICES))
+
+    report = await env.poll(recipe=recipe)
+
+    assert report.outcome == "new" and len(report.new_items) == 12
+    assert any("section 'Thông báo' skipped" in w and "markup" in w for w in report.warnings)
+
+
+async def test_new_notices_reach_type_and_section_filters_with_the_main_page_unchanged(
+    env: Env,
+) -> None:
+    use_sections(env)
+    env.subscribe(1, "type:quyết định")
+    env.subscribe(2, "section:thông báo")
+    env.subscribe(3, "hai an")
+    await env.poll()
+    env.site.set_page(NOTICES_PATH, with_notice(
+        NOTICES, 749500, "Quyết định số 4001/QĐ-UBND về giá đất", TODAY))
+
+    report = await env.poll(NOW + timedelta(minutes=15))
+
+    assert [(i.item_id, i.doc_type, i.section) for i in report.new_items] == [
+        ("749500", "Quyết định", "thong-bao")]
+    assert env.pending() == [(1, "749500"), (2, "749500")]
+    main_requests = env.site.requests_for(PATH)
+    assert "if-none-match" in main_requests[-1].headers  # the main page: a conditional GET
+    stored = next(i for i in env.store.items("haiphong") if i.item_id == "749500")
+    assert [a.url for a in stored.attachments] == [env.site.url_for("/files/749500.pdf")]
+
+
+async def test_enrichment_adds_the_article_pages_files_to_the_listings(env: Env) -> None:
+    oldest = listings.IDS[-1]  # enriched first: new items are read oldest first
+    article_path = next(p for p in re_hrefs(listings.listing_html()) if p.endswith(oldest))
+    start = listings.listing_html().index(f'href="{article_path}"')
+    end = listings.listing_html().index("</li>", start)
+    env.serve(listings.listing_html()[:end] + '<a href="/files/danh-sach.xlsx">Danh sách</a>'
+              + listings.listing_html()[end:])
+    env.site.set_page(article_path, (
+        "<html><body><div class='ArticleContent'><p>Nội dung</p>"
+        "<a href='/files/quyet-dinh.pdf'>Toàn văn quyết định</a>"
+        "<a href='/files/danh-sach.xlsx'>Danh sách (bản khác)</a></div></body></html>"))
+    recipe = replace(env.recipe, article=ArticleRules(content=Pick("div.ArticleContent")))
+
+    await env.poll(recipe=recipe)
+
+    stored = next(i for i in env.store.items("haiphong") if i.item_id == oldest)
+    assert [(a.name, a.kind) for a in stored.attachments] == [
+        ("Danh sách", "xlsx"), ("Toàn văn quyết định", "pdf")]
+
+
+def ids_of(items: list[Any]) -> list[str]:
+    return [item.item_id for item in items]
+
+
+def re_hrefs(html: str) -> list[str]:
+    return re.findall(r'href="(/tin-tuc-su-kien/[^"]+)"', html)

@@ -17,10 +17,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from bot.model import Item
+from bot.model import Attachment, Item, Section
 from bot.publish import (
+    DOC_TYPE_SCHEME,
     EMPTY_FEED_UPDATED_AT,
     MAX_FEED_BYTES,
+    SECTION_SCHEME,
     FeedMeta,
     all_feed_meta,
     feed_urls,
@@ -31,6 +33,7 @@ from bot.publish import (
     render_opml,
     render_rss,
     sanitize_html,
+    section_meta,
     strip_xml_illegal,
     write_feeds,
 )
@@ -394,3 +397,120 @@ def test_titles_are_text_only_real_tags_are_removed(title: str, expected: str) -
     item = replace(ITEMS[0], title=title)
     entry = feedparser.parse(render_rss(META, [item], PUBLIC)).entries[0]
     assert entry.title == expected
+
+
+# --- official documents and sections ------------------------------------------------------------
+
+SECTIONS = (
+    Section("tin-tuc-su-kien", "Tin tức – Sự kiện", "https://haiphong.gov.vn/tin-tuc-su-kien"),
+    Section("thong-bao", "Thông báo", "https://haiphong.gov.vn/thong-bao"),
+)
+SECTIONED = replace(META, sections=SECTIONS)
+PDF = Attachment("https://cdn.haiphong.gov.vn/gov-hpg/1/tintuc/412.pdf", "Tải về 412", "pdf")
+DOCX = Attachment("/upload/phu-luc.docx", "Phụ lục <b>kèm theo</b>", "docx")
+NOTICE = make_item(
+    0, title="Thông báo số 412/TB-UBND kết luận của Chủ tịch", doc_number="412/TB-UBND",
+    doc_type="Thông báo", section="thong-bao", attachments=(PDF, DOCX),
+    image="/anh/thong-bao.jpg",
+)  # fmt: skip
+DOCX_URL = "https://haiphong.gov.vn/upload/phu-luc.docx"
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def test_rss_encloses_the_first_attachment_and_lists_them_all() -> None:
+    body = render_rss(SECTIONED, [NOTICE, make_item(1, image="/anh/1.jpg")], PUBLIC)
+    notice, plain = parse(body).entries
+
+    assert [(e.href, e.type) for e in notice.enclosures] == [(PDF.url, "application/pdf")]
+    assert [(e.href, e.type) for e in plain.enclosures] == [
+        ("https://haiphong.gov.vn/anh/1.jpg", "image/jpeg")]  # no document: the picture
+    listed = notice.content[0].value
+    assert "Tệp đính kèm" in listed and f'href="{DOCX_URL}"' in listed
+    assert ">Phụ lục kèm theo</a>" in listed  # names are plain text
+    assert [(t.term, t.scheme) for t in notice.tags] == [
+        ("Thông báo", DOC_TYPE_SCHEME), ("Thông báo", SECTION_SCHEME)]
+    assert notice.title == NOTICE.title  # the number stays where the site wrote it
+
+
+def test_atom_has_one_enclosure_link_per_attachment_and_the_image() -> None:
+    entry = parse(render_atom(SECTIONED, [NOTICE], PUBLIC)).entries[0]
+
+    enclosures = [(e.href, e.type) for e in entry.enclosures]
+    assert enclosures == [
+        ("https://haiphong.gov.vn/anh/thong-bao.jpg", "image/jpeg"),
+        (PDF.url, "application/pdf"),
+        (DOCX_URL, DOCX_TYPE),
+    ]
+    assert [link.get("title") for link in entry.links if link.rel == "enclosure"] == [
+        None, "Tải về 412", "Phụ lục kèm theo"]
+    assert {(t.term, t.scheme) for t in entry.tags} == {
+        ("Thông báo", DOC_TYPE_SCHEME), ("Thông báo", SECTION_SCHEME)}
+    assert entry.link == NOTICE.url
+
+
+def test_json_feed_attachments_tags_and_document_number() -> None:
+    doc = json.loads(render_json(SECTIONED, [NOTICE, make_item(1)], PUBLIC))
+    notice, plain = doc["items"]
+
+    assert notice["attachments"] == [
+        {"url": PDF.url, "mime_type": "application/pdf", "title": "Tải về 412"},
+        {"url": DOCX_URL, "mime_type": DOCX_TYPE, "title": "Phụ lục kèm theo"},
+    ]
+    assert notice["tags"] == ["Thông báo", "Thông báo"]
+    assert notice["_newsbot"] == {"doc_number": "412/TB-UBND"}
+    assert not {"attachments", "tags", "_newsbot"} & set(plain)
+
+
+def test_unsafe_attachment_urls_are_dropped_and_unknown_sections_show_their_id() -> None:
+    item = make_item(0, section="chi-dao", attachments=(
+        Attachment("javascript:alert(1)", "x", "pdf"), Attachment("data:,x", "y", "pdf")))
+
+    body = render_rss(SECTIONED, [item], PUBLIC)
+
+    assert b"javascript:" not in body and b"data:," not in body
+    assert [t.term for t in parse(body).entries[0].tags] == ["chi-dao"]
+
+
+def test_a_section_feed_has_its_own_urls_id_title_and_file(tmp_path: Path) -> None:
+    meta = section_meta(SECTIONED, "thong-bao")
+    assert meta is not None and section_meta(SECTIONED, "nope") is None
+
+    feed = parse(render_atom(meta, [NOTICE], PUBLIC)).feed
+    written = write_feeds(tmp_path, meta, [NOTICE], PUBLIC)
+
+    assert feed.title == "Cổng TTĐT thành phố Hải Phòng – Thông báo"
+    assert feed.id == "urn:newsbot:haiphong/thong-bao"
+    assert [link.href for link in feed.links if link.rel == "self"] == [
+        f"{PUBLIC}/feeds/haiphong/thong-bao.atom"]
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in written) == [
+        "feeds/haiphong/thong-bao.atom", "feeds/haiphong/thong-bao.json",
+        "feeds/haiphong/thong-bao.xml"]
+    assert feed_urls(PUBLIC, "haiphong", "thong-bao")["json"] == (
+        f"{PUBLIC}/feeds/haiphong/thong-bao.json")
+    with pytest.raises(ValueError, match="file name"):
+        write_feeds(tmp_path, replace(meta, section="../x"), [NOTICE], PUBLIC)
+
+
+def test_opml_lists_each_section_after_its_feed() -> None:
+    root = ET.fromstring(render_opml([SECTIONED], PUBLIC))
+
+    assert [(o.get("text"), o.get("xmlUrl"), o.get("htmlUrl"))
+            for o in root.findall("body/outline")] == [
+        (META.title, f"{PUBLIC}/feeds/haiphong.xml", META.site_url),
+        (f"{META.title} – Tin tức – Sự kiện", f"{PUBLIC}/feeds/haiphong/tin-tuc-su-kien.xml",
+         "https://haiphong.gov.vn/tin-tuc-su-kien"),
+        (f"{META.title} – Thông báo", f"{PUBLIC}/feeds/haiphong/thong-bao.xml",
+         "https://haiphong.gov.vn/thong-bao"),
+    ]
+
+
+def test_the_all_feed_names_every_feeds_sections() -> None:
+    other = FeedMeta("quan", "Quận", "https://q.vn/", sections=(
+        Section("thong-bao", "Thông báo quận", "https://q.vn/tb"),
+        Section("van-ban", "Văn bản", "https://q.vn/vb")))
+
+    everything = all_feed_meta([SECTIONED, other])
+
+    assert [s.section_id for s in everything.sections] == [
+        "tin-tuc-su-kien", "thong-bao", "van-ban"]
+    assert everything.section_name("thong-bao") == "Thông báo"  # the first feed's name wins

@@ -5,7 +5,8 @@ checked against a page is a guess. Expected files are written by reading the pag
 dumping the scraper's output. Their format:
 
     {"url": page URL, "now": ISO time of the scrape,
-     "items": [{"item_id", "url", "title", "summary", "published_at", "image"}, ...],
+     "items": [{"item_id", "url", "title", "summary", "published_at", "image",
+                "doc_number", "doc_type", "attachments": [{"url", "name", "kind"}]}, ...],
      "article": {"title", "published_at", "author", "image",
                  "content_contains": [...], "content_excludes": [...]}}   (optional)
 
@@ -16,6 +17,7 @@ the day in the recipe's timezone is compared), or null.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,8 @@ from bot.scrape import ArticleInfo, scrape, scrape_article
 
 FEEDS = ROOT / "feeds"
 RECIPES = sorted(FEEDS.glob("*.toml"))
-ITEM_FIELDS = ("item_id", "url", "title", "summary", "published_at", "image")
+ITEM_FIELDS = ("item_id", "url", "title", "summary", "published_at", "image", "doc_number",
+               "doc_type", "attachments")  # each compared when the expected item has it
 
 
 def test_there_is_at_least_one_recipe() -> None:
@@ -85,6 +88,8 @@ def _compare_items(
             if field not in want:
                 continue
             got_value = getattr(item, field)
+            if field == "attachments":
+                got_value = [asdict(attachment) for attachment in got_value]
             if not _same(field, got_value, want[field], recipe.timezone):
                 failures.append(
                     f"{where} item {index} ({want.get('title', '')[:40]!r}) {field}:\n"

@@ -432,3 +432,68 @@ def test_hostile_article_pages_do_not_raise(html: str) -> None:
     rules = ArticleRules(content=Pick("div"), title=Pick("h1"), date=Pick("p"))
     info = scrape_article(html, ARTICLE_URL, rules, tz="Asia/Ho_Chi_Minh", now=NOW)
     assert info.published_at is None
+
+
+# --- official documents ------------------------------------------------------------------------
+
+
+def test_list_items_carry_document_numbers_types_and_their_files() -> None:
+    html = listing(
+        li("Quyết định số 3856/QĐ-UBND phê duyệt kế hoạch", "/tb/qd-749398",
+           "<p><a class='link-download' href='/files/3856.pdf'>Tải về</a>"
+           "<a href='/files/phu-luc.docx'>Phụ lục</a></p>"),
+        li("Trao quyết định bổ nhiệm cán bộ", "/tb/tin-749290",
+           "<a href='/anh/trao-quyet-dinh.jpg'>Ảnh</a>"),
+    )  # fmt: skip
+
+    decision, news = scrape(html, BASE, recipe(), NOW).items
+
+    assert (decision.doc_number, decision.doc_type) == ("3856/QĐ-UBND", "Quyết định")
+    assert [(a.url, a.name, a.kind) for a in decision.attachments] == [
+        ("https://haiphong.gov.vn/files/3856.pdf", "3856.pdf", "pdf"),
+        ("https://haiphong.gov.vn/files/phu-luc.docx", "Phụ lục", "docx"),
+    ]
+    assert (news.doc_number, news.doc_type, news.attachments) == (None, None, ())
+
+
+def test_an_item_linking_straight_to_its_pdf_is_its_own_attachment() -> None:
+    html = listing(li("Thông báo 12/TB-VP lịch làm việc", "/files/12-TB-VP.pdf"))
+
+    [notice] = scrape(html, BASE, recipe(), NOW).items
+
+    assert notice.url == "https://haiphong.gov.vn/files/12-TB-VP.pdf"
+    assert [a.url for a in notice.attachments] == [notice.url]
+    assert notice.doc_type == "Thông báo"
+
+
+ARTICLE_WITH_FILES = """<html><body>
+<div class="ArticleDetailControl">
+  <div class="ArticleHeader">Kế hoạch số 298/KH-UBND</div>
+  <div class="ArticleContent"><p>Nội dung <a href="/upload/298-KH-UBND.pdf">toàn văn kế hoạch</a>
+    và <a href="/tin-tuc-su-kien/bai-khac-749100">bài khác</a>.</p>
+    <iframe src="/pdfjs/web/viewer.html?file=/upload/298-phu-luc.pdf" title="Phụ lục"></iframe>
+  </div>
+  <div class="attachments"><a class="link-download" href="/Download.ashx?id=298">Tải về</a></div>
+</div>
+<footer><a href="/upload/quy-che-hoat-dong.pdf">Quy chế hoạt động</a></footer>
+</body></html>"""
+
+
+def test_article_attachments_come_from_the_content_and_the_cms_download_links() -> None:
+    rules = ArticleRules(content=Pick("div.ArticleContent"), title=Pick("div.ArticleHeader"))
+
+    info = scrape_article(ARTICLE_WITH_FILES, ARTICLE_URL, rules, tz="Asia/Ho_Chi_Minh", now=NOW)
+
+    assert [(a.url.rsplit("/", 1)[1], a.name, a.kind) for a in info.attachments] == [
+        ("298-KH-UBND.pdf", "toàn văn kế hoạch", "pdf"),
+        ("298-phu-luc.pdf", "Phụ lục", "pdf"),
+        ("Download.ashx?id=298", "Download.ashx", "file"),
+    ]  # not the footer's site-wide PDF
+    assert info.content_html is not None and "/upload/298-KH-UBND.pdf" in info.content_html
+
+
+def test_article_without_a_content_rule_takes_every_file_on_the_page() -> None:
+    info = scrape_article(ARTICLE_WITH_FILES, ARTICLE_URL, None, tz="Asia/Ho_Chi_Minh", now=NOW)
+
+    assert [a.name for a in info.attachments] == [
+        "toàn văn kế hoạch", "Phụ lục", "Download.ashx", "Quy chế hoạt động"]

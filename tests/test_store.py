@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 from bot.errors import InstanceLocked, StoreError
-from bot.model import CacheHeaders, Chat, FeedHealth, Item, KeywordFilter
+from bot.model import Attachment, CacheHeaders, Chat, FeedHealth, Item, KeywordFilter
 from bot.store import MIGRATIONS, Store, acquire_lock
 
 T0 = datetime(2024, 11, 28, 5, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -550,3 +551,99 @@ def test_lock_across_processes(tmp_path: Path) -> None:
                                  capture_output=True, text=True, timeout=10, check=False)
     assert refused.returncode == 3
     assert f"another newsbot is running on {tmp_path} (pid {os.getpid()})" in refused.stdout
+
+
+# -- documents and sections (migration 6) ------------------------------------------------------
+
+PDF = Attachment("https://cdn.haiphong.gov.vn/gov-hpg/1/tintuc/2024/11/412.pdf", "412", "pdf")
+DOCX = Attachment("https://haiphong.gov.vn/upload/phu-luc.docx", "Phụ lục", "docx")
+
+
+def document(n: int, **changes: object) -> Item:
+    fields: dict[str, object] = {
+        "title": f"Quyết định số {n}/QĐ-UBND", "doc_number": f"{n}/QĐ-UBND",
+        "doc_type": "Quyết định", "section": "thong-bao", "attachments": (PDF,)}
+    return item(n, **{**fields, **changes})
+
+
+def test_migration_6_adds_the_document_and_section_columns(store: Store) -> None:
+    [name] = [name for version, name, _ in store.migrations() if version == 6]
+    columns = {row[1] for row in store._conn.execute("PRAGMA table_info(items)")}
+
+    assert name == "items.attachments_documents_sections"
+    assert {"attachments", "doc_number", "doc_type", "section"} <= columns
+
+
+def test_documents_and_sections_round_trip(store: Store) -> None:
+    stored = document(7, attachments=(PDF, DOCX))
+    store.add_items("hp", [stored, item(8)], T0)
+
+    got = {i.item_id: i for i in store.items("hp")}
+
+    assert got["id-7"].attachments == (PDF, DOCX)
+    assert (got["id-7"].doc_number, got["id-7"].doc_type, got["id-7"].section) == (
+        "7/QĐ-UBND", "Quyết định", "thong-bao")
+    assert got["id-8"].attachments == () and got["id-8"].section is None
+    pending_copy = dataclasses.replace(got["id-7"], first_seen_at=None, updated_at=None)
+    assert pending_copy == stored
+
+
+def test_section_listing_keeps_one_section_newest_first(store: Store) -> None:
+    store.add_items("hp", [document(1, published_at=T0), document(2, published_at=T0 + HOUR),
+                           item(3, section="tin-tuc", published_at=T0 + 2 * HOUR)], T0)
+    store.add_items("other", [document(4)], T0)
+
+    assert ids(store.items("hp", section="thong-bao")) == ["id-2", "id-1"]
+    assert ids(store.items("hp", section="tin-tuc")) == ["id-3"]
+    assert store.items("hp", section="chi-dao") == []
+    plan = " | ".join(row[3] for row in store._conn.execute(
+        "EXPLAIN QUERY PLAN SELECT * FROM items WHERE feed_id = 'hp' AND section = 's' "
+        "ORDER BY coalesce(published_at, first_seen_at) DESC, first_seen_at DESC, rowid DESC "
+        "LIMIT 50"))
+    assert "items_section" in plan and "TEMP B-TREE" not in plan
+
+
+def test_attachments_only_grow_and_listing_gaps_keep_the_stored_section(store: Store) -> None:
+    store.add_items("hp", [document(1, attachments=(PDF, DOCX))], T0)  # enriched from the article
+    later = T0 + HOUR
+
+    store.add_items("hp", [document(1, attachments=(PDF,), section=None)], later)  # listing
+    kept = store.items("hp")[0]
+
+    assert kept.attachments == (PDF, DOCX) and kept.section == "thong-bao"
+    assert kept.updated_at == T0  # nothing changed: no republish
+
+    extra = Attachment("https://haiphong.gov.vn/upload/bang.xlsx", "Bảng", "xlsx")
+    store.add_items("hp", [document(1, attachments=(extra,))], later)
+    grown = store.items("hp")[0]
+    assert grown.attachments == (PDF, DOCX, extra) and grown.updated_at == later
+
+
+def test_a_title_edit_updates_the_document_fields_and_a_move_the_section(store: Store) -> None:
+    store.add_items("hp", [document(1)], T0)
+    later = T0 + HOUR
+
+    store.add_items("hp", [document(1, title="Quyết định số 1/QĐ-UBND (đính chính)",
+                                    doc_number=None, doc_type="Thông báo", section="chi-dao")],
+                    later)
+    edited = store.items("hp")[0]
+
+    assert (edited.doc_number, edited.doc_type, edited.section) == (None, "Thông báo", "chi-dao")
+    assert edited.updated_at == later and edited.first_seen_at == T0
+
+
+def test_rows_from_before_migration_6_read_back_empty(tmp_path: Path) -> None:
+    path = tmp_path / "newsbot.db"
+    Store.open(path).close()
+    with raw(path) as conn:  # a row as version 5 wrote it, and a hand-mangled one
+        conn.execute("INSERT INTO items (feed_id, item_id, url, title, first_seen_at, "
+                     "updated_at, last_seen_at) VALUES ('hp', 'old', 'https://x.vn/1', 'Cũ', "
+                     "'2024-11-28T05:00:00.000000+00:00', '2024-11-28T05:00:00.000000+00:00', "
+                     "'2024-11-28T05:00:00.000000+00:00')")
+        conn.execute("INSERT INTO items (feed_id, item_id, url, title, first_seen_at, "
+                     "updated_at, last_seen_at, attachments) SELECT 'hp', 'bad', url, title, "
+                     "first_seen_at, updated_at, last_seen_at, '{\"not\": \"a list\"' FROM items")
+    with Store.open(path) as db:
+        got = {i.item_id: i for i in db.items("hp")}
+    assert got["old"].attachments == () and got["old"].section is None
+    assert got["bad"].attachments == ()

@@ -24,7 +24,7 @@ from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
 from bot.errors import ConfigError, StoreError
-from bot.model import Item, PollReport
+from bot.model import Attachment, Item, PollReport, Section
 from bot.pages import pick_language
 from bot.publish import FeedMeta
 from bot.store import Store
@@ -626,3 +626,93 @@ async def test_accepts_gzip() -> None:
     assert not accepts_gzip("gzip;q=0")
     assert not accepts_gzip("identity")
     assert not accepts_gzip(None)
+
+
+# --- sections and document types ----------------------------------------------------------------
+
+SECTIONS = (
+    Section("tin-tuc-su-kien", "Tin tức – Sự kiện", "https://haiphong.gov.vn/tin-tuc-su-kien"),
+    Section("thong-bao", "Thông báo", "https://haiphong.gov.vn/thong-bao"),
+)
+SECTIONED_FEEDS = {**FEEDS, "haiphong": replace(FEEDS["haiphong"], sections=SECTIONS)}
+PDF = Attachment("https://cdn.haiphong.gov.vn/gov-hpg/1/tintuc/2024/11/412.pdf", "412", "pdf")
+SECTION_ITEMS = [
+    replace(hp_item(20, "Quyết định số 3856/QĐ-UBND phê duyệt kế hoạch"), section="thong-bao",
+            doc_number="3856/QĐ-UBND", doc_type="Quyết định", attachments=(PDF,)),
+    replace(hp_item(21, "Thông báo số 412/TB-UBND kết luận"), section="thong-bao",
+            doc_number="412/TB-UBND", doc_type="Thông báo"),
+    replace(hp_item(22, "Trao quyết định bổ nhiệm"), section="tin-tuc-su-kien"),
+]
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def sectioned(store: Store, running: Running) -> AsyncIterator[httpx.AsyncClient]:
+    store.add_items("haiphong", SECTION_ITEMS, T0 + timedelta(minutes=1))
+    app = create_app(store=store, feeds=SECTIONED_FEEDS, public_url=PUBLIC,
+                     health=HealthSwitch(), metrics=Metrics())
+    async with client_for(running, app) as client:
+        yield client
+
+
+async def fetch(client: httpx.AsyncClient, path: str, **params: str) -> feedparser.FeedParserDict:
+    response = await client.get(path, params=params)
+    assert response.status_code == 200, response.text
+    parsed = feedparser.parse(response.content)
+    assert parsed.bozo == 0, parsed.get("bozo_exception")
+    return parsed
+
+
+@pytest.mark.parametrize("ext", ["xml", "atom"])
+async def test_each_section_has_its_own_feed(sectioned: httpx.AsyncClient, ext: str) -> None:
+    notices = await fetch(sectioned, f"/feeds/haiphong/thong-bao.{ext}")
+    news = await fetch(sectioned, f"/feeds/haiphong/tin-tuc-su-kien.{ext}")
+
+    assert titles(notices) == [SECTION_ITEMS[0].title, SECTION_ITEMS[1].title]
+    assert titles(news) == [SECTION_ITEMS[2].title]
+    assert notices.feed.title == "Cổng TTĐT Hải Phòng – Thông báo"
+    self_links = [link.href for link in notices.feed.links if link.rel == "self"]
+    assert self_links == [f"{PUBLIC}/feeds/haiphong/thong-bao.{ext}"]
+    assert notices.entries[0].enclosures[-1].href == PDF.url
+    assert {t.term for t in notices.entries[0].tags} == {"Quyết định", "Thông báo"}
+
+
+async def test_unknown_sections_and_sections_of_plain_feeds_are_404(
+    sectioned: httpx.AsyncClient,
+) -> None:
+    for path in ("/feeds/haiphong/chi-dao.xml", "/feeds/sotttt/thong-bao.xml",
+                 "/feeds/all/thong-bao.xml", "/feeds/nope/thong-bao.xml",
+                 "/feeds/haiphong/thong-bao.html"):
+        response = await sectioned.get(path)
+        assert response.status_code == 404, path
+        assert "section" in response.text
+
+
+async def test_type_and_section_keywords_filter_feed_urls(sectioned: httpx.AsyncClient) -> None:
+    decisions = await fetch(sectioned, "/feeds/haiphong.xml", include="type:quyet dinh")
+    no_notices = await fetch(sectioned, "/feeds/all.xml", exclude="section:thông báo")
+    in_section = await fetch(sectioned, "/feeds/haiphong/thong-bao.atom", q="loại:Thông báo")
+
+    assert titles(decisions) == [SECTION_ITEMS[0].title]
+    assert SECTION_ITEMS[2].title not in titles(decisions)  # "quyết định" in its title only
+    assert not {SECTION_ITEMS[0].title, SECTION_ITEMS[1].title} & set(titles(no_notices))
+    assert SECTION_ITEMS[2].title in titles(no_notices)
+    assert titles(in_section) == [SECTION_ITEMS[1].title]
+    self_link = next(link.href for link in in_section.feed.links if link.rel == "self")
+    assert self_link.startswith(f"{PUBLIC}/feeds/haiphong/thong-bao.atom?include=")
+    bad = await sectioned.get("/feeds/haiphong.xml", params={"include": "type:"})
+    assert bad.status_code == 400
+
+
+async def test_index_and_opml_list_the_section_feeds(sectioned: httpx.AsyncClient) -> None:
+    page = (await sectioned.get("/")).text
+    outlines = ET.fromstring((await sectioned.get("/feeds.opml")).content).findall("body/outline")
+
+    assert "Theo dõi từng chuyên mục:" in page
+    assert f'href="{PUBLIC}/feeds/haiphong/thong-bao.xml"' in page
+    assert "Tin tức – Sự kiện: <a" in page
+    assert [o.get("xmlUrl") for o in outlines] == [
+        f"{PUBLIC}/feeds/haiphong.xml",
+        f"{PUBLIC}/feeds/haiphong/tin-tuc-su-kien.xml",
+        f"{PUBLIC}/feeds/haiphong/thong-bao.xml",
+        f"{PUBLIC}/feeds/sotttt.xml",
+    ]

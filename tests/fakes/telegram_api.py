@@ -17,6 +17,11 @@ validation measured after parsing, fault injection and update injection for long
 
 Where Telegram's behaviour is unknown it is stricter (a bare `&`, an unknown named entity or a
 non-http(s)/tg/mailto href are rejected), so code that passes here passes there.
+
+Forum supergroups: `add_forum(chat_id)` and `create_topic(chat_id, name)` (returns the topic's
+message_thread_id); `user_message(..., thread_id=...)` posts inside a topic; sends naming a
+message_thread_id the chat does not have (or a topic removed by `delete_topic`) get 400 "message
+thread not found". `sendDocument` takes a URL or an upload (kept in `SentMessage.document_bytes`).
 """
 
 from __future__ import annotations
@@ -94,8 +99,18 @@ JSON_PARAMS = frozenset(
     ]
 )
 INT_PARAMS = frozenset(
-    ["offset", "limit", "timeout", "message_id", "user_id", "from_chat_id", "reply_to_message_id"]
+    [
+        "offset",
+        "limit",
+        "timeout",
+        "message_id",
+        "user_id",
+        "from_chat_id",
+        "reply_to_message_id",
+        "message_thread_id",
+    ]
 )
+MAX_UPLOAD = 50 * 1024 * 1024  # the Bot API's limit for files bots send
 DEFAULT_UPDATES = frozenset(
     [
         "message",
@@ -414,6 +429,9 @@ class SentMessage:
     t: float
     caption: str | None = None
     photo: str | None = None
+    message_thread_id: int | None = None  # the forum topic it went to
+    document: str | None = None  # sendDocument: the URL, or the uploaded file's name
+    document_bytes: bytes | None = None  # sendDocument: the uploaded content
 
     @property
     def body(self) -> str:
@@ -493,6 +511,8 @@ class FakeBotAPI:
         self.admins: dict[int, set[int]] = {}
         self.owners: dict[int, int] = {}
         self.bad_photo_urls: set[str] = set()
+        self.bad_document_urls: set[str] = set()
+        self.topics: dict[int, dict[int, str]] = {}  # forum chat -> thread id -> topic name
         # records
         self.calls: list[Call] = []
         self.sent: list[SentMessage] = []
@@ -526,6 +546,7 @@ class FakeBotAPI:
             "getupdates": self._get_updates,
             "sendmessage": self._send_message,
             "sendphoto": self._send_photo,
+            "senddocument": self._send_document,
             "editmessagetext": self._edit_message_text,
             "editmessagereplymarkup": self._edit_reply_markup,
             "answercallbackquery": self._answer_callback_query,
@@ -603,7 +624,13 @@ class FakeBotAPI:
     # ------------------------------------------------------------------ chats and recipients
 
     def add_chat(
-        self, chat_id: int, chat_type: str, *, title: str = "", username: str | None = None
+        self,
+        chat_id: int,
+        chat_type: str,
+        *,
+        title: str = "",
+        username: str | None = None,
+        is_forum: bool = False,
     ) -> JSON:
         """Register a chat; unregistered ids are private (>0), supergroups (-100...) or groups."""
         with self._lock:
@@ -614,8 +641,28 @@ class FakeBotAPI:
                 chat["title"] = title or f"Chat {chat_id}"
             if username:
                 chat["username"] = username
+            if is_forum:
+                chat["is_forum"] = True
             self.chats[chat_id] = chat
             return chat
+
+    def add_forum(self, chat_id: int, *, title: str = "") -> JSON:
+        """A supergroup with topics enabled."""
+        return self.add_chat(chat_id, "supergroup", title=title, is_forum=True)
+
+    def create_topic(self, chat_id: int, name: str) -> int:
+        """A new topic in a forum; returns its message_thread_id (its first message's id)."""
+        with self._lock:
+            if not self.chat(chat_id).get("is_forum"):
+                raise ValueError(f"chat {chat_id} is not a forum; use add_forum first")
+            thread_id = next(self._message_counter(chat_id))
+            self.topics.setdefault(chat_id, {})[thread_id] = name
+            return thread_id
+
+    def delete_topic(self, chat_id: int, thread_id: int) -> None:
+        """The topic is deleted: sends to it get 400 "message thread not found"."""
+        with self._lock:
+            self.topics.get(chat_id, {}).pop(thread_id, None)
 
     def chat(self, chat_id: int) -> JSON:
         with self._lock:
@@ -811,13 +858,19 @@ class FakeBotAPI:
         language_code: str | None = "vi",
         title: str = "",
         sender_chat: JSON | None = None,
+        thread_id: int | None = None,
     ) -> JSON:
-        """A user writes `text` (a `/command` gets its bot_command entity); returns the update."""
+        """A user writes `text` (a `/command` gets its bot_command entity), in the forum topic
+        `thread_id` if given; returns the update."""
         with self._lock:
             chat_id = user_id if chat_id is None else chat_id
             if chat_id not in self.chats:
                 self.add_chat(chat_id, chat_type, title=title)
             extra: JSON = {"text": text}
+            if thread_id is not None:
+                if thread_id not in self.topics.get(chat_id, {}):
+                    raise ValueError(f"chat {chat_id} has no topic {thread_id}")
+                extra.update(message_thread_id=thread_id, is_topic_message=True)
             command = re.match(r"/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?", text)
             if command:
                 extra["entities"] = [
@@ -920,7 +973,10 @@ class FakeBotAPI:
         method = request.match_info["method"].lower()
         if request.match_info["token"] != self.token:
             return self._error_response(method, {}, ApiError(401, "Unauthorized"))
-        params = await self._params(request)
+        try:
+            params = await self._params(request)
+        except ConnectionResetError:  # the client died mid-request (a crash test): nobody to answer
+            raise asyncio.CancelledError from None
         with self._lock:
             self.calls.append(Call(method, params, time.monotonic()))
         fault = self.faults.take(method, params)
@@ -976,8 +1032,15 @@ class FakeBotAPI:
         if request.content_type == "application/json" and request.can_read_body:
             raw.update(await request.json())
         elif request.can_read_body:
+            uploads: dict[str, bytes] = {}
             for key, value in (await request.post()).items():
-                raw[key] = value if isinstance(value, str) else getattr(value, "filename", "file")
+                if isinstance(value, str):
+                    raw[key] = value
+                    continue
+                raw[key] = getattr(value, "filename", None) or "file"
+                uploads[key] = value.file.read()
+            if uploads:
+                raw["_uploads"] = uploads
         params: JSON = {}
         for key, value in raw.items():
             if key in JSON_PARAMS and isinstance(value, str):
@@ -1071,6 +1134,17 @@ class FakeBotAPI:
             ]
             if message.caption:
                 body["caption"] = _visible(message.caption, message.parse_mode)
+        if message.document is not None:
+            body["document"] = {
+                "file_id": f"document-{message.message_id}",
+                "file_unique_id": f"d-{message.message_id}",
+                "file_name": message.document.rsplit("/", 1)[-1] or "file",
+            }
+            if message.caption:
+                body["caption"] = _visible(message.caption, message.parse_mode)
+        if message.message_thread_id is not None:
+            body["message_thread_id"] = message.message_thread_id
+            body["is_topic_message"] = True
         if message.reply_markup:
             body["reply_markup"] = message.reply_markup
         return body
@@ -1082,13 +1156,22 @@ class FakeBotAPI:
             raise error
         self._check_flood(method, chat_id)
         check_reply_markup(params.get("reply_markup"))
+        self._check_thread(chat_id, params.get("message_thread_id"))
         return chat_id
+
+    def _check_thread(self, chat_id: int, thread_id: Any) -> None:
+        if thread_id is None:
+            return
+        if int(thread_id) not in self.topics.get(chat_id, {}):
+            raise ApiError(400, "Bad Request: message thread not found")
 
     def _send_message(self, params: JSON) -> JSON:
         with self._lock:
             chat_id = self._prepare_send("sendmessage", params)
             check_message_text(str(params.get("text", "")), params.get("parse_mode"))
-            return self._store_message("sendMessage", chat_id, params)
+            return self._store_message(
+                "sendMessage", chat_id, params, message_thread_id=params.get("message_thread_id")
+            )
 
     def _send_photo(self, params: JSON) -> JSON:
         with self._lock:
@@ -1099,7 +1182,33 @@ class FakeBotAPI:
             if photo in self.bad_photo_urls or not photo:
                 raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
             return self._store_message(
-                "sendPhoto", chat_id, params, caption=caption or None, photo=photo
+                "sendPhoto",
+                chat_id,
+                params,
+                caption=caption or None,
+                photo=photo,
+                message_thread_id=params.get("message_thread_id"),
+            )
+
+    def _send_document(self, params: JSON) -> JSON:
+        with self._lock:
+            chat_id = self._prepare_send("senddocument", params)
+            caption = str(params.get("caption", ""))
+            check_message_text(caption, params.get("parse_mode"), caption=True)
+            document = str(params.get("document", ""))
+            upload = params.get("_uploads", {}).get("document")
+            if upload is not None and len(upload) > MAX_UPLOAD:
+                raise ApiError(413, "Request Entity Too Large")
+            if not document or (upload is None and document in self.bad_document_urls):
+                raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+            return self._store_message(
+                "sendDocument",
+                chat_id,
+                params,
+                caption=caption or None,
+                document=document,
+                document_bytes=upload,
+                message_thread_id=params.get("message_thread_id"),
             )
 
     def _edited(self, method: str, params: JSON) -> SentMessage:

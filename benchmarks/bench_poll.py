@@ -1,0 +1,575 @@
+"""One poll of the real listing page, end to end, next to the floors and peers it has to beat.
+
+    .venv/bin/python benchmarks/bench_poll.py [--runs N] [--cold-runs N]
+
+Page: ../shared/realpages/capstone2/tin-tuc-su-kien.html (77.8 KB, 20 items) served by
+tests/fakes/site.py's FakeSite on 127.0.0.1, in the benchmark's own event loop; the recipe is the
+one shared/docs/peers-baseline.md gave RSS-Bridge and morss, with timezone Asia/Ho_Chi_Minh.
+
+1. Correctness, read back with feedparser from the RSS and Atom files newsbot writes, judged as the
+   peers were: item right = title and link; date right = a zoned timestamp at the printed instant.
+2. Warm per-poll time of `pipeline.poll_source` (real Fetcher with min_host_gap=0 and no robots,
+   real Store on a tmp file, feed files in a tmp dir), median of N, for: a new item on the page,
+   a changed HTML comment only, 304 to If-None-Match, the same bytes as 200 without validators.
+3. Floors measured in the same rounds (interleaved): a bare httpx GET of the page (200 and 304),
+   lxml.html parse + the 4 precompiled CSS selections, sha256 of the body; ratios against them and
+   against RSS-Bridge's warm request (a constant from peers-baseline.md, another run).
+   Whole process: `python -m bot check RECIPE --file PAGE` next to `python -c pass`.
+4. Peak RSS of this process and of each child.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import email.utils
+import hashlib
+import json
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"  # loopback only
+
+import feedparser  # noqa: E402
+import httpx  # noqa: E402
+import lxml.html  # noqa: E402
+from fakes.site import FakeSite  # noqa: E402
+from lxml.cssselect import CSSSelector  # noqa: E402
+
+from bot.fetch import Fetcher, FetchPolicy  # noqa: E402
+from bot.model import Chat, ListRules, Pick, Recipe  # noqa: E402
+from bot.pipeline import (  # noqa: E402
+    PollDeps,
+    all_meta,
+    feed_meta,
+    poll_source,
+    publish_feed,
+    read_listing,
+)
+from bot.publish import RENDERERS  # noqa: E402
+from bot.store import Store  # noqa: E402
+
+REALPAGES = ROOT.parent / "shared" / "realpages"
+PAGE = REALPAGES / "capstone2" / "tin-tuc-su-kien.html"
+PAGE_KEY = "capstone2/tin-tuc-su-kien.html"
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+SAVED_AT = datetime(2022, 8, 27, 4, 7, 44, tzinfo=UTC)  # HTTrack's stamp: polls happen "then"
+PUBLIC_URL = "http://127.0.0.1:8080"
+# Items per published feed: the page's 20, as in the peers' feeds (the default is 50). Without
+# it the new-item case would render a feed that grows to 50 items while the others render 20.
+FEED_ITEMS = 20
+# From shared/docs/peers-baseline.md: another machine run, not measured here.
+PEERS_MS = {
+    "RSS-Bridge warm request (php -S, incl. loopback fetch)": 8.3,
+    "RSS-Bridge Complex bridge warm request": 11.8,
+    "floor lxml.html + cssselect (peers' run)": 1.68,
+}
+PEERS_PROCESS_MS = {"RSS-Bridge CLI": 38.0, "RSS-Bridge Complex CLI": 44.0, "lxml floor": 60.0,
+                    "python3 -c pass": 10.0}  # fmt: skip
+RULES = ListRules(
+    item="div.asset-abstract",
+    title=Pick("h3.asset-title > a"),
+    date=Pick("div.assetPublishDate.block_timer"),
+    summary=Pick("div.asset-summary"),
+)
+RECIPE_TOML = """title = "Sở TT&TT Hà Nội – Tin tức sự kiện"
+url = "{url}"
+timezone = "Asia/Ho_Chi_Minh"
+
+[list]
+item = "div.asset-abstract"
+title = "h3.asset-title > a"
+date = "div.assetPublishDate.block_timer"
+summary = "div.asset-summary"
+"""
+
+
+# --- the page and what it should give --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Expected:
+    title: str
+    link: str
+    at: datetime
+
+
+def expected_items(page_url: str) -> list[Expected]:
+    listing = json.loads((REALPAGES / "expected-listings.json").read_text("utf-8"))[PAGE_KEY]
+    return [
+        Expected(
+            title=collapse(row["title"]),
+            link=urljoin(page_url, row["href_in_file"]),
+            at=datetime.strptime(f"{row['date']} {row['time']}", "%d/%m/%Y %I:%M %p")
+            .replace(tzinfo=TZ),
+        )
+        for row in listing["items"]
+    ]
+
+
+def collapse(text: str) -> str:
+    return " ".join(text.split())
+
+
+FIRST_ID = b"4430301-"  # the first item's article id, in both of its links
+FIRST_TITLE = "Thông báo danh sách đủ và không đủ tiêu chuẩn".encode()
+
+
+def with_new_first_item(body: bytes, n: int) -> bytes:
+    """The page with its first item replaced by article n: a new link and title, 20 items."""
+    return body.replace(FIRST_ID, b"%d-" % (9_000_000 + n)).replace(
+        FIRST_TITLE, FIRST_TITLE + b" (%d)" % n
+    )
+
+
+def with_comment(body: bytes, n: int) -> bytes:
+    """Other bytes, same items: what a page with a visitor counter or a CSRF token looks like."""
+    return body.replace(b"</body>", b"<!-- poll %d --></body>" % n)
+
+
+# --- correctness ---------------------------------------------------------------------------------
+
+
+def judge_feed(path: Path, expected: list[Expected], date_key: str) -> tuple[str, int, int]:
+    """Items right, dates right and one summary line for one feed file, read with feedparser."""
+    parsed = feedparser.parse(path.read_bytes())
+    entries = {entry.get("link"): entry for entry in parsed.entries}
+    items_ok = dates_ok = local = 0
+    for want in expected:
+        entry = entries.get(want.link)
+        if entry is None or collapse(entry.get("title", "")) != want.title:
+            continue
+        items_ok += 1
+        at = feed_time(entry.get(date_key, ""))
+        if at is not None and at == want.at:
+            dates_ok += 1
+            local += at.utcoffset() == want.at.utcoffset()
+    sample = parsed.entries[0].get(date_key, "-") if parsed.entries else "-"
+    line = (f"{path.name:<14} {len(parsed.entries):>7} {items_ok:>5}/20 {dates_ok:>5}/20 "
+            f"{local:>8}/20  {'no' if not parsed.bozo else 'YES'}    {sample}")  # fmt: skip
+    return line, items_ok, dates_ok
+
+
+def feed_time(text: str) -> datetime | None:
+    """A feed timestamp (RFC 822 or RFC 3339); None when absent, unreadable or without a zone."""
+    if not text:
+        return None
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            at = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+    return at if at.tzinfo is not None else None
+
+
+# --- the floor: lxml.html + precompiled CSS, as in the peers' "Floor" row -----------------------
+
+FLOOR_ITEM = CSSSelector("div.asset-abstract")
+FLOOR_TITLE = CSSSelector("h3.asset-title > a")
+FLOOR_DATE = CSSSelector("div.assetPublishDate.block_timer")
+FLOOR_SUMMARY = CSSSelector("div.asset-summary")
+FLOOR_DATE_TEXT = re.compile(r"(\d{2})/(\d{2})/(\d{4}) \| (\d{2}):(\d{2}) ([AP]M)")
+
+
+def floor_scrape(body: bytes, url: str) -> list[tuple[str, str, datetime | None, str]]:
+    """Title, link, date and summary of each item: parse, 4 selections, urljoin, regex+zoneinfo."""
+    found = []
+    for element in FLOOR_ITEM(lxml.html.fromstring(body)):
+        anchor = FLOOR_TITLE(element)[0]
+        match = FLOOR_DATE_TEXT.search(FLOOR_DATE(element)[0].text_content())
+        at = None
+        if match:
+            day, month, year, hour, minute, half = match.groups()
+            hour24 = int(hour) % 12 + (12 if half == "PM" else 0)
+            at = datetime(int(year), int(month), int(day), hour24, int(minute), tzinfo=TZ)
+        summary = collapse(FLOOR_SUMMARY(element)[0].text_content())
+        found.append((collapse(anchor.text_content()), urljoin(url, anchor.get("href")), at,
+                      summary))
+    return found
+
+
+# --- warm polls ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Case:
+    """One way the page can look at the next poll; its own path, store and feed files."""
+
+    label: str
+    recipe: Recipe
+    deps: PollDeps
+    before_poll: Callable[[int], None]
+    times: list[float] = field(default_factory=list)
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+
+def make_case(
+    site: FakeSite, tmp: Path, fetcher: Fetcher, key: str, label: str, body: bytes,
+    before_poll: Callable[[FakeSite, str, int], None],
+) -> Case:  # fmt: skip
+    path = f"/{key}/vi/tin-tuc-su-kien"
+    recipe = Recipe(feed_id=key, title=f"Sở TT&TT Hà Nội ({label})", urls=(site.url_for(path),),
+                    rules=RULES, timezone="Asia/Ho_Chi_Minh", max_items=FEED_ITEMS)  # fmt: skip
+    store = Store.open(tmp / f"{key}.db")
+    store.upsert_chat(Chat(1))  # one subscriber, so a new item is routed and queued
+    store.subscribe(1, key)
+    deps = PollDeps(store=store, fetcher=fetcher, public_dir=tmp / key, public_url=PUBLIC_URL,
+                    feeds={key: recipe})  # fmt: skip
+    site.set_page(path, body)
+    return Case(label, recipe, deps, lambda n: before_poll(site, path, n))
+
+
+def cases_for(site: FakeSite, tmp: Path, fetcher: Fetcher, body: bytes) -> list[Case]:
+    def new_item(s: FakeSite, path: str, n: int) -> None:
+        s.set_page(path, with_new_first_item(body, n))
+
+    def comment(s: FakeSite, path: str, n: int) -> None:
+        s.set_page(path, with_comment(body, n))
+
+    def same(s: FakeSite, path: str, n: int) -> None:
+        pass
+
+    def same_no_validators(s: FakeSite, path: str, n: int) -> None:
+        s.set_page(path, body, etag="", last_modified="")  # no ETag/Last-Modified: always 200
+
+    return [
+        make_case(site, tmp, fetcher, "newitem", "(a) changed: a new item", body, new_item),
+        make_case(site, tmp, fetcher, "comment", "(a') changed: comment only", body, comment),
+        make_case(site, tmp, fetcher, "notmod", "(b) unchanged: 304", body, same),
+        make_case(site, tmp, fetcher, "samebytes", "(c) unchanged: same bytes 200", body,
+                  same_no_validators),
+    ]  # fmt: skip
+
+
+async def timed(work: Callable[[], Awaitable[Any]], sink: list[float]) -> Any:
+    started = time.perf_counter()
+    result = await work()
+    sink.append((time.perf_counter() - started) * 1000)
+    return result
+
+
+async def run_rounds(
+    cases: list[Case], floors: dict[str, Callable[[], Awaitable[Any]]], runs: int, warmup: int
+) -> dict[str, list[float]]:
+    """Polls of every case and every floor, round-robin so all see the same machine load."""
+    floor_times: dict[str, list[float]] = {name: [] for name in floors}
+    for n in range(warmup + runs):
+        for case in cases:
+            case.before_poll(n)
+            now = SAVED_AT + timedelta(minutes=n + 1)
+            sink = case.times if n >= warmup else []
+            started = time.perf_counter()
+            report = await poll_source(case.recipe, case.deps, now)
+            sink.append((time.perf_counter() - started) * 1000)
+            if n >= warmup:
+                case.outcomes[report.outcome] += 1
+            if report.outcome == "failed":
+                raise SystemExit(f"{case.label}: poll failed: {report.error}")
+        for name, work in floors.items():
+            await timed(work, floor_times[name] if n >= warmup else [])
+    return floor_times
+
+
+def print_polls(cases: list[Case], floor_times: dict[str, list[float]], runs: int) -> None:
+    med = {name: statistics.median(times) for name, times in floor_times.items()}
+    get200, get304, scrape = med["GET 200"], med["GET 304"], med["lxml floor"]
+    page_floor = get200 + scrape
+    print(f"\n2-3. warm process, median of {runs} polls each, interleaved (ms)")
+    print("floors measured here, same rounds:")
+    for name, times in floor_times.items():
+        print(f"  {FLOOR_LABELS[name]:<58} {statistics.median(times):7.2f}")
+    print(f"  {'floor of a changed poll = GET 200 + lxml floor':<58} {page_floor:7.2f}")
+    rsb = PEERS_MS["RSS-Bridge warm request (php -S, incl. loopback fetch)"]
+    print(f"\n{'newsbot pipeline.poll_source':<32} {'median':>7} {'p90':>7} {'floor':>6} "
+          f"{'x floor':>8} {'x RSS-Br':>8}  outcomes")  # fmt: skip
+    floors_of = {"newitem": page_floor, "comment": page_floor, "notmod": get304,
+                 "samebytes": page_floor}  # fmt: skip
+    for case in cases:
+        median = statistics.median(case.times)
+        p90 = statistics.quantiles(case.times, n=10)[-1]
+        floor = floors_of[case.recipe.feed_id]
+        outcomes = ", ".join(f"{k}×{v}" for k, v in sorted(case.outcomes.items()))
+        print(f"{case.label:<32} {median:7.2f} {p90:7.2f} {floor:6.2f} {median / floor:7.2f}x "
+              f"{median / rsb:7.2f}x  {outcomes}")  # fmt: skip
+    print("floor column: (a),(a'),(c) = GET 200 + lxml floor; (b) = GET 304")
+    print("x RSS-Br: newsbot median / RSS-Bridge 8.3 ms (a constant from peers-baseline.md, "
+          "other run; < 1 is faster)")
+    for name, value in PEERS_MS.items():
+        print(f"  from peers-baseline.md, other run: {name:<54} {value:6.2f} ms")
+    by_key = {case.recipe.feed_id: statistics.median(case.times) for case in cases}
+    peers_floor = PEERS_MS["floor lxml.html + cssselect (peers' run)"]
+    print(f"in units of each run's own lxml floor: newsbot (a) {by_key['newitem'] / scrape:.1f}x, "
+          f"(a') {by_key['comment'] / scrape:.1f}x here; RSS-Bridge {rsb / peers_floor:.1f}x, "
+          f"Complex {PEERS_MS['RSS-Bridge Complex bridge warm request'] / peers_floor:.1f}x there "
+          "(both floors: parse, 4 precompiled selections, urljoin, regex date)")
+    print(f"same bytes / changed (new item): {by_key['samebytes'] / by_key['newitem']:.2f}; "
+          f"same bytes / changed (comment): {by_key['samebytes'] / by_key['comment']:.2f}; "
+          f"304 / same bytes: {by_key['notmod'] / by_key['samebytes']:.2f}")  # fmt: skip
+
+
+FLOOR_LABELS = {
+    "GET 200": "bare httpx GET, 200 with the 77.8 KB body (keep-alive)",
+    "GET 304": "bare httpx GET with If-None-Match, 304",
+    "lxml floor": "lxml.html parse + 4 precompiled CSS selections + dates",
+    "lxml parse": "lxml.html parse alone",
+    "sha256": "sha256 of the body (what a same-bytes skip would cost)",
+}
+
+
+async def stage_breakdown(case: Case, runs: int) -> None:
+    """Where a full poll of this case spends its time: the pipeline's steps, timed one by one."""
+    recipe, deps = case.recipe, case.deps
+    steps = ("fetch", "read_listing", "store", "render 6 feeds", "publish_feed")
+    sinks: dict[str, list[float]] = {name: [] for name in steps}
+    for n in range(runs + 2):
+        case.before_poll(100_000 + n)  # ids past those of the timed polls
+        now = SAVED_AT + timedelta(days=1, minutes=n)
+        marks = [time.perf_counter()]
+        page = await deps.fetcher.fetch(recipe.urls[0])
+        marks.append(time.perf_counter())
+        listing = read_listing([page], recipe, now)
+        marks.append(time.perf_counter())
+        known = deps.store.known_ids(recipe.feed_id, [item.item_id for item in listing.items])
+        deps.store.add_items(recipe.feed_id, listing.items, now)
+        marks.append(time.perf_counter())
+        render_feeds(recipe, deps)
+        marks.append(time.perf_counter())
+        publish_feed(recipe, deps)  # renders again, compares, writes what changed (fsync)
+        marks.append(time.perf_counter())
+        if n >= 2:  # 2 warm-up rounds
+            for name, start, end in zip(steps, marks[:-1], marks[1:], strict=True):
+                sinks[name].append((end - start) * 1000)
+        assert len(listing.items) == 20 and len(known) >= 19, (len(listing.items), len(known))
+    medians = {name: statistics.median(times) for name, times in sinks.items()}
+    write = medians["publish_feed"] - medians["render 6 feeds"]
+    print(f"{case.label:<32} " + " ".join(f"{medians[name]:>8.2f}" for name in steps)
+          + f" {write:>8.2f}")  # fmt: skip
+
+
+def render_feeds(recipe: Recipe, deps: PollDeps) -> None:
+    """What publish_feed renders: RSS, Atom and JSON of the feed and of the `all` feed."""
+    items = deps.store.items(recipe.feed_id, limit=recipe.max_items)
+    everything = deps.store.items(None, limit=recipe.max_items)
+    for meta, listed in ((feed_meta(recipe), items), (all_meta(deps.feeds), everything)):
+        for render in RENDERERS.values():
+            render(meta, listed, PUBLIC_URL)
+
+
+async def print_breakdown(cases: list[Case], runs: int) -> None:
+    print(f"\nby step (median of {runs}, ms): fetch = Fetcher.fetch, listing = read_listing "
+          "(decode, parse, select, dates, ids),\nstore = known_ids + add_items, render = the 6 "
+          "renders publish_feed does (RSS/Atom/JSON of the feed and of `all`),\npublish = "
+          "publish_feed (render again, compare with the files, write the changed ones with "
+          "fsync);\nlast column = publish - render, i.e. compare + write (noise can make it < 0)")
+    print(f"{'':<32} {'fetch':>8} {'listing':>8} {'store':>8} {'render':>8} {'publish':>8} "
+          f"{'pub-rend':>8}")  # fmt: skip
+    for case in cases:
+        await stage_breakdown(case, runs)
+
+
+# --- whole process -------------------------------------------------------------------------------
+
+
+GNU_TIME = Path("/usr/bin/time")
+
+
+def run_child(argv: list[str], cwd: Path) -> tuple[float, float, float, str]:
+    """Wall ms, CPU ms (user+sys) and peak RSS MiB of one child process, and its stdout."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out_path, err_path, peak_path = (Path(tmp) / name for name in ("out", "err", "peak"))
+        # Our own wait4 would report this process's RSS as the child's peak (vfork+exec keeps the
+        # parent's high-water mark); GNU time forks from a 2 MB process, so its %M is the child's.
+        wrapper = [str(GNU_TIME), "-f", "%M", "-o", str(peak_path)] if GNU_TIME.exists() else []
+        with out_path.open("wb") as out, err_path.open("wb") as err:
+            started = time.perf_counter()
+            child = subprocess.Popen([*wrapper, *argv], cwd=cwd, stdout=out, stderr=err)
+            _, status, usage = os.wait4(child.pid, 0)  # CPU of the child and what it waited for
+            wall = (time.perf_counter() - started) * 1000
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            raise SystemExit(f"{' '.join(argv)} failed ({child.returncode}): "
+                             f"{err_path.read_text('utf-8', 'replace')[-500:]}")  # fmt: skip
+        cpu = (usage.ru_utime + usage.ru_stime) * 1000
+        peak = int(peak_path.read_text().split()[-1]) / 1024 if wrapper else float("nan")
+        return wall, cpu, peak, out_path.read_text("utf-8", "replace")
+
+
+def cold_process(tmp: Path, site_url: str, runs: int) -> None:
+    recipe = tmp / "sotttt.toml"
+    recipe.write_text(RECIPE_TOML.format(url=site_url), "utf-8")
+    commands = {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "python -c 'import bot.cli'": [sys.executable, "-c", "import bot.cli"],
+        "python -m bot check RECIPE --file PAGE": [
+            sys.executable, "-m", "bot", "check", str(recipe), "--file", str(PAGE)],
+    }  # fmt: skip
+    results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in commands}
+    out = ""
+    for n in range(runs + 1):  # 1 warm-up (OS cache), then round-robin
+        for name, argv in commands.items():
+            wall, cpu, peak, text = run_child(argv, ROOT)
+            if n:
+                results[name].append((wall, cpu, peak))
+            out = text if "check" in name else out
+    found = re.search(r"(\d+) items found", out)
+    base = statistics.median(r[0] for r in results["python -c pass"])
+    base_cpu = statistics.median(r[1] for r in results["python -c pass"])
+    print(f"\nwhole process, median of {runs} (1 warm-up), round-robin; check found "
+          f"{found.group(1) if found else '?'} items; peak = max over runs (GNU time %M)")
+    print(f"{'command':<42} {'wall ms':>8} {'CPU ms':>7} {'peak MiB':>9} {'wall x pass':>12} "
+          f"{'CPU x pass':>11}")  # fmt: skip
+    for name, rows in results.items():
+        wall = statistics.median(r[0] for r in rows)
+        cpu = statistics.median(r[1] for r in rows)
+        peak = max(r[2] for r in rows)
+        print(f"{name:<42} {wall:8.1f} {cpu:7.1f} {peak:9.1f} {wall / base:11.1f}x "
+              f"{cpu / base_cpu:10.1f}x")  # fmt: skip
+    check = statistics.median(r[0] for r in results["python -m bot check RECIPE --file PAGE"])
+    print("from peers-baseline.md, other run (wall ms): " + ", ".join(
+        f"{name} {ms:g}" for name, ms in PEERS_PROCESS_MS.items()))  # fmt: skip
+    pass_ms = PEERS_PROCESS_MS["python3 -c pass"]
+    print(f"check minus python start-up: {check - base:.1f} ms here; check / RSS-Bridge CLI 38 ms "
+          f"(other run): {check / 38.0:.2f}x; in units of each run's `python -c pass`: check "
+          f"{check / base:.1f}x here, RSS-Bridge CLI {38.0 / pass_ms:.1f}x and lxml floor "
+          f"{60.0 / pass_ms:.1f}x there")  # fmt: skip
+    print_imports()
+
+
+def print_imports() -> None:
+    """Cumulative import time of each bot module under `import bot.cli` (python -X importtime)."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", "import bot.cli"], cwd=ROOT,
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    rows = []
+    for line in done.stderr.splitlines():
+        parts = [part.strip() for part in line.removeprefix("import time:").split("|")]
+        if len(parts) == 3 and parts[2].startswith("bot") and parts[1].isdigit():
+            rows.append((int(parts[1]) / 1000, int(parts[0]) / 1000, parts[2]))
+    rows.sort(reverse=True)
+    print("import bot.cli, one run of -X importtime, cumulative ms (own ms) per bot module: "
+          + ", ".join(f"{name} {cum:.0f} ({own:.0f})" for cum, own, name in rows[:10]))
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+
+async def bench(runs: int, cold_runs: int) -> None:
+    body = PAGE.read_bytes()
+    print(f"load average at start: {load_average()} (a busy machine slows every figure; "
+          "the ratios, measured in the same rounds, move less)\n")
+    with tempfile.TemporaryDirectory(prefix="bench-poll-") as tmp_name:
+        tmp = Path(tmp_name)
+        async with FakeSite() as site:
+            policy = FetchPolicy(min_host_gap=0, respect_robots=False)
+            fetcher = Fetcher(policy)
+            client = httpx.AsyncClient()
+            try:
+                cases = cases_for(site, tmp, fetcher, body)
+                await seed(cases)  # the first poll stores silently and writes the feeds
+                judge(cases[2])
+                floors = floor_work(site, client, cases[2], body)
+                floor_times = await run_rounds(cases, floors, runs, warmup=3)
+                print_polls(cases, floor_times, runs)
+                await print_breakdown([cases[0], cases[3]], runs)
+            finally:
+                await client.aclose()
+                await fetcher.aclose()
+                for case in cases:
+                    case.deps.store.close()
+        print(f"\npeak RSS of this process (warm polls, feedparser, httpx client): "
+              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} MiB")
+        if cold_runs > 0:
+            cold_process(tmp, site.url_for("/vi/tin-tuc-su-kien"), cold_runs)
+    print(f"\nload average at end: {load_average()}")
+
+
+def load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg()) + f" on {os.cpu_count()} CPUs"
+
+
+async def seed(cases: list[Case]) -> None:
+    for case in cases:
+        report = await poll_source(case.recipe, case.deps, SAVED_AT)
+        if report.outcome == "failed" or len(report.new_items) != 20:
+            raise SystemExit(f"{case.label}: seeding poll gave {report}")
+
+
+def judge(case: Case) -> None:
+    expected = expected_items(case.recipe.urls[0])
+    assert case.deps.public_dir is not None
+    feeds = case.deps.public_dir / "feeds"
+    print(f"1. correctness: {PAGE.relative_to(REALPAGES)} served at {case.recipe.urls[0]}, "
+          f"read back from newsbot's feed files with feedparser {feedparser.__version__}")
+    print(f"{'file':<14} {'entries':>7} {'items':>8} {'dates':>8} {'at +07:00':>11}  bozo  "
+          f"first entry's date as written")  # fmt: skip
+    scores = [judge_feed(feeds / f"{case.recipe.feed_id}.{ext}", expected, key)
+              for ext, key in (("xml", "published"), ("atom", "published"))]  # fmt: skip
+    for line, _, _ in scores:
+        print(line)
+    met = all(items == dates == 20 for _, items, dates in scores)
+    print(f"goal 20/20 items and 20/20 zoned dates in both feeds: {'met' if met else 'NOT met'}")
+    floor = floor_scrape(PAGE.read_bytes(), case.recipe.urls[0])
+    floor_ok = sum(
+        1 for want, got in zip(expected, floor, strict=False)
+        if (got[0], got[1], got[2]) == (want.title, want.link, want.at)
+    )  # fmt: skip
+    print(f"(lxml floor, same page: {floor_ok}/20 items with title, link and date right; "
+          f"peers: best 19/20 items + 20/20 dates, RSS-Bridge Complex with an instance-wide zone)")
+
+
+def floor_work(
+    site: FakeSite, client: httpx.AsyncClient, case: Case, body: bytes
+) -> dict[str, Callable[[], Awaitable[Any]]]:
+    url = case.recipe.urls[0]
+    etag = site.pages[url.removeprefix(site.base_url)].etag
+
+    async def get_200() -> None:
+        response = await client.get(url)
+        assert response.status_code == 200 and len(response.content) == len(body)
+
+    async def get_304() -> None:
+        response = await client.get(url, headers={"If-None-Match": etag})
+        assert response.status_code == 304
+
+    async def lxml_floor() -> None:
+        floor_scrape(body, url)
+
+    async def lxml_parse() -> None:
+        lxml.html.fromstring(body)
+
+    async def sha256() -> None:
+        hashlib.sha256(body).digest()
+
+    return {"GET 200": get_200, "GET 304": get_304, "lxml floor": lxml_floor,
+            "lxml parse": lxml_parse, "sha256": sha256}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=60, help="timed polls per case (median kept)")
+    parser.add_argument("--cold-runs", type=int, default=5,
+                        help="runs per whole-process command (0: skip that part)")
+    args = parser.parse_args(argv)
+    asyncio.run(bench(args.runs, args.cold_runs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

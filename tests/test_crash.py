@@ -1,0 +1,357 @@
+"""Crash safety of the outbox (reliability plan C1, C2): `newsbot run` as a subprocess, killed at
+named failpoints (bot.failpoints) or by SIGKILL at random moments, then restarted.
+
+Each (chat, item) must reach the fake Telegram at least once (0 lost). A send can be duplicated
+only when the process died between Telegram accepting it and the outbox marking it: those sends
+are counted at every kill from the fake's records and the database ("in flight at the kill").
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from fakes.newsbot_proc import (
+    TOKEN,
+    Ledger,
+    NewsbotProcess,
+    NewsPage,
+    add_subscribers,
+    received,
+    seed,
+    sends_since,
+    sent_count,
+    wait_until,
+    write_setup,
+)
+from fakes.site import FakeSite
+from fakes.telegram_api import FakeBotAPI
+
+from bot.delivery import Pacing
+from bot.failpoints import EXIT_CODE, NAMES
+from bot.model import ChatKind
+
+CONCURRENCY = Pacing().concurrency  # requests the daemon has in flight at most
+
+
+@pytest.fixture
+def site() -> Iterator[FakeSite]:
+    with FakeSite.start_in_thread() as fake_site:
+        yield fake_site
+
+
+@pytest.fixture
+def processes() -> Iterator[list[NewsbotProcess]]:
+    started: list[NewsbotProcess] = []
+    yield started
+    for process in started:
+        process.kill()
+
+
+@dataclass
+class World:
+    """A fake site whose feeds the chats follow, a fake Telegram, and a seeded data dir."""
+
+    config: Path
+    fake: FakeBotAPI
+    pages: dict[str, NewsPage]
+    chats: dict[int, ChatKind]
+    processes: list[NewsbotProcess]
+    expected: set[tuple[int, int]] = field(default_factory=set)
+
+    @property
+    def ledger(self) -> Ledger:
+        return Ledger(self.config.parent / "data" / "newsbot.db")
+
+    def publish(self, per_feed: int) -> None:
+        """New articles on every feed; every chat is to get each of them."""
+        for page in self.pages.values():
+            for number in page.publish_many(per_feed):
+                self.expected.update((chat_id, number) for chat_id in self.chats)
+
+    def start(self, failpoint: str | None = None) -> NewsbotProcess:
+        process = NewsbotProcess(self.config, failpoint=failpoint).start()
+        self.processes.append(process)
+        return process
+
+    def check_no_token_leak(self) -> None:
+        for process in self.processes:
+            assert TOKEN not in process.output and TOKEN.split(":")[1] not in process.output
+
+
+def make_world(
+    tmp_path: Path,
+    site: FakeSite,
+    fake: FakeBotAPI,
+    processes: list[NewsbotProcess],
+    *,
+    chats: dict[int, ChatKind],
+    feeds: int = 1,
+    old_per_feed: int = 5,
+    scale: float,
+    messages_per_second: float = 25,
+) -> World:
+    pages = {f"f{n}": NewsPage(site, f"/f{n}-{tmp_path.name}") for n in range(feeds)}
+    for page in pages.values():
+        page.publish_many(old_per_feed)
+    config = write_setup(
+        tmp_path,
+        {feed_id: page.url for feed_id, page in pages.items()},
+        telegram_url=fake.base_url,
+        pacing_scale=scale,
+        messages_per_second=messages_per_second,
+        server=False,
+    )
+    add_subscribers(config, chats, pages)
+    seed(config)  # the feeds' first polls store the old articles silently
+    return World(config, fake, pages, chats, processes)
+
+
+def settle(fake: FakeBotAPI, quiet: float = 0.05) -> None:
+    """Wait until the fake has handled what a killed process had already written to it."""
+    last, since = sent_count(fake), time.monotonic()
+    while time.monotonic() - since < quiet:
+        time.sleep(0.005)
+        if (now := sent_count(fake)) != last:
+            last, since = now, time.monotonic()
+
+
+def unmarked(world: World, accepted: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sends Telegram accepted whose outbox rows are still unsent: they will go out again."""
+    table = world.ledger.outbox()
+    return sorted({pair for pair in accepted if not table.get(pair, False)})
+
+
+def finish(world: World, timeout: float = 60) -> None:
+    """Run a last life to the end of the broadcast, then stop it with SIGTERM."""
+    process = world.start()
+    process.wait_for(r"newsbot \S+: \d+ feeds")  # up, so SIGTERM finds its handler
+
+    def done() -> bool:
+        return world.expected <= set(received(world.fake)) and world.ledger.counts()["pending"] == 0
+
+    wait_until(done, timeout, "every (chat, item) delivered")
+    code, took = process.terminate()
+    assert code == 0 and took < 10, process.output
+
+
+def duplicates(world: World) -> int:
+    return sum(count - 1 for count in received(world.fake).values())
+
+
+def check_delivered_exactly(world: World) -> None:
+    """0 lost, nothing unexpected (no old article announced), integrity ok, outbox drained."""
+    got = received(world.fake)
+    assert world.expected - set(got) == set(), "lost"
+    assert set(got) - world.expected == set(), "sent what nobody should get"
+    assert world.ledger.integrity() == "ok"
+    assert world.ledger.counts() == {
+        "rows": len(world.expected), "pending": 0, "sent": len(world.expected), "failed": 0,
+    }
+    world.check_no_token_leak()
+
+
+# --- failpoints (issue 6, plan C1) --------------------------------------------------------------
+
+
+@dataclass
+class FailpointRun:
+    """What one failpoint did: the crash, then a restart that finished the broadcast."""
+
+    name: str
+    exit_code: int
+    announced: bool  # "failpoint NAME: exiting" was written
+    counts_at_crash: dict[str, int]  # outbox rows right after the crash
+    accepted_at_crash: int  # item messages Telegram had accepted by then
+    in_flight: int  # of those, sent but not marked sent
+    duplicates: int
+    in_order: bool  # every chat got its items oldest first
+
+
+def crash_at(name: str, tmp_path: Path, site: FakeSite) -> FailpointRun:
+    """Publish 3 articles for 3 private chats, crash at `name`, restart, finish, check."""
+    # Sends are spaced 125 ms apart overall, so one request is in flight at a time and the
+    # failpoint after a send catches exactly one accepted, unmarked message.
+    scale = 0.25
+    tmp_path.mkdir()
+    fake = FakeBotAPI(token=TOKEN, time_scale=scale).start_in_thread()
+    processes: list[NewsbotProcess] = []
+    try:
+        chats: dict[int, ChatKind] = {7001: "private", 7002: "private", 7003: "private"}
+        world = make_world(tmp_path, site, fake, processes, chats=chats, scale=scale,
+                           messages_per_second=2)
+        world.publish(per_feed=3)
+        crashed = world.start(failpoint=name)
+        code = crashed.wait_exit(timeout=30)
+        settle(fake)
+        assert world.ledger.integrity() == "ok"
+        counts = world.ledger.counts()
+        accepted = sends_since(fake, 0)
+        in_flight = unmarked(world, accepted)
+        finish(world)
+        check_delivered_exactly(world)
+        order = all(
+            (numbers := [n for c, n in sends_since(fake, 0) if c == chat_id]) == sorted(numbers)
+            for chat_id in chats
+        )
+        return FailpointRun(name, code, f"failpoint {name}: exiting" in crashed.output, counts,
+                            len(accepted), len(in_flight), duplicates(world), order)
+    finally:
+        for process in processes:
+            process.kill()
+        fake.stop_thread()
+
+
+def test_a_crash_at_any_failpoint_loses_nothing_and_duplicates_only_an_accepted_send(
+    tmp_path: Path, site: FakeSite
+) -> None:
+    # The four crashes run side by side: each waits for its daemon's first polls.
+    with ThreadPoolExecutor(len(NAMES)) as pool:
+        futures = {name: pool.submit(crash_at, name, tmp_path / name, site) for name in NAMES}
+        runs = {name: future.result() for name, future in futures.items()}
+    for run in runs.values():
+        assert run.exit_code == EXIT_CODE and run.announced and run.in_order, run
+    untouched = {"rows": 0, "pending": 0, "sent": 0, "failed": 0}
+    # Died before the poll's transaction committed: nothing of it is stored; the next poll
+    # finds the articles new again.
+    assert runs["after_fetch"].counts_at_crash == untouched
+    assert runs["after_diff_before_commit"].counts_at_crash == untouched
+    # Committed, nothing sent: the restart sends it all.
+    queued = {"rows": 9, "pending": 9, "sent": 0, "failed": 0}
+    assert runs["after_commit_before_send"].counts_at_crash == queued
+    assert runs["after_send_before_mark"].counts_at_crash == queued
+    assert [run.accepted_at_crash for run in runs.values()] == [0, 0, 0, 1]
+    # The one send whose outcome the crash left unknown goes out again: one duplicate.
+    assert {name: (run.in_flight, run.duplicates) for name, run in runs.items()} == {
+        "after_fetch": (0, 0),
+        "after_diff_before_commit": (0, 0),
+        "after_commit_before_send": (0, 0),
+        "after_send_before_mark": (1, 1),
+    }
+
+
+# --- random kill -9 (issue 4 and plan C2) -------------------------------------------------------
+
+
+@dataclass
+class Campaign:
+    kills: int = 0
+    in_flight: list[int] = field(default_factory=list)  # per kill
+    integrity: list[str] = field(default_factory=list)  # per kill
+    kills_while_starting: int = 0  # before the life's first item message
+    kills_before_the_end: int = 0  # with (chat, item) pairs still to deliver after the kill
+    seconds: float = 0.0
+
+
+def wait_for_sends(
+    fake: FakeBotAPI, process: NewsbotProcess, total: int, deadline: float = 30.0
+) -> None:
+    """Until the fake has accepted `total` messages, or `deadline` seconds of this life passed
+    (a life that cannot reach `total` within 30 s is stuck: that fails the test)."""
+    give_up_at = process.started_at + deadline
+    while sent_count(fake) < total and process.running:
+        if time.monotonic() > give_up_at:
+            if deadline < 30:
+                return
+            raise AssertionError(
+                f"{total} sends not reached within {deadline} s; Telegram errors "
+                f"{fake.errors[-5:]}; newsbot said:\n{process.output}"
+            )
+        time.sleep(0.005)
+
+
+def kill_at_random(world: World, kills: int, rng: random.Random) -> Campaign:
+    """Start the daemon, SIGKILL it `kills` times at random moments, restart it each time.
+
+    Each life is killed after a random number of sends (about what remains divided by the kills
+    left, so the broadcast lasts through all kills) plus a few milliseconds; some lives sooner,
+    at a random moment of their start (loading, joining Telegram, polling, first sends)."""
+    campaign = Campaign()
+    started = time.monotonic()
+    for k in range(kills):
+        mark = sent_count(world.fake)
+        left = kills - k
+        spare = len(world.expected - set(received(world.fake))) - left
+        target = rng.randint(1, max(1, min(spare, 2 * spare // left)))
+        deadline = rng.uniform(0.0, 1.5) if rng.random() < 0.15 else 30.0
+        process = world.start()
+        wait_for_sends(world.fake, process, mark + target, deadline)
+        time.sleep(rng.uniform(0.0, 0.01))
+        assert process.running, f"the daemon died by itself:\n{process.output}"
+        process.kill()
+        settle(world.fake)
+        campaign.kills += 1
+        accepted = sends_since(world.fake, mark)
+        campaign.kills_while_starting += not accepted
+        campaign.kills_before_the_end += bool(world.expected - set(received(world.fake)))
+        campaign.in_flight.append(len(unmarked(world, accepted)))
+        campaign.integrity.append(world.ledger.integrity())
+    campaign.seconds = time.monotonic() - started
+    return campaign
+
+
+def run_campaign(
+    tmp_path: Path,
+    site: FakeSite,
+    processes: list[NewsbotProcess],
+    *,
+    chats: int,
+    feeds: int,
+    per_feed: int,
+    kills: int,
+    seed_value: int,
+) -> tuple[World, Campaign]:
+    scale = 0.02  # 1 s of Telegram's time (and of the daemon's pacing) lasts 20 ms
+    fake = FakeBotAPI(token=TOKEN, time_scale=scale).start_in_thread()
+    try:
+        world = make_world(
+            tmp_path, site, fake, processes,
+            chats={8000 + n: "private" for n in range(chats)},
+            feeds=feeds, old_per_feed=per_feed, scale=scale,
+        )
+        world.publish(per_feed)  # as many new as old: below the flood guard's half of the page
+        campaign = kill_at_random(world, kills, random.Random(seed_value))
+        finish(world, timeout=120)
+        check_delivered_exactly(world)
+        dup = duplicates(world)
+        print(
+            f"\nkill -9: {campaign.kills} kills ({campaign.kills_while_starting} while starting, "
+            f"{campaign.kills_before_the_end} before the broadcast ended) "
+            f"during {len(world.expected)} messages to {chats} chats in {campaign.seconds:.0f} s; "
+            f"lost 0; duplicates {dup}; in flight at the kills {sum(campaign.in_flight)} "
+            f"(max {max(campaign.in_flight)} per kill); integrity ok "
+            f"{campaign.integrity.count('ok')}/{campaign.kills}; "
+            f"429s {len(fake.errors_with(429))}"
+        )
+        assert campaign.integrity == ["ok"] * kills
+        assert max(campaign.in_flight) <= CONCURRENCY
+        assert dup <= sum(campaign.in_flight)
+        return world, campaign
+    finally:
+        fake.stop_thread()
+
+
+def test_kill_9_during_a_500_message_broadcast_loses_nothing(
+    tmp_path: Path, site: FakeSite, processes: list[NewsbotProcess]
+) -> None:
+    world, campaign = run_campaign(
+        tmp_path, site, processes, chats=10, feeds=1, per_feed=50, kills=4, seed_value=4
+    )
+    assert len(world.expected) == 500 and campaign.kills == 4
+
+
+@pytest.mark.slow
+def test_100_kill_9_during_a_3000_message_broadcast_lose_nothing(
+    tmp_path: Path, site: FakeSite, processes: list[NewsbotProcess]
+) -> None:
+    # Two feeds of 150 new articles each: a listing shows at most 500 items, and more than half of
+    # a page new at once is held back as a flood.
+    world, campaign = run_campaign(
+        tmp_path, site, processes, chats=10, feeds=2, per_feed=150, kills=100, seed_value=100
+    )
+    assert len(world.expected) == 3000 and campaign.kills == 100
