@@ -18,13 +18,17 @@ from typing import Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.model import DEFAULT_TIMEZONE, Item
+from bot.documents import document_label
+from bot.model import DEFAULT_TIMEZONE, Attachment, Item
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 SUMMARY_LIMIT = 400  # a teaser, not the article
 CAPTION_SUMMARY_LIMIT = 200
 NAME_LIMIT = 100  # feed titles and keywords in the footer
+ATTACHMENT_NAME_LIMIT = 80
+ATTACHMENTS_SHOWN = 5  # in a message; the rest are "… and N more files"
+CAPTION_ATTACHMENTS_SHOWN = 2
 ELLIPSIS = "…"
 
 
@@ -48,6 +52,7 @@ class Labels:
     more: str  # format(count=, feed=)
     see_all: str
     untitled: str
+    more_files: str  # format(count=)
 
 
 LABELS = {
@@ -57,8 +62,16 @@ LABELS = {
         "… và {count} tin khác từ {feed}",
         "Xem tất cả",
         "(không có tiêu đề)",
+        "… và {count} tệp khác",
     ),
-    "en": Labels("Read more", "Keyword", "… and {count} more from {feed}", "See all", "(untitled)"),
+    "en": Labels(
+        "Read more",
+        "Keyword",
+        "… and {count} more from {feed}",
+        "See all",
+        "(untitled)",
+        "… and {count} more files",
+    ),
 }
 
 
@@ -149,17 +162,54 @@ def _escape(text: str) -> str:
     return html.escape(text, quote=True)
 
 
+def item_label(item: Item) -> str:
+    """The document the item is, as readers see it (`Quyết định số 123/QĐ-UBND`), or ""."""
+    return clip(clean(document_label(item.doc_type, item.doc_number) or ""), NAME_LIMIT)
+
+
+def attachment_name(attachment: Attachment) -> str:
+    """An attachment's name for a message, with its kind when the name does not show it."""
+    name = clip(clean(attachment.name), ATTACHMENT_NAME_LIMIT) or attachment.kind.upper()
+    kind = clean(attachment.kind).lower()
+    if kind and kind != "file" and not name.lower().endswith(f".{kind}"):
+        name += f" ({kind.upper()})"
+    return name
+
+
+def _attachment_lines(
+    attachments: tuple[Attachment, ...], shown: int, words: Labels
+) -> tuple[list[str], list[str]]:
+    """`📎 <a>name</a>` lines for the http(s) attachments (at most `shown`), as HTML and text."""
+    linked = [(href, a) for a in attachments if (href := safe_href(a.url))]
+    lines_html, visible = [], []
+    for href, attachment in linked[:shown]:
+        name = attachment_name(attachment)
+        lines_html.append(f'📎 <a href="{_escape(href)}">{_escape(name)}</a>')
+        visible.append(f"📎 {name}")
+    if len(linked) > shown:
+        more = words.more_files.format(count=len(linked) - shown)
+        lines_html.append(_escape(more))
+        visible.append(more)
+    return lines_html, visible
+
+
 def _footer(
-    item: Item, feed_title: str, tz: str, matched: str | None, words: Labels
+    item: Item, feed_title: str, tz: str, matched: str | None, words: Labels, attachments: int
 ) -> tuple[str, int]:
     """The lines under the summary, as HTML, and their visible length."""
     feed = clip(clean(feed_title), NAME_LIMIT)
     meta = f"{local_time(item.date, tz)} · {feed}" if item.date else feed
     lines_html = [f"<i>{_escape(meta)}</i>"] if meta else []
     visible = [meta] if meta else []
+    if label := item_label(item):
+        lines_html.insert(0, f"📄 <b>{_escape(label)}</b>")
+        visible.insert(0, f"📄 {label}")
     if matched and (keyword := clip(clean(matched), NAME_LIMIT)):
         lines_html.append(f"{_escape(words.keyword)}: <b>{_escape(keyword)}</b>")
         visible.append(f"{words.keyword}: {keyword}")
+    files_html, files_visible = _attachment_lines(item.attachments, attachments, words)
+    lines_html += files_html
+    visible += files_visible
     href = safe_href(item.url)
     if href:
         lines_html.append(f'<a href="{_escape(href)}">{_escape(words.read_more)}</a>')
@@ -176,9 +226,10 @@ def _render(
     *,
     limit: int,
     summary_limit: int,
+    attachments: int,
 ) -> str:
     words = labels(language)
-    footer_html, footer_len = _footer(item, feed_title, tz, matched, words)
+    footer_html, footer_len = _footer(item, feed_title, tz, matched, words, attachments)
     budget = limit - footer_len - 2  # the blank line before the footer
     title = clean(item.title) or words.untitled
     summary = clean(item.summary)
@@ -198,9 +249,17 @@ def _render(
 def format_item(
     item: Item, *, feed_title: str, tz: str, matched: str | None = None, language: str = "vi"
 ) -> str:
-    """A news item as Telegram HTML: bold title, summary, date, feed, keyword, link (≤ 4096)."""
+    """A news item as Telegram HTML: bold title, summary, document label, date, feed, keyword,
+    attachments, link (≤ 4096)."""
     return _render(
-        item, feed_title, tz, matched, language, limit=MAX_TEXT, summary_limit=SUMMARY_LIMIT
+        item,
+        feed_title,
+        tz,
+        matched,
+        language,
+        limit=MAX_TEXT,
+        summary_limit=SUMMARY_LIMIT,
+        attachments=ATTACHMENTS_SHOWN,
     )
 
 
@@ -216,7 +275,15 @@ def format_caption(
         language,
         limit=MAX_CAPTION,
         summary_limit=CAPTION_SUMMARY_LIMIT,
+        attachments=CAPTION_ATTACHMENTS_SHOWN,
     )
+
+
+def format_document_caption(item: Item, attachment: Attachment) -> str:
+    """The caption of an attachment sent as a file: the document label, then the file's name."""
+    label = item_label(item)
+    name = _escape(attachment_name(attachment))
+    return f"📄 <b>{_escape(label)}</b>\n{name}" if label else name
 
 
 def format_more(count: int, feed_title: str, feed_url: str, language: str = "vi") -> str:
