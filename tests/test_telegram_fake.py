@@ -213,8 +213,10 @@ async def test_group_window_is_twenty_per_minute_scaled() -> None:
             await bot.send_message(-300, f"m{n}")
         with pytest.raises(RetryAfter) as caught:
             await bot.send_message(-300, "m20")
-        assert 55 <= caught.value.retry_after.total_seconds() <= 60
-        await asyncio.sleep(0.61)  # the scaled 60 s window has passed
+        # The window is 60 scaled seconds from the first send; a loaded machine eats into it.
+        wait = caught.value.retry_after.total_seconds()
+        assert 1 <= wait <= 60
+        await asyncio.sleep(wait * 0.01 + 0.02)  # the scaled window has passed
         await bot.send_message(-300, "m21")
         assert len(fake.messages_to(-300)) == 21
 
