@@ -182,7 +182,8 @@ class Daemon:
         tg = self.config.telegram
         public_url = self.config.server.public_url
         feeds = {
-            fid: FeedInfo(fid, r.title, r.timezone, f"{public_url}/feeds/{fid}.xml")
+            fid: FeedInfo(fid, r.title, r.timezone, f"{public_url}/feeds/{fid}.xml",
+                          sections=tuple((s.section_id, s.name) for s in r.sections))
             for fid, r in self.recipes.items()
         }
         commands = Commands(self.store, feeds, default_feeds=tg.default_feeds,
@@ -197,7 +198,8 @@ class Daemon:
         pacing = Pacing(overall_per_second=tg.messages_per_second,
                         max_per_chat_per_round=tg.max_per_chat_per_round,
                         time_scale=tg.pacing_scale)
-        deliverer = Deliverer(self.store, sender, self.recipes, pacing, max_age=tg.max_age)
+        deliverer = Deliverer(self.store, sender, self.recipes, pacing, max_age=tg.max_age,
+                              send_documents=tg.send_documents)
         self._tasks.append(asyncio.create_task(deliverer.run(self.wake_sender), name="deliver"))
         self._tasks.append(asyncio.create_task(self._send_alerts(sender), name="alerts"))
 

@@ -10,7 +10,9 @@
 - in a forum supergroup, a command sent inside a topic carries its `thread_id`: /subscribe there
   routes the feed's items to that topic;
 - /tim (search) pages with ◀ ▶ buttons whose data is a short key to a query kept in memory
-  (never the raw keywords); after a restart an old button says the search has expired.
+  (never the raw keywords); after a restart an old button says the search has expired;
+- /sections toggles `section:<id>` keywords in the chat's per-feed include filter, so every
+  consumer of filters (routing, /latest, feed URLs) honours the choice; none checked = all.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Literal
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import digest, filters
@@ -56,17 +59,22 @@ NAMES_SHOWN = 30
 SEARCH_PAGE = 5  # results per /tim page
 SEARCH_MEMORY = 1000  # queries kept for the ◀ ▶ buttons
 SEARCH_ACTION = "s"  # callback data `s:<key>:<page>`
+# Callback data `sec:<feed>` opens a feed's sections, `sct:<feed>:<section>` toggles one,
+# `sca:<feed>` checks none (= all sections).
+SECTION_ACTIONS = frozenset({"sec", "sct", "sca"})
+SECTION_TOKEN_BYTES = 20
+SECTION_BUTTONS_MAX = 90  # Telegram allows 100 buttons in a keyboard
 OFF_WORDS = frozenset({"off", "tat", "tắt", "khong", "không", "no", "0"})
 ON_WORDS = frozenset({"on", "bat", "bật", "yes", "co", "có", "1"})
 HOURLY_WORDS = frozenset({"hourly", "gio", "giờ", "moi-gio", "mỗi-giờ"})
 DAILY_WORDS = frozenset({"daily", "ngay", "ngày", "moi-ngay", "mỗi-ngày"})
 
 PUBLIC_COMMANDS = (
-    "start", "help", "feeds", "subscribe", "unsubscribe", "latest", "tim", "filters",
+    "start", "help", "feeds", "sections", "subscribe", "unsubscribe", "latest", "tim", "filters",
     "include", "exclude", "clear", "quiet", "urgent", "digest", "edits", "pause", "resume",
     "lang", "stop",
 )  # fmt: skip
-READ_ONLY = frozenset({"help", "feeds", "filters", "latest", "tim"})
+READ_ONLY = frozenset({"help", "feeds", "sections", "filters", "latest", "tim"})
 ALIASES = {"sub": "subscribe", "unsub": "unsubscribe", "language": "lang", "list": "feeds",
            "search": "tim", "timkiem": "tim"}
 _TAG = re.compile(r"<[^>]*>")
@@ -119,6 +127,7 @@ class FeedInfo:
     title: str
     timezone: str = DEFAULT_TIMEZONE
     url: str = ""
+    sections: tuple[tuple[str, str], ...] = ()  # (section id, name), in the recipe's order
 
 
 @dataclass(frozen=True)
@@ -192,6 +201,7 @@ class Commands:
         self._command_limit = RateLimiter(COMMANDS_PER_MINUTE)
         self._press_limit = RateLimiter(PRESSES_PER_MINUTE)
         self._feed_by_token = {button_token(f): f for f in self.feeds}
+        self._feed_by_hash = {_hash_token(f): f for f in self.feeds}
         self._searches: OrderedDict[str, tuple[str, ...]] = OrderedDict()
         self._handlers: dict[str, Callable[[_Call], Reply]] = {
             "start": self._start, "help": self._help, "feeds": self._feeds,
@@ -200,7 +210,7 @@ class Commands:
             "include": self._include, "exclude": self._exclude, "clear": self._clear,
             "pause": self._pause, "resume": self._resume, "lang": self._lang, "stop": self._stop,
             "tim": self._search, "quiet": self._quiet, "urgent": self._urgent,
-            "digest": self._digest, "edits": self._edits,
+            "digest": self._digest, "edits": self._edits, "sections": self._sections,
         }  # fmt: skip
 
     # entry points
@@ -225,10 +235,10 @@ class Commands:
         return handler(_Call(ctx, args.strip(), lang))
 
     def press(self, ctx: CommandContext, data: str) -> Reply | None:
-        """Answer an inline button press: toggle a feed and redraw the list, or turn a search
-        page; both in place."""
+        """Answer an inline button press: toggle a feed or a section and redraw the list, or turn
+        a search page; all in place."""
         action, _, token = data.partition(":")
-        if action not in ("sub", "uns", SEARCH_ACTION):
+        if action not in ("sub", "uns", SEARCH_ACTION, *SECTION_ACTIONS):
             return None
         verdict = self._press_limit.check(_sender(ctx), self.now())
         if verdict == "drop":
@@ -238,9 +248,13 @@ class Commands:
             return Reply(t(lang, "rate_limited"))
         if action == SEARCH_ACTION:
             return self._search_press(lang, token)
+        if action == "sec":  # only shows a list: anyone may
+            return self._section_press(_Call(ctx, "", lang), action, token)
         if not may_change_settings(ctx):
             return Reply(t(lang, "admin_only"))
         call = _Call(ctx, "", lang)
+        if action in SECTION_ACTIONS:
+            return self._section_press(call, action, token)
         feed_id = self._feed_by_token.get(token)
         if feed_id is None:
             return self._feed_list(call, edit=True, notice=t(lang, "feed_gone"))
@@ -407,9 +421,13 @@ class Commands:
         return Reply(t(call.lang, "filters_updated") + "\n\n" + self._filters_text(call))
 
     def _split_scope(self, args: str, lang: str) -> tuple[str | None, str] | Reply:
-        """`FEED: kw1, kw2` -> (feed id, "kw1, kw2"); no `FEED:` prefix -> (None, args)."""
+        """`FEED: kw1, kw2` -> (feed id, "kw1, kw2"); no `FEED:` prefix -> (None, args).
+
+        `type:quyết định` and `section:…` (`loại:`, `mục:`) are field keywords, not a feed."""
         head, colon, rest = args.partition(":")
         if not colon or _KEYWORD_SEPARATORS.search(head) or not head.strip():
+            return None, args
+        if filters.facet_of(args) is not None:
             return None, args
         found = self._find_feed(head.strip(), lang)
         return found if isinstance(found, Reply) else (found, rest)
@@ -439,6 +457,113 @@ class Commands:
             return t(call.lang, "filters_none")
         return _fit([t(call.lang, "filters_header"), *shown], "\n\n")
 
+    # /sections
+
+    def _sections(self, call: _Call) -> Reply:
+        """`/sections [FEED]`: a feed's sections as toggle buttons, or the feeds that have some."""
+        sectioned = self._sectioned_feeds()
+        if not sectioned:
+            return Reply(t(call.lang, "sections_none"))
+        if not call.args:
+            if len(sectioned) == 1:
+                return self._section_list(call, sectioned[0], edit=False)
+            return self._sectioned_list(call, edit=False)
+        found = self._find_feed(call.args, call.lang)
+        if isinstance(found, Reply):
+            return found
+        if found not in sectioned:
+            return Reply(t(call.lang, "sections_feed_none", title=self._title(found),
+                           names=self._names(sectioned)))
+        return self._section_list(call, found, edit=False)
+
+    def _sectioned_feeds(self) -> list[str]:
+        return [feed_id for feed_id, info in self.feeds.items() if info.sections]
+
+    def _sectioned_list(self, call: _Call, *, edit: bool, notice: str = "") -> Reply:
+        """The feeds that have sections, each a button opening its sections."""
+        sectioned = self._sectioned_feeds()
+        if not sectioned:
+            return Reply(t(call.lang, "sections_none"), edit=edit)
+        lines = [notice] if notice else []
+        lines.append(t(call.lang, "sections_feeds_header"))
+        rows: list[tuple[Button, ...]] = []
+        for feed_id in sectioned[:SECTION_BUTTONS_MAX]:
+            info = self.feeds[feed_id]
+            lines.append(f"• {self._title_html(feed_id)} <code>{_esc(feed_id)}</code> "
+                         f"({len(info.sections)})")
+            label = f"📂 {_shorten(info.title, BUTTON_TITLE_CHARS)}"
+            rows.append((Button(label, section_data("sec", feed_id)),))
+        return Reply(_fit(lines), tuple(rows), edit=edit)
+
+    def _section_list(self, call: _Call, feed_id: str, *, edit: bool, notice: str = "") -> Reply:
+        """A feed's sections, ✅ for those the chat picked, with a toggle button each."""
+        info = self.feeds[feed_id]
+        kf = self.store.keyword_filter(call.chat_id, feed_id)
+        chosen = chosen_sections(kf, info.sections)
+        lines = [notice] if notice else []
+        lines.append(t(call.lang, "sections_header", title=Html(self._title_html(feed_id))))
+        rows: list[tuple[Button, ...]] = []
+        for section_id, name in info.sections[:SECTION_BUTTONS_MAX]:
+            mark = "✅" if section_id in chosen else "▫️"
+            lines.append(f"{mark} {self._section_html(feed_id, section_id, name)}")
+            label = f"{mark} {_shorten(name, BUTTON_TITLE_CHARS)}"
+            rows.append((Button(label, section_data("sct", feed_id, section_id)),))
+        if chosen:
+            words = self._other_include_keywords(call.chat_id, kf)
+            lines.append(t(call.lang, "sections_some_keywords" if words else "sections_some"))
+        else:
+            lines.append(t(call.lang, "sections_all"))
+        if _section_values(kf):  # also a keyword naming a section the recipe no longer has
+            rows.append((Button(t(call.lang, "sections_all_button"),
+                                section_data("sca", feed_id)),))
+        if feed_id not in self.store.subscriptions_of(call.chat_id):
+            lines.append(t(call.lang, "sections_not_following", feed=feed_id))
+        return Reply(_fit(lines), tuple(rows), edit=edit)
+
+    def _other_include_keywords(self, chat_id: int, per_feed: KeywordFilter) -> bool:
+        """Whether include keywords other than sections also let items through (they add up)."""
+        merged = merge_filters(self.store.keyword_filter(chat_id), per_feed)
+        return any(_facet_name(k) != "section" for k in merged.include)
+
+    def _section_html(self, feed_id: str, section_id: str, name: str) -> str:
+        """The section's name, and a link to its own feed when the feeds are public."""
+        if not self.public_url:
+            return _esc(name)
+        url = (f"{self.public_url.rstrip('/')}/feeds/{quote(feed_id, safe='')}/"
+               f"{quote(section_id, safe='')}.xml")
+        return f"{_esc(name)} · {_link(url, 'RSS')}"
+
+    def _section_press(self, call: _Call, action: str, token: str) -> Reply:
+        """Open a feed's sections, toggle one, or check none (= all), and redraw in place."""
+        feed_token, section_token_ = token, ""
+        if action == "sct":
+            feed_token, _, section_token_ = token.rpartition(":")
+        feed_id = self._feed_by_token.get(feed_token) or self._feed_by_hash.get(feed_token)
+        if feed_id is None or not self.feeds[feed_id].sections:
+            return self._sectioned_list(call, edit=True, notice=t(call.lang, "feed_gone"))
+        if action == "sec":
+            return self._section_list(call, feed_id, edit=True)
+        sections = self.feeds[feed_id].sections
+        kf = self.store.keyword_filter(call.chat_id, feed_id)
+        if action == "sca":
+            updated = without_sections(kf)
+        else:
+            by_token = {section_token(sid): (sid, name) for sid, name in sections}
+            if section_token_ not in by_token:
+                return self._section_list(call, feed_id, edit=True,
+                                          notice=t(call.lang, "sections_gone"))
+            section_id, name = by_token[section_token_]
+            if section_id in chosen_sections(kf, sections):
+                updated = without_sections(kf, ((section_id, name),))
+            else:
+                updated = _with_keywords(kf, "include", (f"section:{section_id}",))
+                if len(updated.include) > filters.MAX_KEYWORDS:
+                    notice = t(call.lang, "keyword_too_many", limit=filters.MAX_KEYWORDS)
+                    return self._section_list(call, feed_id, edit=True, notice=notice)
+        self._ensure_chat(call)
+        self.store.set_keyword_filter(call.chat_id, updated, feed_id)
+        return self._section_list(call, feed_id, edit=True)
+
     # /latest
 
     def _latest(self, call: _Call) -> Reply:
@@ -453,7 +578,9 @@ class Commands:
         for feed_id in followed:
             kf = merge_filters(chat_wide, self.store.keyword_filter(call.chat_id, feed_id))
             items = self.store.items(feed_id, limit=LATEST_SCAN)
-            picked += [i for i in items if filters.matches(kf, filters.item_text(i))][:count]
+            names = dict(self.feeds[feed_id].sections) if feed_id in self.feeds else {}
+            picked += [i for i in items
+                       if filters.item_matches(kf, i, names.get(i.section or ""))][:count]
         picked.sort(key=_newest_first_key, reverse=True)
         if not picked:
             return Reply(t(call.lang, "latest_none"))
@@ -708,7 +835,57 @@ def button_token(feed_id: str) -> str:
     """The feed id if it fits in callback data, else a stable hash of it (`#` + 16 hex)."""
     if len(f"uns:{feed_id}".encode()) <= CALLBACK_DATA_MAX_BYTES and not feed_id.startswith("#"):
         return feed_id
-    return "#" + hashlib.sha256(feed_id.encode()).hexdigest()[:16]
+    return _hash_token(feed_id)
+
+
+def _hash_token(text: str, hex_digits: int = 16) -> str:
+    return "#" + hashlib.sha256(text.encode()).hexdigest()[:hex_digits]
+
+
+def section_token(section_id: str) -> str:
+    """A section id short enough for callback data, else a stable hash of it (`#` + 12 hex)."""
+    if (len(section_id.encode()) <= SECTION_TOKEN_BYTES and ":" not in section_id
+            and not section_id.startswith("#")):
+        return section_id
+    return _hash_token(section_id, 12)
+
+
+def section_data(action: str, feed_id: str, section_id: str | None = None) -> str:
+    """Callback data naming a feed (and one of its sections), within 64 bytes."""
+    tail = "" if section_id is None else f":{section_token(section_id)}"
+    feed = button_token(feed_id)
+    if len(f"{action}:{feed}{tail}".encode()) > CALLBACK_DATA_MAX_BYTES:
+        feed = _hash_token(feed_id)
+    return f"{action}:{feed}{tail}"
+
+
+def _facet_name(keyword: str) -> str | None:
+    facet = filters.facet_of(keyword)
+    return facet[0] if facet else None
+
+
+def _section_values(kf: KeywordFilter) -> set[str]:
+    """The folded values of the filter's `section:` include keywords."""
+    return {f[1] for k in kf.include if (f := filters.facet_of(k)) and f[0] == "section"}
+
+
+def chosen_sections(kf: KeywordFilter, sections: Iterable[tuple[str, str]]) -> set[str]:
+    """Ids of the sections a `section:` include keyword names (by id or by name)."""
+    wanted = _section_values(kf)
+    return {sid for sid, name in sections
+            if filters.fold(sid) in wanted or filters.fold(name) in wanted}
+
+
+def without_sections(
+    kf: KeywordFilter, sections: Iterable[tuple[str, str]] | None = None
+) -> KeywordFilter:
+    """`kf` without the include keywords naming any of `sections` (by id or by name); with no
+    `sections`, without any `section:` include keyword."""
+    gone = None if sections is None else {filters.fold(v) for pair in sections for v in pair}
+    include = tuple(k for k in kf.include
+                    if not ((f := filters.facet_of(k)) and f[0] == "section"
+                            and (gone is None or f[1] in gone)))
+    return KeywordFilter(include=include, exclude=kf.exclude)
 
 
 def merge_filters(chat_wide: KeywordFilter, per_feed: KeywordFilter) -> KeywordFilter:

@@ -104,6 +104,7 @@ class TelegramConfig(_Strict):
     channels: tuple[int | str, ...] = ()  # channels the bot posts to, subscribed to default_feeds
     default_feeds: tuple[str, ...] = ()  # what /start subscribes to; empty: every feed
     link_preview: bool = False
+    send_documents: bool = True  # an item's files (up to 3) follow its message as documents
     max_per_chat_per_round: int = Field(10, ge=1)
     max_age: Duration = timedelta(days=3)  # older items are stored but not announced
     messages_per_second: float = Field(25.0, gt=0, le=30)

@@ -27,6 +27,12 @@ the digest time) the rows it held go out as one digest per chat and topic (split
 characters); each digest message's rows are marked sent together, after Telegram accepted it.
 A crash in between resends that digest once; no row is ever lost. Rows matching one of the
 chat's urgent keywords are never held. Edit notices (kind "edit") are sent like items.
+
+Attachments are best-effort extras: once an item's message is accepted and its row marked sent,
+up to MAX_DOCUMENTS of its files follow as documents (Telegram fetches each URL itself, up to
+20 MB). A file Telegram refuses (a bad URL, too big) is logged and skipped, since the message
+links it; nothing about a file is retried and the item message is never resent for it. A crash
+between the message and its files skips the files that were not sent yet.
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ from bot.failpoints import failpoint
 from bot.messages import (
     FeedInfo,
     format_caption,
+    format_document_caption,
     format_item,
     format_more,
     safe_href,
@@ -67,6 +74,7 @@ from bot.notices import DigestEntry, digest_parts, format_edit
 
 logger = logging.getLogger(__name__)
 NO_PLAN = digest.Plan(hold=False)  # a chat without quiet hours or digests
+MAX_DOCUMENTS = 3  # files sent after one item's message; the message links every one
 
 
 class Sender(Protocol):
@@ -81,6 +89,12 @@ class Sender(Protocol):
     ) -> None: ...
 
     async def send_plain(self, chat_id: int, text: str, *, thread_id: int | None = None) -> None:
+        ...
+
+    async def send_document(
+        self, chat_id: int, url: str, caption_html: str, *, thread_id: int | None = None
+    ) -> None:
+        """Send the file at `url` (Telegram fetches it). Optional: Senders without it send none."""
         ...
 
 
@@ -171,6 +185,8 @@ class DeliveryStats:
     plain_fallbacks: int = 0
     digests: int = 0  # digest messages sent (their rows count in `folded`)
     held: int = 0  # rows left pending for quiet hours or a digest
+    documents: int = 0  # attachments sent as files after their item's message
+    documents_failed: int = 0  # attachments Telegram refused or could not fetch (not retried)
 
 
 class _RoundOver(Exception):
@@ -227,6 +243,7 @@ class Deliverer:
         max_age: timedelta | None = timedelta(days=3),
         photos: bool = True,
         previews: bool = False,
+        send_documents: bool = True,
     ) -> None:
         self._store = store
         self._sender = sender
@@ -238,6 +255,7 @@ class Deliverer:
         self._max_age = max_age
         self._photos = photos
         self._previews = previews
+        self._send_documents = send_documents
         self._slots = asyncio.Semaphore(pacing.concurrency)
         self._last_send_at: dict[int, float] = {}
         self._gate = asyncio.Lock()  # FIFO: sends start in the order they queued
@@ -390,7 +408,7 @@ class Deliverer:
         """Send one job and record the outcome; False: leave this chat's other rows for later."""
         for _ in range(2):  # a second go only after the group moved to a new id
             try:
-                await self._send_job(state, job, stats)
+                thread_id = await self._send_job(state, job, stats)
             except ChatMoved as moved:
                 self._store.move_chat(state.chat_id, moved.new_chat_id)
                 logger.info("chat %s moved to %s", state.chat_id, moved.new_chat_id)
@@ -408,22 +426,56 @@ class Deliverer:
             stats.sent += 1
             stats.folded += len(job.rows) if job.fold or job.digest else 0
             stats.digests += 1 if job.digest else 0
-            return True
+            return await self._send_attachments(state, job, thread_id, stats)
         return False
 
-    async def _send_job(self, state: _ChatState, job: _Job, stats: DeliveryStats) -> None:
-        """Send to the row's forum topic; if the topic is gone, to the chat itself."""
+    async def _send_job(self, state: _ChatState, job: _Job, stats: DeliveryStats) -> int | None:
+        """Send to the row's forum topic; if the topic is gone, to the chat itself. Returns the
+        topic the message went to."""
         thread_id = job.thread_id
         if thread_id is not None and thread_id not in state.gone_threads:
             try:
                 await self._send_to(state, job, stats, thread_id)
-                return
+                return thread_id
             except TopicGone as exc:
                 logger.warning("topic %s of chat %s is gone (%s); sending to the chat",
                                thread_id, state.chat_id, exc)
                 self._store.forget_thread(state.chat_id, thread_id)
                 state.gone_threads.add(thread_id)
         await self._send_to(state, job, stats, None)
+        return None
+
+    async def _send_attachments(
+        self, state: _ChatState, job: _Job, thread_id: int | None, stats: DeliveryStats
+    ) -> bool:
+        """After an item's message was accepted (and marked sent): its first files as documents,
+        best effort. False: leave this chat's other rows for later (rate limit, chat gone)."""
+        row = job.rows[0]
+        send = getattr(self._sender, "send_document", None)  # Senders from before documents
+        if not self._send_documents or send is None or job.fold or job.digest is not None:
+            return True
+        if row.kind != "item":
+            return True
+        files = [(href, a) for a in row.item.attachments if (href := safe_href(a.url))]
+        topic: dict[str, Any] = {} if thread_id is None else {"thread_id": thread_id}
+        for href, attachment in files[:MAX_DOCUMENTS]:
+            caption = format_document_caption(row.item, attachment)
+            try:
+                await self._paced(state, send(state.chat_id, href, caption, **topic))
+            except _RoundOver:
+                return False
+            except DeliveryError as exc:
+                stats.documents_failed += 1
+                logger.warning("file %s of delivery %s not sent to chat %s (%s); the message "
+                               "links it", href, row.delivery_id, state.chat_id, exc)
+                if isinstance(exc, MessageRejected) and not isinstance(exc, TopicGone):
+                    continue  # this file: a bad URL, too big
+                if isinstance(exc, (TransientDelivery, ChatMoved, TopicGone)):
+                    return True  # the rest of this item's files are skipped, never retried
+                # Gone, rate limited, bad token: handled as for a message (the row stays sent).
+                return self._on_error(state, job, exc, stats)
+            stats.documents += 1
+        return True
 
     async def _send_to(
         self, state: _ChatState, job: _Job, stats: DeliveryStats, thread_id: int | None

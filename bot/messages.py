@@ -169,8 +169,8 @@ def item_label(item: Item) -> str:
 
 def attachment_name(attachment: Attachment) -> str:
     """An attachment's name for a message, with its kind when the name does not show it."""
-    name = clip(clean(attachment.name), ATTACHMENT_NAME_LIMIT) or attachment.kind.upper()
-    kind = clean(attachment.kind).lower()
+    kind = clip(clean(attachment.kind), 10).lower()
+    name = clip(clean(attachment.name), ATTACHMENT_NAME_LIMIT) or kind.upper() or "file"
     if kind and kind != "file" and not name.lower().endswith(f".{kind}"):
         name += f" ({kind.upper()})"
     return name

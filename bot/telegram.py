@@ -66,7 +66,7 @@ from bot.errors import (
     TransientDelivery,
 )
 from bot.logs import RedactToken, redact
-from bot.messages import to_plain_text
+from bot.messages import safe_href, to_plain_text
 
 __all__ = [
     "App",
@@ -215,6 +215,24 @@ class PtbSender:
         await _mapped(
             self._bot.send_message(
                 chat_id, text, link_preview_options=NO_PREVIEW, message_thread_id=thread_id
+            )
+        )
+
+    async def send_document(
+        self, chat_id: int, url: str, caption_html: str, *, thread_id: int | None = None
+    ) -> None:
+        """Send the file at an http(s) URL: Telegram fetches it (up to 20 MB) and refuses with
+        a 400 (MessageRejected) when it cannot. Never a local path: PTB would upload that."""
+        href = safe_href(url)
+        if href is None:
+            raise MessageRejected(f"not an http(s) URL: {url[:100]!r}")
+        await _mapped(
+            self._bot.send_document(
+                chat_id,
+                href,
+                caption=caption_html,
+                parse_mode=ParseMode.HTML,
+                message_thread_id=thread_id,
             )
         )
 

@@ -41,6 +41,7 @@ VI: dict[str, str] = {
     "cmd_start": "Bắt đầu nhận tin mới",
     "cmd_help": "Hướng dẫn sử dụng",
     "cmd_feeds": "Danh sách nguồn tin, bật/tắt theo dõi",
+    "cmd_sections": "Chọn chuyên mục của một nguồn tin",
     "cmd_subscribe": "Theo dõi một nguồn tin",
     "cmd_unsubscribe": "Bỏ theo dõi một nguồn tin",
     "cmd_latest": "Xem các tin mới nhất",
@@ -76,6 +77,12 @@ VI: dict[str, str] = {
         "<code>/clear</code> – xoá mọi bộ lọc; <code>/clear NGUỒN</code> – chỉ của nguồn đó\n"
         "Không phân biệt hoa thường và dấu: “hai an” khớp “Hải An”.\n"
         "NGUỒN là mã nguồn tin trong /feeds (hoặc vài chữ đầu của tên).\n\n"
+        "<b>Văn bản và chuyên mục</b>\n"
+        "Tin là văn bản ghi rõ số và loại văn bản, kèm tệp đính kèm.\n"
+        "<code>/include type:quyết định</code> – chỉ nhận văn bản loại này (Quyết định, "
+        "Công văn, Thông báo…)\n"
+        "<code>/sections</code> – chọn chuyên mục của một nguồn bằng nút bấm (hoặc "
+        "<code>/include NGUỒN: section:thông báo</code>)\n\n"
         "<b>Giờ yên lặng và bản tin</b>\n"
         "<code>/quiet 22:00-06:30</code> – không gửi tin trong khoảng này; hết giờ nhận một "
         "bản tin tổng hợp\n"
@@ -96,6 +103,19 @@ VI: dict[str, str] = {
     "help_web": "\n\nNguồn RSS/Atom/JSON: {url}",
     # /feeds and subscriptions
     "feeds_header": "<b>Nguồn tin</b> (✅ = đang theo dõi). Bấm nút để bật/tắt:",
+    # /sections
+    "sections_none": "Không nguồn tin nào chia chuyên mục.",
+    "sections_feeds_header": "<b>Nguồn tin có chuyên mục</b>. Bấm để chọn chuyên mục:",
+    "sections_feed_none": "{title} không chia chuyên mục. Các nguồn có chuyên mục: {names}",
+    "sections_header": "<b>Chuyên mục của {title}</b> (✅ = đang nhận). Bấm để bật/tắt:",
+    "sections_all": "Chưa chọn chuyên mục nào: bạn nhận tin của mọi chuyên mục.",
+    "sections_some": "Bạn chỉ nhận tin của các chuyên mục đã chọn.",
+    "sections_some_keywords": (
+        "Bạn nhận tin của các chuyên mục đã chọn và tin khớp từ khoá /include của bạn."
+    ),
+    "sections_all_button": "Mọi chuyên mục",
+    "sections_gone": "Chuyên mục này không còn nữa.",
+    "sections_not_following": "Bạn chưa theo dõi nguồn này: /subscribe {feed}",
     "feeds_empty": "Chưa có nguồn tin nào được cấu hình.",
     "feed_gone": "Nguồn tin này không còn nữa.",
     "subscribed": "✅ Đã theo dõi {title}.",
@@ -227,6 +247,7 @@ EN: dict[str, str] = {
     "cmd_start": "Start getting news",
     "cmd_help": "How to use this bot",
     "cmd_feeds": "List feeds, follow or unfollow them",
+    "cmd_sections": "Pick a feed's sections",
     "cmd_subscribe": "Follow a feed",
     "cmd_unsubscribe": "Unfollow a feed",
     "cmd_latest": "Show the newest items",
@@ -261,6 +282,12 @@ EN: dict[str, str] = {
         "<code>/clear</code> – clear all filters; <code>/clear FEED</code> – only that feed's\n"
         "Case and Vietnamese accents don't matter: “hai an” matches “Hải An”.\n"
         "FEED is a feed id from /feeds (or the first letters of its name).\n\n"
+        "<b>Official documents and sections</b>\n"
+        "Items that are official documents show their number and type, with their files.\n"
+        "<code>/include type:quyết định</code> – only documents of this type (Quyết định, "
+        "Công văn, Thông báo…)\n"
+        "<code>/sections</code> – pick a feed's sections with buttons (or "
+        "<code>/include FEED: section:thông báo</code>)\n\n"
         "<b>Quiet hours and digests</b>\n"
         "<code>/quiet 22:00-06:30</code> – nothing is sent in this window; at its end you get "
         "one digest\n"
@@ -280,6 +307,18 @@ EN: dict[str, str] = {
     ),
     "help_web": "\n\nRSS/Atom/JSON feeds: {url}",
     "feeds_header": "<b>Feeds</b> (✅ = following). Press a button to follow/unfollow:",
+    "sections_none": "No feed has sections.",
+    "sections_feeds_header": "<b>Feeds with sections</b>. Press one to pick its sections:",
+    "sections_feed_none": "{title} has no sections. Feeds with sections: {names}",
+    "sections_header": "<b>Sections of {title}</b> (✅ = getting). Press to switch on/off:",
+    "sections_all": "No section picked: you get items from every section.",
+    "sections_some": "You only get items from the sections you picked.",
+    "sections_some_keywords": (
+        "You get items from the sections you picked and items matching your /include keywords."
+    ),
+    "sections_all_button": "All sections",
+    "sections_gone": "That section no longer exists.",
+    "sections_not_following": "You don't follow this feed: /subscribe {feed}",
     "feeds_empty": "No feeds are configured yet.",
     "feed_gone": "That feed no longer exists.",
     "subscribed": "✅ Now following {title}.",

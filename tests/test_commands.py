@@ -13,6 +13,7 @@ from typing import ClassVar
 
 import pytest
 
+from bot import filters
 from bot.commands import (
     CALLBACK_DATA_MAX_BYTES,
     Button,
@@ -655,3 +656,186 @@ def test_plain_groups_follow_the_admin_rule(store: Store, bot: Commands) -> None
     assert say(bot, member, "/start").text == t("vi", "admin_only")
     say(bot, replace(member, is_chat_admin=True), "/start")
     assert store.chat(GROUP) == Chat(GROUP, kind="group", title="Nhóm <Hải Phòng>")
+
+
+# official documents and sections: `type:` / `section:` keywords, /sections
+
+DISTRICTS = "haiphong-quan-huyen"
+SECTIONS = (("thong-bao", "Thông báo"), ("hai-an", "Quận Hải An"), ("le-chan", "Quận Lê Chân"))
+SECTIONED = {
+    **FEEDS,
+    DISTRICTS: FeedInfo(DISTRICTS, "Quận huyện Hải Phòng", url="https://haiphong.gov.vn/qh",
+                        sections=SECTIONS),
+}
+
+
+@pytest.fixture
+def sectioned(store: Store) -> Commands:
+    return Commands(store, SECTIONED, public_url="https://news.example", now=Clock())
+
+
+def add_documents(store: Store) -> None:
+    store.add_items(DISTRICTS, [
+        Item(DISTRICTS, "1", "https://x.vn/1", "Lịch tiếp dân", section="thong-bao",
+             published_at=START),
+        Item(DISTRICTS, "2", "https://x.vn/2", "QĐ 12/QĐ-UBND", section="hai-an",
+             doc_type="Quyết định", doc_number="12/QĐ-UBND", published_at=START),
+        Item(DISTRICTS, "3", "https://x.vn/3", "Công văn 7/UBND", section="le-chan",
+             doc_type="Công văn", doc_number="7/UBND", published_at=START),
+    ], START)
+
+
+def latest_titles(bot: Commands, ctx: CommandContext) -> list[str]:
+    return re.findall(r'">([^<]+)</a>', say(bot, ctx, "/latest 20").text)
+
+
+@pytest.mark.parametrize("line", [
+    "/include type:quyết định", "/include loại: Quyết định", "/include Type : quyet dinh, bão",
+])
+def test_type_keywords_are_not_read_as_a_feed_scope(
+    store: Store, bot: Commands, line: str
+) -> None:
+    reply = say(bot, private(), line)
+    assert reply.text.startswith("Đã cập nhật bộ lọc."), reply.text
+    assert filters.facet_of(store.keyword_filter(USER).include[0]) == ("type", "quyet dinh")
+    assert all(store.keyword_filter(USER, f) == KeywordFilter() for f in FEEDS)
+
+
+def test_section_keywords_chat_wide_or_per_feed(store: Store, sectioned: Commands) -> None:
+    say(sectioned, private(), "/include mục: thông báo")
+    say(sectioned, private(), f"/exclude {DISTRICTS}: section:le-chan")
+    assert store.keyword_filter(USER) == KeywordFilter(("mục: thông báo",))
+    assert store.keyword_filter(USER, DISTRICTS) == KeywordFilter((), ("section:le-chan",))
+
+
+def test_latest_honours_type_and_section_keywords(store: Store, sectioned: Commands) -> None:
+    add_documents(store)
+    say(sectioned, private(), f"/subscribe {DISTRICTS}")
+    say(sectioned, private(), "/include type:quyết định")
+    assert latest_titles(sectioned, private()) == ["QĐ 12/QĐ-UBND"]
+    say(sectioned, private(), "/clear")
+    say(sectioned, private(), f"/include {DISTRICTS}: section:Quận Lê Chân")  # by its name
+    assert latest_titles(sectioned, private()) == ["Công văn 7/UBND"]
+    say(sectioned, private(), f"/exclude {DISTRICTS}: loại:công văn")
+    assert say(sectioned, private(), "/latest").text == t("vi", "latest_none")
+
+
+def test_sections_without_sectioned_feeds(bot: Commands) -> None:
+    assert say(bot, private(), "/sections").text == t("vi", "sections_none")
+    assert say(bot, private(language="en"), f"/sections {NEWS}").text == t("en", "sections_none")
+
+
+def test_sections_lists_the_one_sectioned_feed_with_toggle_buttons(
+    store: Store, sectioned: Commands
+) -> None:
+    reply = say(sectioned, private(language="en"), "/sections")
+    assert not reply.edit
+    assert reply.text.startswith('<b>Sections of <a href="https://haiphong.gov.vn/qh">'
+                                 "Quận huyện Hải Phòng</a></b> (✅ = getting).")
+    assert ('▫️ Quận Hải An · <a href="https://news.example/feeds/haiphong-quan-huyen/'
+            'hai-an.xml">RSS</a>') in reply.text
+    assert t("en", "sections_all") in reply.text
+    assert f"/subscribe {DISTRICTS}" in reply.text  # not followed yet
+    assert [b for row in reply.buttons for b in row] == [
+        Button("▫️ Thông báo", f"sct:{DISTRICTS}:thong-bao"),
+        Button("▫️ Quận Hải An", f"sct:{DISTRICTS}:hai-an"),
+        Button("▫️ Quận Lê Chân", f"sct:{DISTRICTS}:le-chan"),
+    ]
+
+
+def test_pressing_sections_toggles_per_feed_section_keywords(
+    store: Store, sectioned: Commands
+) -> None:
+    add_documents(store)
+    say(sectioned, private(), f"/subscribe {DISTRICTS}")
+    say(sectioned, private(), "/include chat-wide")  # chat-wide filters are left alone
+    after = press(sectioned, private(), f"sct:{DISTRICTS}:hai-an")
+    assert after.edit
+    assert store.keyword_filter(USER, DISTRICTS) == KeywordFilter(("section:hai-an",))
+    assert Button("✅ Quận Hải An", f"sct:{DISTRICTS}:hai-an") in after.buttons[1]
+    assert "✅ Quận Hải An" in after.text and t("vi", "sections_some_keywords") in after.text
+    assert f"/subscribe {DISTRICTS}" not in after.text
+    press(sectioned, private(), f"sct:{DISTRICTS}:thong-bao")
+    assert store.keyword_filter(USER, DISTRICTS) == KeywordFilter(
+        ("section:hai-an", "section:thong-bao"))
+    say(sectioned, private(), "/clear")
+    say(sectioned, private(), f"/include {DISTRICTS}: section:thong-bao, section:hai-an")
+    assert sorted(latest_titles(sectioned, private())) == ["Lịch tiếp dân", "QĐ 12/QĐ-UBND"]
+    off = press(sectioned, private(), f"sct:{DISTRICTS}:thong-bao")
+    assert store.keyword_filter(USER, DISTRICTS) == KeywordFilter(("section:hai-an",))
+    assert t("vi", "sections_some") in off.text
+    assert latest_titles(sectioned, private()) == ["QĐ 12/QĐ-UBND"]
+    all_button = off.buttons[-1][0]
+    assert all_button == Button("Mọi chuyên mục", f"sca:{DISTRICTS}")
+    cleared = press(sectioned, private(), all_button.data)
+    assert store.keyword_filter(USER, DISTRICTS) == KeywordFilter()
+    assert "✅ " not in cleared.text.split("\n", 1)[1] and len(cleared.buttons) == 3
+    assert len(latest_titles(sectioned, private())) == 3
+
+
+def test_a_section_named_by_hand_shows_checked_and_toggles_off(
+    store: Store, sectioned: Commands
+) -> None:
+    say(sectioned, private(), f"/include {DISTRICTS}: Mục: Quận Lê Chân, cảng")
+    reply = say(sectioned, private(), f"/sections {DISTRICTS}")
+    assert "✅ Quận Lê Chân" in reply.text and "▫️ Thông báo" in reply.text
+    press(sectioned, private(), f"sct:{DISTRICTS}:le-chan")
+    assert store.keyword_filter(USER, DISTRICTS) == KeywordFilter(("cảng",))
+
+
+def test_sections_with_several_sectioned_feeds_lists_them_first(store: Store) -> None:
+    feeds = {**SECTIONED, "hn": FeedInfo("hn", "Hà Nội", sections=(("tb", "Thông báo"),))}
+    bot = Commands(store, feeds, now=Clock())
+    overview = say(bot, private(language="en"), "/sections")
+    assert overview.text.startswith(t("en", "sections_feeds_header"))
+    assert [b.data for row in overview.buttons for b in row] == [f"sec:{DISTRICTS}", "sec:hn"]
+    opened = press(bot, private(), "sec:hn")
+    assert opened.edit and [b.data for row in opened.buttons for b in row] == ["sct:hn:tb"]
+    direct = say(bot, private(language="en"), "/sections ha noi")
+    assert [b.data for row in direct.buttons for b in row] == ["sct:hn:tb"]
+    unsectioned = say(bot, private(language="en"), f"/sections {NEWS}").text
+    assert unsectioned.startswith("Tin tức Hải Phòng has no sections. Feeds with sections: ")
+    assert say(bot, private(), "/sections nowhere").text.startswith("Không tìm thấy nguồn tin")
+
+
+def test_section_buttons_fit_64_bytes_and_round_trip(store: Store) -> None:
+    long_feed = "quan-huyen-" + "đ" * 40
+    sections = (("s" * 100, "Một"), ("s" * 99 + "x", "Hai"), ("a:b", "Ba"), ("#x", "Bốn"))
+    bot = Commands(store, {long_feed: FeedInfo(long_feed, "Dài", sections=sections)}, now=Clock())
+    reply = say(bot, private(), "/sections")
+    datas = [b.data for row in reply.buttons for b in row]
+    assert len(set(datas)) == 4 and all(len(d.encode()) <= CALLBACK_DATA_MAX_BYTES for d in datas)
+    for data in datas:
+        press(bot, private(), data)
+    assert set(store.keyword_filter(USER, long_feed).include) == {
+        f"section:{sid}" for sid, _ in sections}
+
+
+def test_stale_section_buttons(store: Store, sectioned: Commands) -> None:
+    gone = press(sectioned, private(language="en"), f"sct:{DISTRICTS}:old-section")
+    assert gone.edit and gone.text.startswith(t("en", "sections_gone"))
+    assert store.keyword_filter(USER, DISTRICTS) == KeywordFilter()
+    feed_gone = press(sectioned, private(), "sct:no-such-feed:x")
+    assert feed_gone.text.startswith(t("vi", "feed_gone"))
+    assert press(sectioned, private(), f"sec:{NEWS}").text.startswith(t("vi", "feed_gone"))
+
+
+def test_group_members_see_sections_but_only_admins_toggle(
+    store: Store, sectioned: Commands
+) -> None:
+    say(sectioned, group(admin=True), "/start")
+    listing = say(sectioned, group(), "/sections")
+    assert listing.buttons
+    assert press(sectioned, group(), f"sec:{DISTRICTS}").edit  # opening is reading
+    refused = press(sectioned, group(), listing.buttons[0][0].data)
+    assert refused.text == t("vi", "admin_only")
+    assert store.keyword_filter(GROUP, DISTRICTS) == KeywordFilter()
+    press(sectioned, group(admin=True), listing.buttons[0][0].data)
+    assert store.keyword_filter(GROUP, DISTRICTS) == KeywordFilter(("section:thong-bao",))
+
+
+def test_sections_command_is_in_the_menu_and_help(sectioned: Commands) -> None:
+    assert dict(sectioned.command_list("en"))["sections"] == "Pick a feed's sections"
+    text = say(sectioned, private(), "/help").text
+    assert "/sections – Chọn chuyên mục của một nguồn tin" in text
+    assert "<code>/include type:quyết định</code>" in text

@@ -11,17 +11,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fakes.delivery_kit import Recorder, Wall, make_deliverer
 
-from bot.delivery import Deliverer, Pacing
+from bot.delivery import Deliverer, DeliveryStats, Pacing
 from bot.errors import (
     ChatMoved,
     DeliveryError,
     MessageRejected,
     RateLimited,
     RecipientGone,
+    TopicGone,
     TransientDelivery,
 )
-from bot.model import Chat, ChatKind, Item, Recipe
+from bot.model import Attachment, Chat, ChatKind, Item, Recipe
 from bot.store import Store
 
 BASE = datetime(2024, 11, 28, 7, 0, tzinfo=UTC)
@@ -118,6 +120,9 @@ class RecordingSender:
 
     async def send_plain(self, chat_id: int, text: str) -> None:
         await self._call("plain", chat_id, text)
+
+    async def send_document(self, chat_id: int, url: str, caption_html: str) -> None:
+        await self._call("document", chat_id, f"{url}|{caption_html}")
 
 
 @pytest.fixture
@@ -537,3 +542,134 @@ async def test_run_retries_at_the_backoff_time_without_a_wake(store: Store, cloc
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+# ---------------------------------------------------------------- attachments as documents
+
+FILES = tuple(
+    Attachment(f"https://hp.gov.vn/files/{n}.pdf", f"Tệp {n}", "pdf") for n in range(4)
+)
+
+
+async def test_attachments_follow_the_message_as_documents(
+    store: Store, sender: RecordingSender, clock: Clock
+) -> None:
+    files = (Attachment("javascript:alert(1)", "x", "pdf"), *FILES)
+    enqueue(store, clock, [1], 1, attachments=files, doc_type="Quyết định",
+            doc_number="5/QĐ-UBND")
+    stats = await deliverer(store, sender, clock).drain()
+    message, *documents = sender.sent
+    assert message.method == "text" and message.text.count("📎") == 4
+    assert [(d.method, d.text) for d in documents] == [
+        ("document", f"https://hp.gov.vn/files/{n}.pdf|📄 <b>Quyết định số 5/QĐ-UBND</b>\n"
+                     f"Tệp {n} (PDF)")
+        for n in range(3)  # at most three, http(s) only
+    ]
+    assert [a.pending_then for a in sender.attempts] == [1, 0, 0, 0]  # marked before the files
+    times = [a.t for a in sender.attempts]
+    assert all(later - earlier >= 1.0 for earlier, later in itertools.pairwise(times))  # paced
+    assert (stats.sent, stats.documents, stats.documents_failed) == (1, 3, 0)
+    assert store.outbox_counts() == {"pending": 0, "sent": 1, "failed": 0}
+
+
+async def test_a_refused_file_is_skipped_and_never_retried(
+    store: Store, sender: RecordingSender, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    enqueue(store, clock, [1], 2, attachments=FILES[:2])
+    sender.fail("document", 1, MessageRejected("Bad Request: failed to get HTTP URL content"))
+    stats = await deliverer(store, sender, clock).drain()
+    assert [(a.method, a.ok) for a in sender.attempts] == [
+        ("text", True), ("document", False), ("document", True),
+        ("text", True), ("document", True), ("document", True),
+    ]
+    assert (stats.sent, stats.documents, stats.documents_failed, stats.failed) == (2, 3, 1, 0)
+    assert store.outbox_counts() == {"pending": 0, "sent": 2, "failed": 0}
+    assert "failed to get HTTP URL content" in caplog.text
+    assert await deliverer(store, sender, clock).drain() == DeliveryStats()
+    assert len(sender.attempts) == 6
+
+
+async def test_an_unreachable_telegram_skips_the_rest_of_the_files(
+    store: Store, sender: RecordingSender, clock: Clock
+) -> None:
+    enqueue(store, clock, [1], 1, attachments=FILES)
+    sender.fail("document", 1, TransientDelivery("Timed out"))
+    stats = await deliverer(store, sender, clock).drain()
+    assert [(a.method, a.ok) for a in sender.attempts] == [("text", True), ("document", False)]
+    assert (stats.sent, stats.retried, stats.documents_failed) == (1, 0, 1)
+    assert store.outbox_counts() == {"pending": 0, "sent": 1, "failed": 0}
+
+
+async def test_a_rate_limit_on_a_file_defers_the_chat_not_the_item(
+    store: Store, sender: RecordingSender, clock: Clock
+) -> None:
+    enqueue(store, clock, [1], 2, attachments=FILES[:1])
+    sender.fail("document", 1, RateLimited("Too Many Requests: retry after 30", retry_after=30))
+    stats = await deliverer(store, sender, clock).drain()
+    assert [(a.method, a.ok) for a in sender.attempts] == [("text", True), ("document", False)]
+    assert stats.deferred == 1
+    assert store.outbox_counts() == {"pending": 1, "sent": 1, "failed": 0}
+    clock.t += 31
+    await deliverer(store, sender, clock).drain()
+    assert [a.method for a in sender.sent] == ["text", "text", "document"]  # no item twice
+    assert len(set(titles(sender.texts_to(1)[:2]))) == 2
+
+
+async def test_a_chat_gone_between_message_and_file_is_deactivated(
+    store: Store, sender: RecordingSender, clock: Clock
+) -> None:
+    enqueue(store, clock, [1], 2, attachments=FILES[:1])
+    sender.fail("document", 1, RecipientGone("Forbidden: bot was blocked by the user"))
+    stats = await deliverer(store, sender, clock).drain()
+    chat = store.chat(1)
+    assert chat is not None and not chat.active and stats.deactivated == 1
+    assert store.outbox_counts() == {"pending": 1, "sent": 1, "failed": 0}
+
+
+class TextOnlySender:
+    """A Sender from before documents: no send_document."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    async def send_text(self, chat_id: int, html: str, *, preview: bool) -> None:
+        self.texts.append(html)
+
+    async def send_photo(self, chat_id: int, photo_url: str, caption_html: str) -> None:
+        self.texts.append(caption_html)
+
+    async def send_plain(self, chat_id: int, text: str) -> None:
+        self.texts.append(text)
+
+
+async def test_documents_off_or_unsupported_send_only_the_message(
+    store: Store, sender: RecordingSender, clock: Clock
+) -> None:
+    enqueue(store, clock, [1], 1, attachments=FILES)
+    off = Deliverer(store, sender, FEEDS, Pacing(), clock=clock, sleep=clock.sleep,
+                    now=clock.now, send_documents=False)
+    assert (await off.drain()).sent == 1
+    assert [a.method for a in sender.attempts] == ["text"]
+    assert "📎" in sender.attempts[0].text  # the message still links the files
+    enqueue(store, clock, [1], 1, attachments=FILES)
+    old = TextOnlySender()
+    legacy = Deliverer(store, old, FEEDS, Pacing(), clock=clock, sleep=clock.sleep,  # type: ignore[arg-type]
+                       now=clock.now)
+    assert (await legacy.drain()).sent == 1 and len(old.texts) == 1
+
+
+async def test_files_go_to_the_topic_the_message_went_to() -> None:
+    store = Store.open(":memory:")
+    try:
+        wall = Wall(BASE)
+        store.upsert_chat(Chat(-100, kind="supergroup"))
+        for feed_id, topic in (("hp", 7), ("hn", 8)):
+            store.subscribe(-100, feed_id, thread_id=topic)
+            item = Item(feed_id, "1", f"https://{feed_id}.gov.vn/1", "Tin", attachments=FILES[:1])
+            store.add_items(feed_id, [item], BASE, route=lambda item: [(-100, None)])
+        sender = Recorder(fail_thread={8: TopicGone("Bad Request: message thread not found")})
+        await make_deliverer(store, sender, wall, FEEDS, group_per_minute=6000).drain()
+        assert [(s.method, s.thread_id) for s in sender.sent] == [
+            ("text", 7), ("document", 7), ("text", None), ("document", None)]
+    finally:
+        store.close()

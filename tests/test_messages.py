@@ -13,13 +13,14 @@ from hypothesis import strategies as st
 from bot.messages import (
     clip,
     format_caption,
+    format_document_caption,
     format_item,
     format_more,
     labels,
     safe_href,
     to_plain_text,
 )
-from bot.model import Item
+from bot.model import Attachment, Item
 
 
 def make_item(
@@ -159,6 +160,68 @@ def test_clip_counts_utf16_and_never_splits_a_surrogate_pair() -> None:
     assert labels("fr").read_more == "Xem chi tiết"
 
 
+# ---------------------------------------------------------------- official documents
+
+DECISION = Attachment("https://cdn.haiphong.gov.vn/gov-hpg/qd-123.pdf", "Quyết định 123", "pdf")
+
+
+def test_document_label_and_attachments_are_shown() -> None:
+    item = make_item(
+        "Quyết định số 123/QĐ-UBND về việc phê duyệt quy hoạch",
+        published_at=PUBLISHED,
+        doc_type="Quyết định",
+        doc_number="123/QĐ-UBND",
+        attachments=(DECISION, Attachment("https://x.vn/bieu-mau.docx", "bieu-mau.docx", "docx")),
+    )
+    text = format_item(item, feed_title="HP", tz="UTC")
+    assert text == (
+        "<b>Quyết định số 123/QĐ-UBND về việc phê duyệt quy hoạch</b>\n\n"
+        "📄 <b>Quyết định số 123/QĐ-UBND</b>\n"
+        "<i>28/11/2024 07:30 · HP</i>\n"
+        '📎 <a href="https://cdn.haiphong.gov.vn/gov-hpg/qd-123.pdf">Quyết định 123 (PDF)</a>\n'
+        '📎 <a href="https://x.vn/bieu-mau.docx">bieu-mau.docx</a>\n'
+        '<a href="https://haiphong.gov.vn/a-1.html">Xem chi tiết</a>'
+    )
+    check_message_text(text, "HTML")
+    assert "📄 <b>Thông báo</b>" in format_item(make_item(doc_type="Thông báo"),
+                                                feed_title="x", tz="UTC")
+    assert "📄" not in format_item(make_item(), feed_title="x", tz="UTC")
+
+
+def test_attachment_names_are_escaped_and_only_http_links_kept() -> None:
+    item = make_item(attachments=(
+        Attachment("javascript:alert(1)", "evil", "pdf"),
+        Attachment("https://x.vn/a.pdf?x=1&y=<2>", "<b>Tờ trình</b> & phụ lục", "pdf"),
+    ))
+    text = format_item(item, feed_title="x", tz="UTC", language="en")
+    assert "evil" not in text and "javascript" not in text
+    assert ('📎 <a href="https://x.vn/a.pdf?x=1&amp;y=%3C2%3E">'
+            "&lt;b&gt;Tờ trình&lt;/b&gt; &amp; phụ lục (PDF)</a>") in text
+    check_message_text(text, "HTML")
+
+
+def test_many_attachments_are_folded_in_messages_and_captions() -> None:
+    files = tuple(Attachment(f"https://x.vn/{n}.pdf", "Tệp " * 40 + str(n), "pdf")
+                  for n in range(20))
+    item = make_item("Đ" * 5000, "tóm tắt " * 100, published_at=PUBLISHED, attachments=files,
+                     doc_type="Kế hoạch", doc_number="9" * 300 + "/KH-UBND")
+    text = format_item(item, feed_title="x", tz="UTC", language="en")
+    assert text.count("📎") == 5 and "… and 15 more files" in text
+    assert utf16_len(check_message_text(text, "HTML")) <= 4096
+    caption = format_caption(item, feed_title="x" * 500, tz="UTC", matched="k" * 500)
+    assert caption.count("📎") == 2 and "… và 18 tệp khác" in caption
+    assert utf16_len(check_message_text(caption, "HTML", caption=True)) <= 1024
+
+
+def test_document_caption() -> None:
+    item = make_item(doc_type="Quyết định", doc_number="123/QĐ-UBND")
+    assert format_document_caption(item, DECISION) == (
+        "📄 <b>Quyết định số 123/QĐ-UBND</b>\nQuyết định 123 (PDF)"
+    )
+    bare = Attachment("https://x.vn/a.pdf", "a <&> b.pdf", "pdf")
+    assert format_document_caption(make_item(), bare) == "a &lt;&amp;&gt; b.pdf"
+
+
 # ---------------------------------------------------------------- property test
 
 HOSTILE = st.sampled_from(
@@ -223,4 +286,36 @@ def test_any_item_passes_the_strict_validator(
     assert utf16_len(visible) <= 4096
     text.encode("utf-8")  # sendable: no lone surrogates
     for href in re.findall(r'href="([^"]*)"', text):
+        assert href.startswith(("http://", "https://")), href
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    title=st.one_of(TEXT, LONG_TEXT),
+    names=st.lists(st.tuples(URLS, st.one_of(TEXT, LONG_TEXT), TEXT), max_size=8),
+    doc_type=st.one_of(st.none(), TEXT, LONG_TEXT),
+    doc_number=st.one_of(st.none(), TEXT, LONG_TEXT),
+    language=st.sampled_from(["vi", "en"]),
+)
+def test_any_document_item_passes_the_strict_validator(
+    title: str,
+    names: list[tuple[str, str, str]],
+    doc_type: str | None,
+    doc_number: str | None,
+    language: str,
+) -> None:
+    files = tuple(Attachment(url, name, kind) for url, name, kind in names)
+    item = make_item(title, title, published_at=PUBLISHED, attachments=files,
+                     doc_type=doc_type, doc_number=doc_number)
+    text = format_item(item, feed_title=title, tz="UTC", matched=title, language=language)
+    caption = format_caption(item, feed_title=title, tz="UTC", matched=title, language=language)
+    try:
+        assert utf16_len(check_message_text(text, "HTML")) <= 4096
+        assert utf16_len(check_message_text(caption, "HTML", caption=True)) <= 1024
+        check_message_text(to_plain_text(text), None)
+        for attachment in files:
+            check_message_text(format_document_caption(item, attachment), "HTML", caption=True)
+    except ApiError as exc:  # pragma: no cover - the assertion message is the point
+        raise AssertionError(f"{exc.description}\n{text!r}") from exc
+    for href in re.findall(r'href="([^"]*)"', text + caption):
         assert href.startswith(("http://", "https://")), href

@@ -28,7 +28,7 @@ from bot.errors import (
     RecipientGone,
     TransientDelivery,
 )
-from bot.model import Chat, ChatKind, Item, Recipe
+from bot.model import Attachment, Chat, ChatKind, Item, KeywordFilter, Recipe
 from bot.store import Store
 
 TOKEN = "123456:TEST-token"
@@ -238,6 +238,53 @@ async def test_bad_html_is_resent_once_as_plain_text(fake: FakeBotAPI, store: St
     assert stats.plain_fallbacks == 1 and store.outbox_counts()["sent"] == 2
 
 
+# ---------------------------------------------------------------- attachments as documents
+
+DECISION = "https://cdn.haiphong.gov.vn/gov-hpg/qd-123.pdf"
+
+
+async def test_sender_sends_documents_by_url(fake: FakeBotAPI, sender: tg.PtbSender) -> None:
+    await sender.send_document(3, DECISION, "📄 <b>Quyết định số 123/QĐ-UBND</b>\nQĐ 123")
+    (document,) = fake.sent
+    assert (document.method, document.document, document.document_bytes) == (
+        "sendDocument", DECISION, None)  # by URL: Telegram fetches it
+    assert (document.caption, document.parse_mode) == (
+        "📄 <b>Quyết định số 123/QĐ-UBND</b>\nQĐ 123", "HTML")
+    fake.bad_document_urls.add("https://x.vn/huge.pdf")
+    with pytest.raises(MessageRejected, match=r"(?i)wrong file identifier/http url"):
+        await sender.send_document(4, "https://x.vn/huge.pdf", "x")
+    with pytest.raises(MessageRejected, match="not an http"):
+        await sender.send_document(5, "/etc/passwd", "x")  # PTB would upload a local path
+    assert len(fake.calls_of("sendDocument")) == 2
+
+
+async def test_item_files_follow_the_message_and_a_bad_one_is_not_retried(
+    fake: FakeBotAPI, store: Store
+) -> None:
+    store.upsert_chat(Chat(9))
+    store.subscribe(9, "hp")
+    files = (Attachment("https://x.vn/gone.pdf", "Phụ lục", "pdf"),
+             Attachment(DECISION, "Quyết định 123", "pdf"))
+    item = Item("hp", "qd-123", "https://haiphong.gov.vn/qd-123",
+                "Quyết định số 123/QĐ-UBND về quy hoạch", attachments=files,
+                doc_type="Quyết định", doc_number="123/QĐ-UBND")
+    store.add_items("hp", [item], datetime.now(UTC), route=lambda _: [(9, None)])
+    fake.bad_document_urls.add("https://x.vn/gone.pdf")
+    async with make_bot(fake) as bot:
+        deliverer = Deliverer(store, tg.PtbSender(bot), FEEDS, Pacing(time_scale=0.01))
+        stats = await deliverer.drain()
+        again = await deliverer.drain()
+    message, document = fake.messages_to(9)
+    assert message.text is not None and "📄 <b>Quyết định số 123/QĐ-UBND</b>" in message.text
+    assert f'📎 <a href="{DECISION}">Quyết định 123 (PDF)</a>' in message.text
+    assert (document.document, document.caption) == (
+        DECISION, "📄 <b>Quyết định số 123/QĐ-UBND</b>\nQuyết định 123 (PDF)")
+    assert (stats.sent, stats.documents, stats.documents_failed) == (1, 1, 1)
+    assert again.sent == 0 and len(fake.calls_of("sendDocument")) == 2
+    assert len(fake.calls_of("sendMessage")) == 1
+    assert store.outbox_counts() == {"pending": 0, "sent": 1, "failed": 0}
+
+
 # ---------------------------------------------------------------- the application
 
 
@@ -390,6 +437,30 @@ async def test_start_round_trip_with_the_real_commands(fake: FakeBotAPI, store: 
         await fake.wait_for(lambda: fake.edits)
         assert len(store.subscriptions_of(42)) == 1
         assert ("default", "en") in fake.commands
+    finally:
+        await tg.stop_bot(app)
+
+
+async def test_sections_round_trip_with_the_real_commands(fake: FakeBotAPI, store: Store) -> None:
+    sections = (("thong-bao", "Thông báo"), ("hai-an", "Quận Hải An"))
+    feeds = {"hp": FeedInfo("hp", "Hải Phòng", sections=sections), "hn": FeedInfo("hn", "Hà Nội")}
+    app = tg.build_application(
+        TOKEN, base_url=fake.base_url, commands=Commands(store, feeds), store=store
+    )
+    await tg.start_bot(app, poll_timeout=1)
+    try:
+        assert {"command": "sections", "description": "Pick a feed's sections"} in \
+            fake.commands[("default", "en")]
+        fake.user_message(42, "/sections", language_code="en")
+        await fake.wait_for(lambda: fake.messages_to(42))
+        listing = fake.last_to(42)
+        assert listing.button_data() == ["sct:hp:thong-bao", "sct:hp:hai-an"]
+        fake.callback(42, "sct:hp:hai-an", listing)
+        await fake.wait_for(lambda: fake.edits)
+        assert store.keyword_filter(42, "hp") == KeywordFilter(("section:hai-an",))
+        edited = fake.edits[-1]
+        assert "✅ Quận Hải An" in (edited.text or "")
+        assert edited.message_id == listing.message_id and len(fake.messages_to(42)) == 1
     finally:
         await tg.stop_bot(app)
 

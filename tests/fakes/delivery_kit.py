@@ -87,6 +87,11 @@ class Recorder:
     async def send_plain(self, chat_id: int, text: str, *, thread_id: int | None = None) -> None:
         await self._record("plain", chat_id, text, thread_id)
 
+    async def send_document(
+        self, chat_id: int, url: str, caption_html: str, *, thread_id: int | None = None
+    ) -> None:
+        await self._record("document", chat_id, f"{url}|{caption_html}", thread_id)
+
     def texts_to(self, chat_id: int) -> list[str]:
         return [s.text for s in self.sent if s.chat_id == chat_id]
 
