@@ -84,6 +84,9 @@ def matched_keyword(
 ) -> str | None:
     """None when the filter drops `text`; else the include keyword that matched ("" if none set).
 
+    Plain include keywords: any one suffices. `type:`/`section:` keywords narrow: an item must
+    also match one keyword of each such field present.
+
     `facets` are the item's field values (`item_facets`) that `type:`/`section:` keywords test.
     """
     include, exclude = _folded_filter(kf)
@@ -95,10 +98,19 @@ def matched_keyword(
         return None
     if not kf.include:
         return ""
+    # Plain keywords are one group, each field (`type:`, `section:`) another: any keyword of a
+    # group may match, and every group present must, so `section:thông báo` + `hai an` narrows.
+    groups: dict[str, list[tuple[str, _Keyword]]] = {}
     for original, keyword in include:
-        if _contains(padded, words, fields, keyword):
-            return original
-    return None
+        group = keyword[0] if keyword[0].startswith(_FACET_MARK) else ""
+        groups.setdefault(group, []).append((original, keyword))
+    matched: list[str] = []
+    for members in groups.values():
+        hit = next((o for o, k in members if _contains(padded, words, fields, k)), None)
+        if hit is None:
+            return None
+        matched.append(hit)
+    return next(iter(matched), None)
 
 
 def matches(

@@ -111,7 +111,7 @@ VI: dict[str, str] = {
     "sections_all": "Chưa chọn chuyên mục nào: bạn nhận tin của mọi chuyên mục.",
     "sections_some": "Bạn chỉ nhận tin của các chuyên mục đã chọn.",
     "sections_some_keywords": (
-        "Bạn nhận tin của các chuyên mục đã chọn và tin khớp từ khoá /include của bạn."
+        "Bạn nhận tin của các chuyên mục đã chọn mà khớp từ khoá /include của bạn."
     ),
     "sections_all_button": "Mọi chuyên mục",
     "sections_gone": "Chuyên mục này không còn nữa.",
@@ -314,7 +314,7 @@ EN: dict[str, str] = {
     "sections_all": "No section picked: you get items from every section.",
     "sections_some": "You only get items from the sections you picked.",
     "sections_some_keywords": (
-        "You get items from the sections you picked and items matching your /include keywords."
+        "You get items from the sections you picked that match your /include keywords."
     ),
     "sections_all_button": "All sections",
     "sections_gone": "That section no longer exists.",

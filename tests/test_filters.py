@@ -292,12 +292,17 @@ def test_section_keyword_matches_the_id_or_the_name() -> None:
     assert not item_matches(KeywordFilter(include=("section:văn bản",)), DECISION)
 
 
-def test_field_keywords_mix_with_plain_ones() -> None:
-    either = KeywordFilter(include=("type:quyết định", "bổ nhiệm"))
+def test_field_keywords_narrow_plain_ones() -> None:
+    decisions_about_land = KeywordFilter(include=("type:quyết định", "sử dụng đất", "bổ nhiệm"))
+    notices_or_news = KeywordFilter(include=("section:thong bao", "section:tin tuc su kien"))
     no_notices = KeywordFilter(exclude=("section:thong bao",))
 
-    assert item_matched_keyword(either, DECISION) == "type:quyết định"
-    assert item_matched_keyword(either, NEWS) == "bổ nhiệm"
+    # Plain keywords: any one; each field present: one of its values too.
+    assert item_matched_keyword(decisions_about_land, DECISION) == "type:quyết định"
+    assert item_matched_keyword(decisions_about_land, NEWS) is None  # "bổ nhiệm", not a decision
+    assert item_matches(notices_or_news, DECISION) and item_matches(notices_or_news, NEWS)
+    both = KeywordFilter(include=("section:tin tuc su kien", "bổ nhiệm"))
+    assert item_matches(both, NEWS) and not item_matches(both, DECISION)
     assert not item_matches(no_notices, DECISION) and item_matches(no_notices, NEWS)
     assert item_facets(DECISION) == {"type": ("Quyết định",), "section": ("thong-bao", "")}
     assert item_facets(NEWS, "Tin tức")["type"] == ()
