@@ -237,18 +237,16 @@ def _filters(count: int, per_filter: int) -> list[KeywordFilter]:
     return filters
 
 
-def test_thousand_subscribers_twenty_keywords_is_fast() -> None:
+def test_thousand_subscribers_twenty_keywords_split_the_items() -> None:
+    # Speed is measured in benchmarks/bench_matching.py; here only that the filters do work.
     filters = _filters(1000, 20)
     items = [
         f"Tin số {i}: UBND thành phố Hải Phòng họp bàn về giao thông quận {i} "
         + " ".join(VIETNAMESE_WORDS[i : i + 40])
         for i in range(20)
     ]
-    started = time.perf_counter()
     passed = sum(matched_keyword(kf, text) is not None for text in items for kf in filters)
-    per_item = (time.perf_counter() - started) / len(items)
     assert 0 < passed < 20_000  # some pass, some are dropped
-    assert per_item < 0.020, f"{per_item * 1000:.1f} ms per item"
 
 
 # --- field keywords: type: and section: --------------------------------------------------------
