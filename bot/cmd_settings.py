@@ -1,0 +1,158 @@
+"""/pause, /resume, /stop, /lang and the delivery settings: /quiet, /digest, /urgent, /edits."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot import digest, filters
+from bot.cmd_base import Call, CommandBase, Reply
+from bot.cmd_filters import keyword_list, keyword_problem
+from bot.cmd_text import shorten
+from bot.digest import format_clock
+from bot.errors import KeywordError
+from bot.model import ChatSettings
+from bot.texts import LANGUAGES, t
+
+OFF_WORDS = frozenset({"off", "tat", "tắt", "khong", "không", "no", "0"})
+ON_WORDS = frozenset({"on", "bat", "bật", "yes", "co", "có", "1"})
+HOURLY_WORDS = frozenset({"hourly", "gio", "giờ", "moi-gio", "mỗi-giờ"})
+DAILY_WORDS = frozenset({"daily", "ngay", "ngày", "moi-ngay", "mỗi-ngày"})
+
+
+class SettingsCommands(CommandBase):
+    """Whether, when and how a chat gets its alerts."""
+
+    def _pause(self, call: Call) -> Reply:
+        """Hold alerts until /resume."""
+        self._ensure_chat(call)
+        self.store.set_chat(call.chat_id, paused=True)
+        return Reply(t(call.lang, "paused"))
+
+    def _resume(self, call: Call) -> Reply:
+        """Send alerts again."""
+        self._ensure_chat(call)
+        self.store.set_chat(call.chat_id, active=True, paused=False)
+        return Reply(t(call.lang, "resumed"))
+
+    def _stop(self, call: Call) -> Reply:
+        """Forget the chat with its subscriptions, filters and unsent alerts."""
+        self.store.forget_chat(call.chat_id)
+        return Reply(t(call.lang, "stopped"))
+
+    def _lang(self, call: Call) -> Reply:
+        """Set the chat's language."""
+        choice = call.args.lower()
+        if choice not in LANGUAGES:
+            return Reply(t(call.lang, "lang_usage"))
+        self._ensure_chat(call)
+        self.store.set_chat(call.chat_id, language=choice)
+        return Reply(t(choice, "lang_set"))
+
+    def _quiet(self, call: Call) -> Reply:
+        """Set or drop the quiet hours, optionally with a time zone."""
+        scoped = self._settings_and_args(call, "quiet_usage")
+        if isinstance(scoped, Reply):
+            return scoped
+        settings, args = scoped
+        if args.lower() in OFF_WORDS:
+            self._save_settings(call, replace(settings, quiet_start=None, quiet_end=None))
+            return Reply(t(call.lang, "quiet_off"))
+        try:
+            start, end = digest.parse_window(args)
+        except ValueError:
+            return Reply(t(call.lang, "quiet_invalid", text=shorten(args, 40)))
+        self._save_settings(call, replace(settings, quiet_start=start, quiet_end=end))
+        return Reply(t(call.lang, "quiet_set", start=format_clock(start), end=format_clock(end),
+                       tz=settings.timezone))
+
+    def _digest(self, call: Call) -> Reply:
+        """Alerts one by one (off), hourly, or daily at a time, optionally with a time zone."""
+        scoped = self._settings_and_args(call, "digest_usage")
+        if isinstance(scoped, Reply):
+            return scoped
+        settings, args = scoped
+        mode, *rest = args.lower().split() or [""]
+        if mode in OFF_WORDS and not rest:
+            self._save_settings(call, replace(settings, digest="off"))
+            return Reply(t(call.lang, "digest_off"))
+        if mode in HOURLY_WORDS and not rest:
+            self._save_settings(call, replace(settings, digest="hourly"))
+            return Reply(t(call.lang, "digest_hourly"))
+        if mode not in DAILY_WORDS or len(rest) > 1:
+            return Reply(t(call.lang, "digest_usage"))
+        try:
+            at = digest.parse_clock(rest[0]) if rest else settings.digest_at
+        except ValueError:
+            return Reply(t(call.lang, "digest_usage"))
+        self._save_settings(call, replace(settings, digest="daily", digest_at=at))
+        return Reply(t(call.lang, "digest_daily", time=format_clock(at), tz=settings.timezone))
+
+    def _urgent(self, call: Call) -> Reply:
+        """Set or drop the phrases that go through quiet hours and digests at once."""
+        settings = self.store.chat_settings(call.chat_id)
+        if not call.args:
+            return self._settings_reply(call.lang, settings, "urgent_usage")
+        if call.args.lower() in OFF_WORDS:
+            self._save_settings(call, replace(settings, urgent=()))
+            return Reply(t(call.lang, "urgent_off"))
+        try:
+            keywords = filters.parse_keywords(call.args)
+        except KeywordError as error:
+            return Reply(keyword_problem(call.lang, call.args, error))
+        if not keywords:
+            return Reply(t(call.lang, "urgent_usage"))
+        self._save_settings(call, replace(settings, urgent=keywords))
+        return Reply(t(call.lang, "urgent_set", keywords=keyword_list(keywords)))
+
+    def _edits(self, call: Call) -> Reply:
+        """Turn notices of edited items on or off."""
+        settings = self.store.chat_settings(call.chat_id)
+        choice = call.args.lower()
+        if choice not in ON_WORDS | OFF_WORDS:
+            return self._settings_reply(call.lang, settings, "edits_usage")
+        on = choice in ON_WORDS
+        self._save_settings(call, replace(settings, edits=on))
+        return Reply(t(call.lang, "edits_on" if on else "edits_off"))
+
+    def _settings_and_args(self, call: Call, usage: str) -> tuple[ChatSettings, str] | Reply:
+        """The chat's settings with a trailing time zone applied, and the other arguments;
+        the settings and `usage` when there are no arguments."""
+        settings = self.store.chat_settings(call.chat_id)
+        if not call.args:
+            return self._settings_reply(call.lang, settings, usage)
+        head, _, last = call.args.rpartition(" ")
+        if "/" not in last and last.upper() != "UTC":
+            return settings, call.args
+        if not digest.is_timezone(last):
+            return Reply(t(call.lang, "timezone_unknown", name=shorten(last, 60)))
+        settings = replace(settings, timezone=last)
+        if not head.strip():  # only a time zone: keep the rest as it was
+            self._save_settings(call, settings)
+            return self._settings_reply(call.lang, settings, usage)
+        return settings, head.strip()
+
+    def _save_settings(self, call: Call, settings: ChatSettings) -> None:
+        """Register the chat and store its settings."""
+        self._ensure_chat(call)
+        self.store.set_chat_settings(settings)
+
+    def _settings_reply(self, lang: str, settings: ChatSettings, usage: str) -> Reply:
+        """The chat's current settings, then how to use the command."""
+        lines = [t(lang, "settings_header")]
+        if digest.has_quiet_hours(settings):
+            assert settings.quiet_start is not None and settings.quiet_end is not None
+            lines.append(t(lang, "settings_quiet", start=format_clock(settings.quiet_start),
+                           end=format_clock(settings.quiet_end)))
+        else:
+            lines.append(t(lang, "settings_quiet_none"))
+        if settings.digest == "daily":
+            lines.append(t(lang, "settings_digest_daily", time=format_clock(settings.digest_at)))
+        else:
+            lines.append(t(lang, f"settings_digest_{settings.digest}"))
+        if settings.urgent:
+            lines.append(t(lang, "settings_urgent", keywords=keyword_list(settings.urgent)))
+        else:
+            lines.append(t(lang, "settings_urgent_none"))
+        lines.append(t(lang, "settings_edits_on" if settings.edits else "settings_edits_off"))
+        lines.append(t(lang, "settings_timezone", tz=settings.timezone))
+        return Reply("\n".join(lines) + "\n\n" + t(lang, usage))

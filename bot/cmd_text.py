@@ -1,0 +1,55 @@
+"""Text helpers for bot replies: Telegram HTML, lengths that fit, local times."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.model import DEFAULT_TIMEZONE
+
+BUTTON_TITLE_CHARS = 40
+MESSAGE_BUDGET = 3800  # visible chars, under Telegram's 4096
+_TAG = re.compile(r"<[^>]*>")
+
+
+@lru_cache(maxsize=64)
+def zone(name: str) -> ZoneInfo:
+    """The time zone called `name`, or the default one when there is none by that name."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_TIMEZONE)
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` on one line, cut to `limit` chars with "…"."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def fit(lines: Sequence[str], separator: str = "\n") -> str:
+    """Whole lines (each balanced HTML) up to MESSAGE_BUDGET visible chars, then "…"."""
+    kept: list[str] = []
+    budget = MESSAGE_BUDGET
+    for line in lines:
+        budget -= len(html.unescape(_TAG.sub("", line))) + len(separator)
+        if budget < 0:
+            kept.append("…")
+            break
+        kept.append(line)
+    return separator.join(kept)
+
+
+def esc(text: str) -> str:
+    """`text` escaped for Telegram HTML."""
+    return html.escape(text)
+
+
+def link(url: str, text: str) -> str:
+    """`<a href>` for http(s) URLs only; anything else is shown as plain text."""
+    if url.startswith(("https://", "http://")):
+        return f'<a href="{esc(url)}">{esc(text)}</a>'
+    return esc(text)
