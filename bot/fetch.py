@@ -283,6 +283,10 @@ def check_target(url: str, *, redirected_from: str | None = None) -> None:
         raise FetchError(f"{url}: only http and https URLs can be fetched{via}", hint=_URL_HINT)
     if not parts.hostname:
         raise FetchError(f"{url}: the URL has no host{via}", hint=_URL_HINT)
+    try:
+        parts.port  # noqa: B018 -- raises ValueError for a port out of range or not a number
+    except ValueError as exc:
+        raise FetchError(f"{url}: bad port ({exc}){via}", hint=_URL_HINT) from None
     if redirected_from and scheme == "http" and urlsplit(redirected_from).scheme.lower() == "https":
         raise FetchError(
             f"{redirected_from}: refused redirect from https to plain http ({url})",

@@ -82,6 +82,9 @@ class PollDeps:
     # feed id -> fingerprint of its last successful poll's pages (this process only): a server
     # that sends no validators but the same bytes costs a hash, not a parse.
     last_pages: dict[str, bytes] = field(default_factory=dict)
+    # feed ids whose last publish failed after their items were stored: the next poll rewrites
+    # their files even though the store did not change.
+    unpublished: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -128,9 +131,12 @@ async def poll_source(recipe: Recipe, deps: PollDeps, now: datetime) -> PollRepo
         changed_before = store.last_change_at(recipe.feed_id)
         new_items = store.add_items(recipe.feed_id, items, now, route=route)
         failpoint("after_commit_before_send")
-        if store.last_change_at(recipe.feed_id) != changed_before or not is_published(recipe, deps):
+        if (store.last_change_at(recipe.feed_id) != changed_before
+                or recipe.feed_id in deps.unpublished or not is_published(recipe, deps)):
+            deps.unpublished.add(recipe.feed_id)  # until the files are written
             # Rendering a large feed takes a while: keep the web server and the bot responsive.
             await asyncio.to_thread(publish_feed, recipe, deps)
+            deps.unpublished.discard(recipe.feed_id)
     except NewsbotError as exc:
         return _record_failure(recipe, deps, health, exc, now)
     _alert_surprises(recipe, deps, health, listing, new_items, flood=flood)

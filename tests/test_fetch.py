@@ -212,6 +212,15 @@ async def test_file_and_ftp_refused_without_a_request(fetcher: Fetcher) -> None:
         assert "only http and https" in str(await fetch_error(fetcher, url))
 
 
+async def test_bad_port_is_a_fetch_error_not_a_crash(site: FakeSite, fetcher: Fetcher) -> None:
+    # urlsplit().port raises ValueError; it must not escape fetch() and crash a poll.
+    for url in ("http://127.0.0.1:99999/x", "http://127.0.0.1:8o8o/x"):
+        assert "port" in str(await fetch_error(fetcher, url))
+    site.script("/news", Redirect("http://127.0.0.1:70000/news"))
+    error = await fetch_error(fetcher, site.url_for("/news"))
+    assert "port" in str(error) and "redirected from" in str(error)
+
+
 async def test_redirect_to_ftp_refused(site: FakeSite, fetcher: Fetcher) -> None:
     site.script("/news", Redirect("ftp://127.0.0.1/news"))
     error = await fetch_error(fetcher, site.url_for("/news"))

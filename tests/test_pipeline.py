@@ -307,6 +307,25 @@ async def test_a_failed_publish_is_reported_not_raised(env: Env) -> None:
     assert report.error and "cannot write feed files" in report.error
 
 
+async def test_a_failed_publish_is_retried_by_the_next_poll(env: Env) -> None:
+    env.serve(listings.listing_html(), validators=False)
+    await env.poll()
+    all_xml = env.public_dir / "feeds" / "all.xml"
+    all_xml.unlink()
+    (all_xml / "blocker").mkdir(parents=True)  # renaming the new all.xml over it fails
+    changed = listings.with_article(listings.listing_html(), 749400, "Tin mới", TODAY)
+    env.serve(changed, validators=False)
+    failed = await env.poll(NOW + timedelta(minutes=15))
+    assert failed.outcome == "failed" and [i.item_id for i in failed.new_items] == []
+    (all_xml / "blocker").rmdir()
+    all_xml.rmdir()
+
+    retried = await env.poll(NOW + timedelta(minutes=30))  # stored already: nothing new
+
+    assert retried.outcome == "unchanged"
+    assert b"749400" in all_xml.read_bytes()
+
+
 # --- flood guard -------------------------------------------------------------------------------
 
 
