@@ -17,7 +17,9 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from bot import __version__
 from bot.config import Config, load_recipes
@@ -30,7 +32,7 @@ from bot.store import Store, acquire_lock
 
 if TYPE_CHECKING:
     from bot.delivery import Sender
-    from bot.web import Metrics, Server
+    from bot.web import Metrics, Server, TelegramWebhook
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +98,7 @@ class Daemon:
         self._poll_slots = asyncio.Semaphore(MAX_CONCURRENT_POLLS)
         self._alerts: asyncio.Queue[str] = asyncio.Queue()
         self._bot: Any = None
+        self._bot_ready = False  # webhook updates are taken (else 503: Telegram retries)
         self._web: Server | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self.metrics: Metrics | None = None
@@ -160,6 +163,7 @@ class Daemon:
                 public_url=server.public_url,
                 health=self.health,
                 metrics=self.metrics,
+                telegram_webhook=self._webhook_route(),
             )
             self._web = await web.serve(app, server.host, server.port)
             self.web_port = self._web.port
@@ -192,8 +196,13 @@ class Daemon:
             self.config.token, base_url=tg.api_base_url, commands=commands, admins=tg.admins,
             channels=tg.channels, store=self.store,
         )
-        if not await self._connect_bot(telegram.start_bot):
+        start: Callable[[Any], Awaitable[None]] = telegram.start_bot
+        if tg.mode == "webhook":
+            start = partial(telegram.start_bot_webhook, url=tg.webhook_url,
+                            secret=self.config.webhook_secret)
+        if not await self._connect_bot(start):
             return
+        self._bot_ready = True
         sender = telegram.PtbSender(self._bot.bot, link_preview=tg.link_preview)
         pacing = Pacing(overall_per_second=tg.messages_per_second,
                         max_per_chat_per_round=tg.max_per_chat_per_round,
@@ -202,6 +211,25 @@ class Daemon:
                               send_documents=tg.send_documents)
         self._tasks.append(asyncio.create_task(deliverer.run(self.wake_sender), name="deliver"))
         self._tasks.append(asyncio.create_task(self._send_alerts(sender), name="alerts"))
+
+    def _webhook_route(self) -> TelegramWebhook | None:
+        """The web server's route for Telegram's posts, in webhook mode with a token."""
+        from bot.web import TelegramWebhook
+
+        tg = self.config.telegram
+        if tg.mode != "webhook" or not self.config.token:
+            return None
+        path = urlsplit(tg.webhook_url).path
+        return TelegramWebhook(path, self.config.webhook_secret, self._on_webhook_update)
+
+    async def _on_webhook_update(self, data: dict[str, object]) -> bool:
+        """Hand a posted update to the bot; False (503) until it runs, so Telegram retries."""
+        if not self._bot_ready:
+            return False
+        import bot.telegram as telegram
+
+        await telegram.feed_update(self._bot, data)
+        return True
 
     async def _connect_bot(self, start: Callable[[Any], Awaitable[None]]) -> bool:
         """Start the bot; while Telegram is unreachable, feeds keep running and this retries."""
@@ -242,6 +270,7 @@ class Daemon:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _stop_bot(self) -> None:
+        self._bot_ready = False  # updates posted from now on get a 503 and come back later
         if self._bot is None:
             return
         import bot.telegram as telegram

@@ -7,6 +7,7 @@ bad value and what is expected, e.g.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tomllib
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -34,6 +35,10 @@ from bot.filters import fold
 from bot.model import DEFAULT_TIMEZONE, ArticleRules, ListRules, Pick, Recipe, Section
 
 TOKEN_ENV = "NEWSBOT_TELEGRAM_TOKEN"
+WEBHOOK_SECRET_ENV = "NEWSBOT_TELEGRAM_WEBHOOK_SECRET"
+# What Telegram accepts as a webhook's secret_token (sent back in X-Telegram-Bot-Api-Secret-Token).
+_WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+WEBHOOK_SECRET_RULE = "1 to 256 characters of A-Z, a-z, 0-9, _ and -"
 CONFIG_ENV = "NEWSBOT_CONFIG"
 FEED_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
@@ -109,6 +114,33 @@ class TelegramConfig(_Strict):
     max_age: Duration = timedelta(days=3)  # older items are stored but not announced
     messages_per_second: float = Field(25.0, gt=0, le=30)
     pacing_scale: float = Field(1.0, gt=0, le=1)  # tests and benchmarks: shrinks every send gap
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str = ""  # the public https URL Telegram posts updates to (webhook mode)
+    webhook_secret: SecretStr = SecretStr("")  # empty: derived from the token
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str) -> str:
+        if not value:
+            return value
+        if not re.match(r"^https://[^/\s]+", value):
+            raise ValueError(
+                f"{_show(value)} is not an https URL (Telegram only posts to https; write "
+                "https://bot.example.vn/telegram/webhook)"
+            )
+        if urlsplit(value).path.rstrip("/") == "":
+            raise ValueError(
+                f"{_show(value)} has no path (write https://bot.example.vn/telegram/webhook)"
+            )
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr) -> SecretStr:
+        secret = value.get_secret_value()
+        if secret and not _WEBHOOK_SECRET.match(secret):
+            raise ValueError(f"must be {WEBHOOK_SECRET_RULE}")
+        return value
 
 
 class Config(_Strict):
@@ -123,6 +155,22 @@ class Config(_Strict):
     fetch: FetchConfig = FetchConfig()
     telegram: TelegramConfig = TelegramConfig()
 
+    @model_validator(mode="after")
+    def _webhook_needs(self) -> Config:
+        if self.telegram.mode != "webhook":
+            return self
+        if not self.telegram.webhook_url:
+            raise ValueError(
+                'telegram.webhook_url: required when telegram.mode = "webhook" (write the public '
+                "https URL Telegram posts to, e.g. https://bot.example.vn/telegram/webhook)"
+            )
+        if not self.server.enabled:
+            raise ValueError(
+                'telegram.mode = "webhook" needs the web server (set [server] enabled = true, '
+                'or telegram.mode = "polling")'
+            )
+        return self
+
     @property
     def db_path(self) -> Path:
         return self.data_dir / "newsbot.db"
@@ -134,6 +182,14 @@ class Config(_Strict):
     @property
     def token(self) -> str:
         return self.telegram.token.get_secret_value()
+
+    @property
+    def webhook_secret(self) -> str:
+        """telegram.webhook_secret, or one derived from the token (stable across restarts)."""
+        secret = self.telegram.webhook_secret.get_secret_value()
+        if secret or not self.token:
+            return secret
+        return hashlib.sha256(f"newsbot-webhook:{self.token}".encode()).hexdigest()
 
 
 def find_config(cli_path: str | None, environ: Mapping[str, str]) -> tuple[Path, str | None]:
@@ -161,7 +217,15 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
         raise ConfigError(_explain(path, exc)) from None
     base = path.resolve().parent
     token = environ.get(TOKEN_ENV) or config.token
-    telegram = config.telegram.model_copy(update={"token": SecretStr(token)})
+    secret = environ.get(WEBHOOK_SECRET_ENV) or config.telegram.webhook_secret.get_secret_value()
+    if secret and not _WEBHOOK_SECRET.match(secret):
+        raise ConfigError(
+            f"{WEBHOOK_SECRET_ENV}: must be {WEBHOOK_SECRET_RULE}",
+            hint="unset it to derive one from the token",
+        )
+    telegram = config.telegram.model_copy(
+        update={"token": SecretStr(token), "webhook_secret": SecretStr(secret)}
+    )
     return config.model_copy(
         update={
             "path": path.resolve(),
@@ -434,7 +498,7 @@ def _explain(path: Path, exc: ValidationError) -> str:
             lines.append(f"{path}: {key}: unknown key (remove it or check its spelling)")
             continue
         message = str(problem["msg"]).removeprefix("Value error, ")
-        secret = key.startswith("telegram.token")
+        secret = key.startswith(("telegram.token", "telegram.webhook_secret"))
         if kind not in ("value_error", "assertion_error") and not secret:
             message = f"{_show(problem.get('input'))}: {message.lower()}"
         lines.append(f"{path}: {key}: {message}" if key else f"{path}: {message}")

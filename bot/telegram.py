@@ -5,6 +5,8 @@ Two jobs:
 - `build_application` wires every `/command` and button press to `Commands`, tracks the bot being
   blocked or removed (`my_chat_member`) and groups becoming supergroups; `start_bot`/`stop_bot`
   run it inside the daemon's own event loop, `startup` (menu commands) serves both run paths.
+  Webhook mode: `start_bot_webhook` registers the URL, and the web server hands each update
+  Telegram posts to `feed_update`.
 
 The bot token never reaches a log line: the `httpx` and `telegram` loggers (which print request
 URLs, token included) are held at WARNING and bot.logs.RedactToken scrubs the rest.
@@ -73,9 +75,11 @@ __all__ = [
     "PtbSender",
     "RedactToken",
     "build_application",
+    "feed_update",
     "parse_command",
     "quiet_http_loggers",
     "start_bot",
+    "start_bot_webhook",
     "startup",
     "stop_bot",
 ]
@@ -536,13 +540,49 @@ async def start_bot(app: App, *, poll_timeout: float = 10.0) -> None:
     await _mapped(startup(app))
     await app.start()
     assert app.updater is not None
-    await app.updater.start_polling(
-        timeout=int(poll_timeout), allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False
-    )
+    try:
+        await _mapped(app.updater.start_polling(
+            timeout=int(poll_timeout), allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False
+        ))
+    except BaseException:
+        await app.stop()  # so that a retry can start it again
+        raise
+
+
+async def start_bot_webhook(app: App, url: str, secret: str) -> None:
+    """Like start_bot, but Telegram posts updates to `url` (our web server, sending `secret`
+    in X-Telegram-Bot-Api-Secret-Token) and they reach the bot through feed_update."""
+    await _mapped(app.initialize())
+    await _mapped(startup(app))
+    try:  # before app.start(), so a failure can simply be retried
+        await app.bot.set_webhook(
+            url, secret_token=secret, allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False
+        )
+    except BadRequest as exc:
+        raise DeliveryError(
+            f"Telegram refused the webhook URL {url}: {redact(exc.message)}",
+            hint="telegram.webhook_url must be a public https URL on port 443, 80, 88 or 8443",
+        ) from exc
+    except TelegramError as exc:
+        raise delivery_error(exc) from exc
+    await app.start()
+
+
+async def feed_update(app: App, data: dict[str, object]) -> None:
+    """Queue one update Telegram posted to the webhook; a malformed one is dropped (logged)."""
+    try:
+        update = Update.de_json(data, app.bot)
+    except Exception as exc:  # PTB raises KeyError, TypeError, AttributeError... on bad shapes
+        logger.warning("dropped a malformed webhook update (%s)", type(exc).__name__)
+        return
+    await app.update_queue.put(update)
 
 
 async def stop_bot(app: App) -> None:
-    """The reverse of start_bot; safe on a half-started app."""
+    """The reverse of start_bot and start_bot_webhook; safe on a half-started app.
+
+    The webhook stays registered: while we are down Telegram keeps the updates and retries,
+    and the next start sets it again."""
     if app.updater is not None and app.updater.running:
         await app.updater.stop()
     if app.running:

@@ -9,6 +9,7 @@ Routes (read-only; GET and HEAD):
     /search?q=hai an&page=2       stored items matching every phrase (bot.search), as HTML
     /healthz                      JSON from the health callable: 200 when running, else 503
     /metrics                      Prometheus text format
+    POST <webhook path>           Telegram updates in webhook mode (see TelegramWebhook)
 
 Rendered bodies are cached by (feed, format, filters, store.last_change_at), so a repeated request
 costs one indexed query. Responses carry a strong ETag (hash of the body; `-gz` for the gzip
@@ -22,12 +23,13 @@ import asyncio
 import contextlib
 import gzip
 import hashlib
+import hmac
 import json
 import logging
 import socket
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any, Protocol, runtime_checkable
@@ -87,6 +89,20 @@ HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src https: http:"
 
 # /healthz: (running, details). details must be JSON-serialisable (datetimes become str).
 HealthReport = tuple[bool, Mapping[str, object]]
+MAX_UPDATE_BYTES = 1024 * 1024  # a Telegram update is a few KB; anything this big is not one
+SECRET_HEADER = "x-telegram-bot-api-secret-token"
+
+
+@dataclass(frozen=True)
+class TelegramWebhook:
+    """Where Telegram posts updates: `path` on this server, `secret` it must send in the
+    X-Telegram-Bot-Api-Secret-Token header, and `handler` taking the update's JSON object.
+    The handler answers False while the bot cannot take updates: Telegram gets a 503 and
+    retries later."""
+
+    path: str
+    secret: str = field(repr=False)
+    handler: Callable[[dict[str, object]], Awaitable[bool]] = field(repr=False)
 
 
 class FeedSource(Protocol):
@@ -481,6 +497,48 @@ class _FeedServer:
         )
 
 
+class _WebhookEndpoint:
+    """POST handler for Telegram updates; never logs a body or the secret."""
+
+    def __init__(self, webhook: TelegramWebhook) -> None:
+        self._secret = webhook.secret.encode()
+        self._handler = webhook.handler
+
+    async def handle(self, request: Request) -> Response:
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, self._secret):
+            log.info("webhook: refused a request without the right secret from %s",
+                     request.client.host if request.client else "?")
+            return _text(403, "forbidden")
+        body = await _read_capped(request, MAX_UPDATE_BYTES)
+        if body is None:
+            return _text(413, f"an update is at most {MAX_UPDATE_BYTES} bytes")
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return _text(400, "the body is not JSON")
+        if not isinstance(data, dict):
+            return _text(400, "the body is not a JSON object")
+        if not await self._handler(data):
+            return Response(status_code=503, headers={"Retry-After": "5",
+                                                      "Cache-Control": NO_STORE})
+        return Response(status_code=200, headers={"Cache-Control": NO_STORE})
+
+
+async def _read_capped(request: Request, limit: int) -> bytes | None:
+    """The request body, or None once it passes `limit` bytes (the rest is not read)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdecimal() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _conditional(
     request: Request, rendered: Rendered, *, vary: str = "Accept-Encoding"
 ) -> Response:
@@ -582,10 +640,15 @@ def create_app(
     public_url: str,
     health: Callable[[], HealthReport],
     metrics: Metrics | None = None,
+    telegram_webhook: TelegramWebhook | None = None,
 ) -> Starlette:
-    """The ASGI app. `health` returns (running, details) for /healthz."""
+    """The ASGI app. `health` returns (running, details) for /healthz; `telegram_webhook` adds
+    the POST route Telegram sends updates to."""
     server = _FeedServer(store, feeds, public_url, health, metrics or Metrics())
-    routes = [
+    routes = [] if telegram_webhook is None else [
+        Route(telegram_webhook.path, _WebhookEndpoint(telegram_webhook).handle, methods=["POST"]),
+    ]
+    routes += [
         Route("/", server.index, methods=["GET", "HEAD"]),
         Route("/feeds.opml", server.opml_list, methods=["GET", "HEAD"]),
         Route("/search", server.search, methods=["GET", "HEAD"]),

@@ -348,6 +348,26 @@ async def test_command_reply_and_button_round_trip(
     assert len(fake.messages_to(42)) == 1  # edited in place, not a new message
 
 
+async def test_telegram_failing_after_getme_is_transient_and_a_retry_starts(
+    fake: FakeBotAPI,
+) -> None:
+    # getMe works, then the polling bootstrap (deleteWebhook) meets a 502: the daemon retries
+    # start_bot, so the error must be a TransientDelivery and the retry must not find the
+    # application half-started ("already running").
+    commands = StandInCommands()
+    app = tg.build_application(TOKEN, base_url=fake.base_url, commands=commands)
+    fake.faults.add("deleteWebhook", times=1, kind="http502")
+    with pytest.raises(TransientDelivery):
+        await tg.start_bot(app, poll_timeout=1)
+    await tg.start_bot(app, poll_timeout=1)
+    try:
+        fake.user_message(42, "/start")
+        await fake.wait_for(lambda: fake.messages_to(42))
+        assert fake.last_to(42).text == "<b>start</b> "
+    finally:
+        await tg.stop_bot(app)
+
+
 async def test_menu_commands_are_set_per_language(
     fake: FakeBotAPI, running: tuple[tg.App, StandInCommands]
 ) -> None:

@@ -14,6 +14,9 @@ What it reproduces (see shared/docs/telegram-bot-api.md §4): the real JSON shap
 (1/s per private chat, 20/60 s per group or channel, 30/s overall; `time_scale` shrinks the windows,
 `strict=False` records `flood_violations` instead of answering 429), strict Telegram-HTML
 validation measured after parsing, fault injection and update injection for long polling.
+Webhooks: `setWebhook` is recorded in `webhook` (url, secret_token, allowed_updates), shown by
+`getWebhookInfo` and cleared by `deleteWebhook`; getUpdates answers 409 while one is set. The fake
+never posts to it: a test posts the update dict that `user_message` & co. return.
 
 Where Telegram's behaviour is unknown it is stricter (a bare `&`, an unknown named entity or a
 non-http(s)/tg/mailto href are rejected), so code that passes here passes there.
@@ -136,6 +139,12 @@ CONFLICT = (
     "Conflict: terminated by other getUpdates request; make sure that only one bot instance "
     "is running"
 )
+
+WEBHOOK_CONFLICT = (
+    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete "
+    "the webhook first"
+)
+BAD_WEBHOOK_URL = "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
 
 
 class ApiError(Exception):
@@ -531,6 +540,8 @@ class FakeBotAPI:
         self._callback_ids = itertools.count(1)
         self._open_callbacks: set[str] = set()
         self._allowed_updates: frozenset[str] = DEFAULT_UPDATES
+        # setWebhook: url "" means none (long polling allowed)
+        self.webhook: JSON = {"url": "", "secret_token": None, "allowed_updates": None}
         self._poll_generation = 0
         self._new_update: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -542,6 +553,7 @@ class FakeBotAPI:
             "logout": self._true,
             "close": self._true,
             "deletewebhook": self._delete_webhook,
+            "setwebhook": self._set_webhook,
             "getwebhookinfo": self._get_webhook_info,
             "getupdates": self._get_updates,
             "sendmessage": self._send_message,
@@ -933,6 +945,12 @@ class FakeBotAPI:
         with self._lock:
             return len(self._updates)
 
+    @property
+    def latest_update(self) -> JSON:
+        """The update queued last (for a webhook test to post, e.g. after `callback`)."""
+        with self._lock:
+            return dict(self._updates[-1])
+
     # ------------------------------------------------------------------ assertions
 
     def messages_to(self, chat_id: int) -> list[SentMessage]:
@@ -1064,21 +1082,47 @@ class FakeBotAPI:
         }
 
     def _delete_webhook(self, params: JSON) -> bool:
-        if str(params.get("drop_pending_updates", "")).lower() == "true":
-            with self._lock:
+        with self._lock:
+            if str(params.get("drop_pending_updates", "")).lower() == "true":
                 self._updates.clear()
+            self.webhook = {"url": "", "secret_token": None, "allowed_updates": None}
+        return True
+
+    def _set_webhook(self, params: JSON) -> bool:
+        """Records the webhook (this fake never posts to it: tests post the updates themselves).
+        An empty url removes it, as on Telegram."""
+        url = str(params.get("url") or "")
+        secret = params.get("secret_token")
+        if url and not url.startswith("https://"):
+            raise ApiError(400, BAD_WEBHOOK_URL)
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            raise ApiError(400, "Bad Request: secret token contains unallowed characters")
+        with self._lock:
+            if str(params.get("drop_pending_updates", "")).lower() == "true":
+                self._updates.clear()
+            self.webhook = {
+                "url": url,
+                "secret_token": secret if url else None,
+                "allowed_updates": params.get("allowed_updates") if url else None,
+            }
         return True
 
     def _get_webhook_info(self, params: JSON) -> JSON:
-        return {
-            "url": "",
-            "has_custom_certificate": False,
-            "pending_update_count": self.pending_updates,
-        }
+        with self._lock:
+            info: JSON = {
+                "url": self.webhook["url"],
+                "has_custom_certificate": False,
+                "pending_update_count": len(self._updates),
+            }
+            if self.webhook["allowed_updates"]:
+                info["allowed_updates"] = self.webhook["allowed_updates"]
+        return info
 
     async def _get_updates(self, params: JSON) -> list[JSON]:
         assert self._new_update is not None
         with self._lock:
+            if self.webhook["url"]:
+                raise ApiError(409, WEBHOOK_CONFLICT)
             self._poll_generation += 1
             generation = self._poll_generation
             if params.get("allowed_updates"):
