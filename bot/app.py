@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 STOP_GRACE = 5.0  # seconds a poll in flight may take to finish after a stop signal
 BOT_STOP_TIMEOUT = 3.0
 PRUNE_EVERY = timedelta(hours=6)
+MAX_QUEUED_ALERTS = 100
 BOT_RETRY_FIRST = 5.0  # seconds before retrying an unreachable Telegram, doubling...
 BOT_RETRY_MAX = 300.0  # ...up to five minutes
 MAX_CONCURRENT_POLLS = 16  # across all hosts; one host is also serialised by the fetcher
@@ -96,7 +97,8 @@ class Daemon:
         self.wake_sender = asyncio.Event()
         self.web_port: int | None = None  # the bound port, once serving (config may say 0)
         self._poll_slots = asyncio.Semaphore(MAX_CONCURRENT_POLLS)
-        self._alerts: asyncio.Queue[str] = asyncio.Queue()
+        # Bounded: if the bot never comes up (a refused token), alerts must not pile up forever.
+        self._alerts: asyncio.Queue[str] = asyncio.Queue(maxsize=MAX_QUEUED_ALERTS)
         self._bot: Any = None
         self._bot_ready = False  # webhook updates are taken (else 503: Telegram retries)
         self._web: Server | None = None
@@ -170,7 +172,9 @@ class Daemon:
             log.info("serving feeds on http://%s:%d/ (public URL %s)", server.host,
                      self._web.port, server.public_url)
         if self.config.token:
-            self._tasks.append(asyncio.create_task(self._start_bot(), name="bot"))
+            bot_task = asyncio.create_task(self._start_bot(), name="bot")
+            bot_task.add_done_callback(_log_crash)
+            self._tasks.append(bot_task)
         else:
             log.info("no Telegram token (NEWSBOT_TELEGRAM_TOKEN): running feed-only")
         for feed_id, recipe in self.recipes.items():
@@ -318,7 +322,7 @@ class Daemon:
     def alert(self, message: str) -> None:
         """Tell the admins (log always; Telegram when the bot runs)."""
         log.warning("admin alert: %s", message)
-        if self._bot is not None:
+        if self._bot is not None and not self._alerts.full():
             self._alerts.put_nowait(message)
 
     async def _send_alerts(self, sender: Sender) -> None:
@@ -402,3 +406,10 @@ def run_demo(*, port: int, debug: bool) -> int:
 
     setup_logging("DEBUG" if debug else "INFO")
     return demo.run(port=port)
+
+
+def _log_crash(task: asyncio.Task[Any]) -> None:
+    """A background task that dies of a bug says so at once, not only at shutdown."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s task crashed; the feeds keep running", task.get_name(),
+                  exc_info=task.exception())

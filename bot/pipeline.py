@@ -140,7 +140,10 @@ async def poll_source(recipe: Recipe, deps: PollDeps, now: datetime) -> PollRepo
     except NewsbotError as exc:
         return _record_failure(recipe, deps, health, exc, now)
     _alert_surprises(recipe, deps, health, listing, new_items, flood=flood)
-    _save_success(recipe, deps, health, now, pages[0])
+    try:
+        _save_success(recipe, deps, health, now, pages[0])
+    except StoreError as exc:  # e.g. the disk filled after the commit: back off like a failure
+        return _record_failure(recipe, deps, health, exc, now)
     deps.last_pages[recipe.feed_id] = fingerprint
     outcome: PollOutcome = "new" if new_items else "unchanged"
     return PollReport(recipe.feed_id, outcome, tuple(new_items), seeded=not health.seeded,
