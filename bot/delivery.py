@@ -98,7 +98,22 @@ class Sender(Protocol):
         ...
 
 
-class Outbox(Protocol):
+class ChatRegistry(Protocol):
+    """The part of bot.store.Store that membership changes (blocked users, migrated groups) use."""
+
+    def set_chat(
+        self,
+        chat_id: int,
+        *,
+        active: bool | None = None,
+        paused: bool | None = None,
+        language: str | None = None,
+    ) -> None: ...
+
+    def move_chat(self, old_chat_id: int, new_chat_id: int) -> None: ...
+
+
+class Outbox(ChatRegistry, Protocol):
     """The part of bot.store.Store that delivery uses."""
 
     def pending(self, now: datetime, limit: int = 100, *, after_id: int = 0) -> list[Delivery]:
@@ -120,16 +135,6 @@ class Outbox(Protocol):
 
     def chat(self, chat_id: int) -> Chat | None: ...
 
-    def set_chat(
-        self,
-        chat_id: int,
-        *,
-        active: bool | None = None,
-        paused: bool | None = None,
-        language: str | None = None,
-    ) -> None: ...
-
-    def move_chat(self, old_chat_id: int, new_chat_id: int) -> None: ...
 
 
 @dataclass(frozen=True)

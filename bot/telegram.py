@@ -58,6 +58,7 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.commands import CommandContext, Reply
+from bot.delivery import ChatRegistry
 from bot.errors import (
     ChatMoved,
     DeliveryError,
@@ -119,19 +120,6 @@ class CommandsLike(Protocol):
     def command_list(self, language: str) -> list[tuple[str, str]]: ...
 
 
-class ChatRegistry(Protocol):
-    """The part of bot.store.Store that membership updates change."""
-
-    def set_chat(
-        self,
-        chat_id: int,
-        *,
-        active: bool | None = None,
-        paused: bool | None = None,
-        language: str | None = None,
-    ) -> None: ...
-
-    def move_chat(self, old_chat_id: int, new_chat_id: int) -> None: ...
 
 
 # --------------------------------------------------------------------------- sending
