@@ -25,8 +25,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from fakes.detect_eval import Label, Scores, load_labels, score  # noqa: E402
 
-from bot import detect, dom, scrape  # noqa: E402
 from bot.model import Recipe  # noqa: E402
+from bot.source import dom, scrape  # noqa: E402
+from bot.source.detect import detect  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

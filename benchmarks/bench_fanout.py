@@ -35,10 +35,10 @@ from fakes.telegram_api import FakeBotAPI  # noqa: E402
 from telegram import Bot  # noqa: E402
 from telegram.request import HTTPXRequest  # noqa: E402
 
-from bot.delivery import Deliverer, Pacing  # noqa: E402
 from bot.model import Chat, Item, Recipe  # noqa: E402
-from bot.store import Store  # noqa: E402
-from bot.telegram import PtbSender  # noqa: E402
+from bot.store.db import Store  # noqa: E402
+from bot.telegram.delivery import Deliverer, Pacing  # noqa: E402
+from bot.telegram.ptb import PtbSender  # noqa: E402
 
 TOKEN = "7012345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
 FEED = "haiphong"

@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.dates import parse_date
 from bot.filters import matched_keyword
 from bot.model import KeywordFilter
+from bot.source.dates import parse_date
 
 NOW = datetime(2024, 11, 28, 8, 0, tzinfo=UTC)
 DATES = [

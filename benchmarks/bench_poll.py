@@ -52,7 +52,6 @@ import lxml.html  # noqa: E402
 from fakes.site import FakeSite  # noqa: E402
 from lxml.cssselect import CSSSelector  # noqa: E402
 
-from bot.fetch import Fetcher, FetchPolicy  # noqa: E402
 from bot.model import Chat, ListRules, Pick, Recipe  # noqa: E402
 from bot.pipeline import (  # noqa: E402
     PollDeps,
@@ -62,8 +61,9 @@ from bot.pipeline import (  # noqa: E402
     publish_feed,
     read_listing,
 )
-from bot.publish import RENDERERS  # noqa: E402
-from bot.store import Store  # noqa: E402
+from bot.publish.render import RENDERERS  # noqa: E402
+from bot.source.fetch import Fetcher, FetchPolicy  # noqa: E402
+from bot.store.db import Store  # noqa: E402
 
 REALPAGES = ROOT.parent / "shared" / "realpages"
 PAGE = REALPAGES / "capstone2" / "tin-tuc-su-kien.html"

@@ -32,7 +32,7 @@ import httpx  # noqa: E402
 from starlette.types import Receive, Scope, Send  # noqa: E402
 
 from bot.model import Item  # noqa: E402
-from bot.publish import FeedMeta, render_atom, render_json, render_rss  # noqa: E402
+from bot.publish.render import FeedMeta, render_atom, render_json, render_rss  # noqa: E402
 
 T0 = datetime(2024, 11, 28, 3, 0, tzinfo=UTC)
 PUBLIC = "http://127.0.0.1"
@@ -88,8 +88,8 @@ def bench_render(runs: int) -> None:
 
 async def serve_forever() -> None:
     """Child: our app and a bare ASGI app with the same RSS bytes; print both ports; wait."""
-    from bot.store import Store
-    from bot.web import create_app, serve
+    from bot.publish.web import create_app, serve
+    from bot.store.db import Store
 
     store = Store.open(":memory:")
     store.add_items("haiphong", make_items("haiphong"), T0)

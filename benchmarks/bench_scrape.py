@@ -20,9 +20,9 @@ import lxml.html
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot import dom, scrape  # noqa: E402
 from bot.config import load_recipes  # noqa: E402
 from bot.model import ListRules, Pick, Recipe  # noqa: E402
+from bot.source import dom, scrape  # noqa: E402
 
 REALPAGES = ROOT.parent / "shared" / "realpages"
 NOW = datetime(2022, 8, 27, 4, 0, tzinfo=UTC)

@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.model import Chat, Item
-from bot.store import ITEM_COLUMNS, Store
+from bot.store.db import ITEM_COLUMNS, Store
 
 FEED = "haiphong"
 T0 = datetime(2024, 1, 1, tzinfo=UTC)

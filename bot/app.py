@@ -24,15 +24,15 @@ from urllib.parse import urlsplit
 from bot import __version__
 from bot.config import Config, load_recipes
 from bot.errors import DeliveryError, RateLimited, StoreError, TransientDelivery
-from bot.fetch import Fetcher, FetchPolicy
 from bot.model import FeedHealth, PollReport, Recipe
 from bot.pipeline import PollDeps, feed_meta, poll_source
 from bot.scheduler import FeedScheduler, Job
-from bot.store import Store, acquire_lock
+from bot.source.fetch import Fetcher, FetchPolicy
+from bot.store.db import Store, acquire_lock
 
 if TYPE_CHECKING:
-    from bot.delivery import Sender
-    from bot.web import Metrics, Server, TelegramWebhook
+    from bot.publish.web import Metrics, Server, TelegramWebhook
+    from bot.telegram.delivery import Sender
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ class Daemon:
         return True
 
     async def _start(self) -> None:
-        from bot import web
+        from bot.publish import web
 
         log.info("newsbot %s: %d feeds, data in %s", __version__, len(self.recipes),
                  self.config.data_dir)
@@ -183,9 +183,9 @@ class Daemon:
         self.scheduler.start()
 
     async def _start_bot(self) -> None:
-        import bot.telegram as telegram
-        from bot.commands import Commands, FeedInfo
-        from bot.delivery import Deliverer, Pacing
+        import bot.telegram.ptb as telegram
+        from bot.telegram.commands.dispatch import Commands, FeedInfo
+        from bot.telegram.delivery import Deliverer, Pacing
 
         tg = self.config.telegram
         public_url = self.config.server.public_url
@@ -218,7 +218,7 @@ class Daemon:
 
     def _webhook_route(self) -> TelegramWebhook | None:
         """The web server's route for Telegram's posts, in webhook mode with a token."""
-        from bot.web import TelegramWebhook
+        from bot.publish.web import TelegramWebhook
 
         tg = self.config.telegram
         if tg.mode != "webhook" or not self.config.token:
@@ -230,7 +230,7 @@ class Daemon:
         """Hand a posted update to the bot; False (503) until it runs, so Telegram retries."""
         if not self._bot_ready:
             return False
-        import bot.telegram as telegram
+        import bot.telegram.ptb as telegram
 
         await telegram.feed_update(self._bot, data)
         return True
@@ -277,7 +277,7 @@ class Daemon:
         self._bot_ready = False  # updates posted from now on get a 503 and come back later
         if self._bot is None:
             return
-        import bot.telegram as telegram
+        import bot.telegram.ptb as telegram
 
         try:
             await asyncio.wait_for(telegram.stop_bot(self._bot), timeout=BOT_STOP_TIMEOUT)

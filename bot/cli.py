@@ -28,14 +28,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot import __version__, app, detect, dom, scrape
+from bot import __version__, app
 from bot.config import Config, find_config, load_config, load_recipe, load_recipes
 from bot.errors import ConfigError, NewsbotError
-from bot.fetch import Fetcher
 from bot.logs import redact, setup_logging
 from bot.model import FeedHealth, FetchResult, Item, PollReport, Recipe
 from bot.pipeline import PollDeps, poll_source, preview_source, read_listing
-from bot.store import Store, acquire_lock
+from bot.source import dom, scrape
+from bot.source.detect import detect
+from bot.source.fetch import Fetcher
+from bot.store.db import Store, acquire_lock
 
 log = logging.getLogger("newsbot")
 

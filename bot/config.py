@@ -29,10 +29,10 @@ from pydantic import (
     model_validator,
 )
 
-from bot import dom
 from bot.errors import ConfigError, RecipeError
 from bot.filters import fold
 from bot.model import DEFAULT_TIMEZONE, ArticleRules, ListRules, Pick, Recipe, Section
+from bot.source import dom
 
 TOKEN_ENV = "NEWSBOT_TELEGRAM_TOKEN"
 WEBHOOK_SECRET_ENV = "NEWSBOT_TELEGRAM_WEBHOOK_SECRET"

@@ -11,7 +11,8 @@ import os
 
 FAILPOINT_ENV = "NEWSBOT_FAILPOINT"
 EXIT_CODE = 137  # what a shell reports for a process killed by SIGKILL
-NAMES = (  # where bot.pipeline and bot.delivery call failpoint(), in the order a poll meets them
+# Where bot.pipeline and bot.telegram.delivery call failpoint(), in the order a poll meets them.
+NAMES = (
     "after_fetch",
     "after_diff_before_commit",
     "after_commit_before_send",

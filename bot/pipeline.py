@@ -25,10 +25,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from bot import detect, diff, documents, dom, filters, scrape
+from bot import diff, filters
 from bot.errors import FetchError, NewsbotError, ScrapeError, StoreError
 from bot.failpoints import failpoint
-from bot.fetch import next_delay
 from bot.model import (
     CacheHeaders,
     FeedHealth,
@@ -40,8 +39,11 @@ from bot.model import (
     Recipe,
     Section,
 )
-from bot.publish import FeedMeta, section_meta, write_feeds
-from bot.store import Store
+from bot.publish.render import FeedMeta, section_meta, write_feeds
+from bot.source import documents, dom, scrape
+from bot.source.detect import detect
+from bot.source.fetch import next_delay
+from bot.store.db import Store
 
 log = logging.getLogger(__name__)
 

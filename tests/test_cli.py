@@ -23,7 +23,7 @@ from fakes.site import Behaviour, FakeSite, Garbage, Status
 
 from bot.cli import main
 from bot.model import Chat, KeywordFilter
-from bot.store import Store
+from bot.store.db import Store
 
 PATH = "/tin-tuc-su-kien"
 LISTING_FILE = FIXTURES / "haiphong" / "listing.html"

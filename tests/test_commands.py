@@ -14,7 +14,9 @@ from typing import ClassVar
 import pytest
 
 from bot import filters
-from bot.commands import (
+from bot.model import Chat, FeedHealth, Item, KeywordFilter
+from bot.store.db import Store
+from bot.telegram.commands.dispatch import (
     CALLBACK_DATA_MAX_BYTES,
     Button,
     CommandContext,
@@ -23,9 +25,7 @@ from bot.commands import (
     RateLimiter,
     Reply,
 )
-from bot.model import Chat, FeedHealth, Item, KeywordFilter
-from bot.store import Store
-from bot.texts import EN, VI, Html, pick_language, t
+from bot.telegram.texts import EN, VI, Html, pick_language, t
 
 NEWS = "haiphong-tin-tuc"
 NOTICES = "haiphong-thong-bao"

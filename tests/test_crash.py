@@ -32,9 +32,9 @@ from fakes.newsbot_proc import (
 from fakes.site import FakeSite
 from fakes.telegram_api import FakeBotAPI
 
-from bot.delivery import Pacing
 from bot.failpoints import EXIT_CODE, NAMES
 from bot.model import ChatKind
+from bot.telegram.delivery import Pacing
 
 CONCURRENCY = Pacing().concurrency  # requests the daemon has in flight at most
 

@@ -39,7 +39,7 @@ from bot.demo import DemoSite, every_from_env, free_port
 from bot.errors import ConfigError, StoreError
 from bot.model import Recipe
 from bot.scheduler import FeedScheduler
-from bot.store import Store
+from bot.store.db import Store
 
 LISTING = FIXTURES / "haiphong" / "listing.html"
 EXPECTED = json.loads((FIXTURES / "haiphong" / "listing.expected.json").read_text())

@@ -1,4 +1,5 @@
-"""bot.dates: every listed date form, year roll-over, NFD/cp1258 text, garbage, the future."""
+"""bot.source.dates: every listed date form, year roll-over, NFD/cp1258 text, garbage, the
+future."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from conftest import REALPAGES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.dates import ParsedDate, date_from_url, parse_date, ticks_to_datetime
+from bot.source.dates import ParsedDate, date_from_url, parse_date, ticks_to_datetime
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2025, 6, 15, 9, 30, 12, tzinfo=HCM)  # mid-year: yearless dates fall in 2025 or 2024

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fakes.delivery_kit import Recorder, Wall, make_deliverer
 
-from bot.delivery import Deliverer, DeliveryStats, Pacing
 from bot.errors import (
     ChatMoved,
     DeliveryError,
@@ -24,7 +23,8 @@ from bot.errors import (
     TransientDelivery,
 )
 from bot.model import Attachment, Chat, ChatKind, Item, Recipe
-from bot.store import Store
+from bot.store.db import Store
+from bot.telegram.delivery import Deliverer, DeliveryStats, Pacing
 
 BASE = datetime(2024, 11, 28, 7, 0, tzinfo=UTC)
 FEEDS = {

@@ -14,10 +14,11 @@ import pytest
 from conftest import REALPAGES
 from fakes.detect_eval import Label, load_labels, score
 
-from bot import cssmatch, detect, dom, listitems, listshape, scrape
 from bot.config import load_recipe
-from bot.detect import Candidate, detect_lists, recipe_toml, same_list
 from bot.model import ListRules, Pick, Recipe
+from bot.source import dom, scrape
+from bot.source.detect import cssmatch, detect, listitems, listshape
+from bot.source.detect.detect import Candidate, detect_lists, recipe_toml, same_list
 
 LABELS = load_labels()
 GOVERNMENT = [label for label in LABELS if label.kind == "government-portal"]
@@ -317,8 +318,9 @@ def test_detector_modules_import_no_parser() -> None:
         assert "import lxml" not in source and "cssselect" not in source, module.__name__
         imported = set(re.findall(r"^(?:from|import) (\S+)", source, re.MULTILINE))
         assert {name for name in imported if name.startswith("bot")} <= {
-            "bot", "bot.cssmatch", "bot.documents", "bot.dom", "bot.listshape", "bot.model",
-            "bot.scrape",
+            "bot", "bot.model", "bot.source", "bot.source.detect", "bot.source.detect.cssmatch",
+            "bot.source.detect.listshape", "bot.source.documents", "bot.source.dom",
+            "bot.source.scrape",
         }, module.__name__  # fmt: skip
 
 

@@ -1,4 +1,5 @@
-"""bot.documents: document numbers and types from titles, attachments from real-world markup."""
+"""bot.source.documents: document numbers and types from titles, attachments from real-world
+markup."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import unicodedata
 
 import pytest
 
-from bot import dom
-from bot.documents import (
+from bot.model import Attachment
+from bot.source import dom
+from bot.source.documents import (
     MAX_ATTACHMENTS,
     document_info,
     document_label,
@@ -16,7 +18,6 @@ from bot.documents import (
     media_type,
     merge_attachments,
 )
-from bot.model import Attachment
 
 BASE = "https://haiphong.gov.vn/thong-bao"
 CDN = "https://cdn.haiphong.gov.vn/gov-hpg/1/tintuc/2024/11"

@@ -1,4 +1,4 @@
-"""bot.dom: decoding real-world Vietnamese bytes, tolerant parsing, CSS selection, text."""
+"""bot.source.dom: decoding real-world Vietnamese bytes, tolerant parsing, CSS selection, text."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import unicodedata
 
 import pytest
 
-from bot import dom
+from bot.source import dom
 
 TITLE = "Quận Hải An: Tôn vinh, nhân rộng các điển hình tiên tiến kịp thời đã tạo nên khí thế"
 BODY_TEXT = "Chiều 11/1, UBND quận Hải An tổ chức Hội nghị tổng kết công tác Thi đua khen thưởng."

@@ -16,9 +16,9 @@ from fakes.delivery_kit import Recorder, Wall, make_deliverer
 from fakes.telegram_api import parse_telegram_html
 
 from bot.model import Chat, ChatSettings, Item, Recipe
-from bot.notices import format_edit
-from bot.publish import RENDERERS, FeedMeta
-from bot.store import MAX_EDIT_NOTICES_PER_POLL, MIGRATIONS, Route, Store
+from bot.publish.render import RENDERERS, FeedMeta
+from bot.store.db import MAX_EDIT_NOTICES_PER_POLL, MIGRATIONS, Route, Store
+from bot.telegram.notices import format_edit
 
 T0 = datetime(2024, 11, 28, 7, 0, tzinfo=UTC)
 FEEDS = {"hp": Recipe("hp", "Hải Phòng", ("https://haiphong.gov.vn/tin",))}

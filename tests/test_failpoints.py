@@ -44,7 +44,7 @@ def test_every_named_failpoint_is_placed_in_the_code() -> None:
     from pathlib import Path
 
     bot_dir = Path(failpoints.__file__).parent
-    code = "".join(p.read_text(encoding="utf-8") for p in bot_dir.glob("*.py")
+    code = "".join(p.read_text(encoding="utf-8") for p in bot_dir.rglob("*.py")
                    if p.name != "failpoints.py")
     for name in failpoints.NAMES:
         assert code.count(f'failpoint("{name}")') == 1, name

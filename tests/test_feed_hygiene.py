@@ -26,11 +26,11 @@ from fakes.feed_server import FeedServerThread
 from fakes.site import FakeSite
 from lxml import etree
 
-from bot.fetch import Fetcher, FetchPolicy
 from bot.model import ArticleRules, Item, ListRules, Pick, Recipe
 from bot.pipeline import PollDeps, feed_meta, poll_source, publish_feed
-from bot.publish import MAX_FEED_BYTES
-from bot.store import Store
+from bot.publish.render import MAX_FEED_BYTES
+from bot.source.fetch import Fetcher, FetchPolicy
+from bot.store.db import Store
 
 NOW = datetime(2024, 11, 28, 5, 0, tzinfo=UTC)
 RULES = ListRules(

@@ -1,4 +1,4 @@
-"""bot.fetch against the fake site over real loopback HTTP."""
+"""bot.source.fetch against the fake site over real loopback HTTP."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ from fakes.site import (
 
 from bot import __version__
 from bot.errors import FetchError
-from bot.fetch import (
+from bot.model import CacheHeaders
+from bot.source.fetch import (
     Fetcher,
     FetchPolicy,
     check_target,
@@ -41,7 +42,6 @@ from bot.fetch import (
     parse_max_age,
     parse_retry_after,
 )
-from bot.model import CacheHeaders
 
 FAST = FetchPolicy(deadline=1.5, connect_timeout=1, read_timeout=1, min_host_gap=0)
 PAGE = "<html><body><h2 class='Title'><a href='/a/1'>Hải Phòng</a></h2></body></html>"

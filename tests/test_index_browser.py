@@ -1,5 +1,5 @@
 """The index page as a browser shows it: headless Chromium (Debian's `chromium`) against the feed
-server (bot.web on 127.0.0.1, port 0) over a real Store holding two feeds."""
+server (bot.publish.web on 127.0.0.1, port 0) over a real Store holding two feeds."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ import pytest_asyncio
 from conftest import FIXTURES
 
 from bot.model import Item
-from bot.publish import FeedMeta
-from bot.store import Store
-from bot.web import Server, create_app, serve
+from bot.publish.render import FeedMeta
+from bot.publish.web import Server, create_app, serve
+from bot.store.db import Store
 
 T0 = datetime(2024, 11, 28, 8, 0, tzinfo=UTC)
 FEEDS = {

@@ -10,7 +10,8 @@ from fakes.telegram_api import ApiError, check_message_text, parse_telegram_html
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.messages import (
+from bot.model import Attachment, Item
+from bot.telegram.messages import (
     clip,
     format_caption,
     format_document_caption,
@@ -20,7 +21,6 @@ from bot.messages import (
     safe_href,
     to_plain_text,
 )
-from bot.model import Attachment, Item
 
 
 def make_item(

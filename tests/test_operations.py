@@ -24,11 +24,11 @@ from fakes.feed_server import FeedServerThread
 from fakes.site import FakeSite
 
 from bot.errors import StoreError
-from bot.fetch import Fetcher, FetchPolicy
 from bot.model import Chat, FeedHealth, Item, ListRules, Pick, Recipe
 from bot.pipeline import PollDeps, poll_source
-from bot.publish import FeedMeta
-from bot.store import Store
+from bot.publish.render import FeedMeta
+from bot.source.fetch import Fetcher, FetchPolicy
+from bot.store.db import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2024, 11, 28, 5, 0, tzinfo=UTC)

@@ -16,7 +16,6 @@ from fakes import listings
 from fakes.site import Behaviour, FakeSite, Garbage, Status
 
 from bot.config import load_recipe
-from bot.fetch import Fetcher, FetchPolicy
 from bot.model import (
     ArticleRules,
     Chat,
@@ -28,7 +27,8 @@ from bot.model import (
     Section,
 )
 from bot.pipeline import PollDeps, is_flood, poll_source, preview_source
-from bot.store import Store
+from bot.source.fetch import Fetcher, FetchPolicy
+from bot.store.db import Store
 
 PATH = "/tin-tuc-su-kien"
 NOW = datetime(2024, 11, 29, 3, 0, tzinfo=UTC)  # 10:00 in Hải Phòng, the day after the newest item

@@ -1,4 +1,5 @@
-"""bot.publish: every output parsed back by real parsers (feedparser, lxml, json, ElementTree)."""
+"""bot.publish.render: every output parsed back by real parsers (feedparser, lxml, json,
+ElementTree)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from bot.model import Attachment, Item, Section
-from bot.publish import (
+from bot.publish.render import (
     DOC_TYPE_SCHEME,
     EMPTY_FEED_UPDATED_AT,
     MAX_FEED_BYTES,

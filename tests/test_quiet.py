@@ -1,4 +1,5 @@
-"""Quiet hours, digests and urgent keywords: bot.digest (pure), the Deliverer on the real Store with
+"""Quiet hours, digests and urgent keywords: bot.telegram.digest (pure), the Deliverer on the real
+Store with
 a fake clock (windows across midnight, restarts, a crash between send and mark) and the commands."""
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import pytest
 from fakes.delivery_kit import Crash, Recorder, Wall, make_deliverer
 from fakes.telegram_api import parse_telegram_html, utf16_len
 
-from bot import digest
-from bot.commands import CommandContext, Commands, FeedInfo, Reply
 from bot.errors import TransientDelivery
 from bot.model import Chat, ChatSettings, Item, Recipe
-from bot.notices import DigestEntry, digest_parts
-from bot.store import Store
+from bot.store.db import Store
+from bot.telegram import digest
+from bot.telegram.commands.dispatch import CommandContext, Commands, FeedInfo, Reply
+from bot.telegram.notices import DigestEntry, digest_parts
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 FEEDS = {
@@ -33,7 +34,7 @@ def local(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2024, 11, day, hour, minute, tzinfo=VN).astimezone(UTC)
 
 
-# ------------------------------------------------------------------ bot.digest (pure)
+# ------------------------------------------------------------------ bot.telegram.digest (pure)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""Real feed readers read what bot.web serves: newsboat, rss2email, feedparser (plan D1, D7, §4).
+"""Real feed readers read what bot.publish.web serves: newsboat, rss2email, feedparser (plan D1,
+D7, §4).
 
 The web app runs for real (uvicorn on 127.0.0.1:0) over a real Store; the readers are the Debian
 binaries, run as subprocesses exactly as in the reliability plan §4. A missing binary is a failure
@@ -25,8 +26,8 @@ import pytest
 from fakes.feed_server import FeedServerThread
 
 from bot.model import Item
-from bot.publish import FeedMeta
-from bot.store import Store
+from bot.publish.render import FeedMeta
+from bot.store.db import Store
 
 T0 = datetime(2024, 11, 28, 5, 0, tzinfo=UTC)
 FEEDS = {

@@ -28,7 +28,7 @@ from conftest import FIXTURES, ROOT
 
 from bot.config import load_recipe
 from bot.model import Item, Recipe
-from bot.scrape import ArticleInfo, scrape, scrape_article
+from bot.source.scrape import ArticleInfo, scrape, scrape_article
 
 FEEDS = ROOT / "feeds"
 RECIPES = sorted(FEEDS.glob("*.toml"))

@@ -1,4 +1,4 @@
-"""bot.scrape: recipe rules over listing pages, and article pages with metadata fallbacks."""
+"""bot.source.scrape: recipe rules over listing pages, and article pages with metadata fallbacks."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from conftest import FIXTURES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import dom
 from bot.errors import ScrapeError
 from bot.model import ArticleRules, ListRules, Pick, Recipe
-from bot.scrape import absolute_url, scrape, scrape_article
+from bot.source import dom
+from bot.source.scrape import absolute_url, scrape, scrape_article
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2024, 11, 28, 8, 0, tzinfo=UTC)  # 15:00 in Hải Phòng

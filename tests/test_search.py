@@ -15,14 +15,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot import filters
-from bot import telegram as tg
-from bot.commands import CALLBACK_DATA_MAX_BYTES, CommandContext, Commands, FeedInfo, Reply
 from bot.errors import KeywordError
 from bot.model import Item, KeywordFilter
-from bot.publish import FeedMeta
+from bot.publish.render import FeedMeta
+from bot.publish.web import create_app, serve
 from bot.search import MAX_QUERY_CHARS, Matcher, parse_query
-from bot.store import Store
-from bot.web import create_app, serve
+from bot.store.db import Store
+from bot.telegram import ptb as tg
+from bot.telegram.commands.dispatch import (
+    CALLBACK_DATA_MAX_BYTES,
+    CommandContext,
+    Commands,
+    FeedInfo,
+    Reply,
+)
 
 T0 = datetime(2024, 11, 28, 7, 0, tzinfo=UTC)
 TITLES = [  # newest first

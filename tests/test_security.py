@@ -28,8 +28,8 @@ from fakes.site import FakeSite
 
 from bot.logs import RedactToken, redact
 from bot.model import Item
-from bot.publish import FeedMeta
-from bot.store import Store
+from bot.publish.render import FeedMeta
+from bot.store.db import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0"

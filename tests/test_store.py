@@ -1,4 +1,5 @@
-"""bot.store on real SQLite: `:memory:` for logic; files for WAL, locks, corruption, disk full."""
+"""bot.store.db on real SQLite: `:memory:` for logic; files for WAL, locks, corruption, disk
+full."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 
 from bot.errors import InstanceLocked, StoreError
 from bot.model import Attachment, CacheHeaders, Chat, FeedHealth, Item, KeywordFilter
-from bot.store import MIGRATIONS, Store, acquire_lock
+from bot.store.db import MIGRATIONS, Store, acquire_lock
 
 T0 = datetime(2024, 11, 28, 5, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -525,7 +526,7 @@ HOLD_LOCK = """
 import sys, time
 from pathlib import Path
 from bot.errors import InstanceLocked
-from bot.store import acquire_lock
+from bot.store.db import acquire_lock
 try:
     lock = acquire_lock(Path(sys.argv[1]))
 except InstanceLocked as exc:

@@ -1,4 +1,4 @@
-"""bot.telegram with the real PTB 22.8 against the fake Bot API on 127.0.0.1."""
+"""bot.telegram.ptb with the real PTB 22.8 against the fake Bot API on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -17,9 +17,6 @@ from fakes.telegram_api import FakeBotAPI, Fault
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
-from bot import telegram as tg
-from bot.commands import Button, CommandContext, Commands, FeedInfo, Reply
-from bot.delivery import Deliverer, Pacing
 from bot.errors import (
     ChatMoved,
     DeliveryError,
@@ -29,7 +26,10 @@ from bot.errors import (
     TransientDelivery,
 )
 from bot.model import Attachment, Chat, ChatKind, Item, KeywordFilter, Recipe
-from bot.store import Store
+from bot.store.db import Store
+from bot.telegram import ptb as tg
+from bot.telegram.commands.dispatch import Button, CommandContext, Commands, FeedInfo, Reply
+from bot.telegram.delivery import Deliverer, Pacing
 
 TOKEN = "123456:TEST-token"
 REAL_SHAPED_TOKEN = "7012345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"

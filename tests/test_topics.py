@@ -12,12 +12,12 @@ from fakes.telegram_api import FakeBotAPI
 from telegram import Bot, InputFile
 from telegram.error import BadRequest
 
-from bot import telegram as tg
-from bot.commands import CommandContext, Commands, FeedInfo
-from bot.delivery import Deliverer, Pacing
 from bot.errors import MessageRejected, TopicGone
 from bot.model import Item, Recipe
-from bot.store import Store
+from bot.store.db import Store
+from bot.telegram import ptb as tg
+from bot.telegram.commands.dispatch import CommandContext, Commands, FeedInfo
+from bot.telegram.delivery import Deliverer, Pacing
 
 FORUM = -1001234567890
 ADMIN = 5

@@ -1,4 +1,5 @@
-"""bot.web: a real uvicorn on 127.0.0.1 (port 0) over the real Store, read by httpx, feedparser."""
+"""bot.publish.web: a real uvicorn on 127.0.0.1 (port 0) over the real Store, read by httpx,
+feedparser."""
 
 from __future__ import annotations
 
@@ -21,13 +22,12 @@ import pytest_asyncio
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
-from bot import web
 from bot.errors import ConfigError, StoreError
 from bot.model import Attachment, Item, PollReport, Section
-from bot.pages import pick_language
-from bot.publish import FeedMeta
-from bot.store import Store
-from bot.web import (
+from bot.publish import web
+from bot.publish.pages import pick_language
+from bot.publish.render import FeedMeta
+from bot.publish.web import (
     Metrics,
     Rendered,
     accepts_gzip,
@@ -36,6 +36,7 @@ from bot.web import (
     make_rendered,
     serve,
 )
+from bot.store.db import Store
 
 PUBLIC = "http://feeds.test"
 T0 = datetime(2024, 11, 28, 5, 0, tzinfo=UTC)

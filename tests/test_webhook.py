@@ -1,4 +1,5 @@
-"""Webhook mode: real PTB against the fake Bot API, updates posted to the real web app (bot.web)."""
+"""Webhook mode: real PTB against the fake Bot API, updates posted to the real web app
+(bot.publish.web)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,7 @@ import httpx
 import pytest
 from fakes.telegram_api import FakeBotAPI, Fault
 
-from bot import telegram as tg
-from bot import web
 from bot.app import Daemon
-from bot.commands import Commands, FeedInfo
 from bot.config import (
     WEBHOOK_SECRET_ENV,
     Config,
@@ -27,7 +25,10 @@ from bot.config import (
     load_config,
 )
 from bot.errors import ConfigError, DeliveryError
-from bot.store import Store
+from bot.publish import web
+from bot.store.db import Store
+from bot.telegram import ptb as tg
+from bot.telegram.commands.dispatch import Commands, FeedInfo
 
 TOKEN = "7012345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"  # shaped like a real one
 SECRET = "s3cret_Webhook-value-0123456789"
@@ -178,7 +179,7 @@ async def test_only_post_reaches_the_webhook_and_feeds_still_serve(served: Serve
 async def test_a_malformed_update_is_dropped_and_the_bot_keeps_going(
     fake: FakeBotAPI, served: Served, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, "bot.telegram")
+    caplog.set_level(logging.WARNING, "bot.telegram.ptb")
     bad = {"update_id": 7, "message": {"text": "/start"}}  # no chat, no date
     assert (await served.post(bad)).status_code == 200  # Telegram must not resend it forever
     assert "malformed webhook update" in caplog.text

@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.delivery import Deliverer, Pacing
 from bot.errors import DeliveryError
-from bot.messages import FeedInfo
-from bot.store import Store
+from bot.store.db import Store
+from bot.telegram.delivery import Deliverer, Pacing
+from bot.telegram.messages import FeedInfo
 
 
 class Wall:

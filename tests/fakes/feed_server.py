@@ -1,4 +1,5 @@
-"""The real feed server (bot.web.create_app + bot.web.serve) in a background thread, with a log.
+"""The real feed server (bot.publish.web.create_app + bot.publish.web.serve) in a background
+thread, with a log.
 
 For tests that drive it from synchronous code or from other processes (newsboat, rss2email):
 
@@ -21,8 +22,8 @@ from types import TracebackType
 from starlette.applications import Starlette
 from starlette.types import Message, Receive, Scope, Send
 
-from bot.publish import FeedMeta
-from bot.web import FeedSource, HealthReport, Metrics, create_app, serve
+from bot.publish.render import FeedMeta
+from bot.publish.web import FeedSource, HealthReport, Metrics, create_app, serve
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def _always_running() -> HealthReport:
 
 
 class FeedServerThread:
-    """bot.web on 127.0.0.1:0 in a daemon thread; `stop()` (or leaving `with`) ends it."""
+    """bot.publish.web on 127.0.0.1:0 in a daemon thread; `stop()` (or leaving `with`) ends it."""
 
     def __init__(
         self,

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from bot.model import Chat, ChatKind
-from bot.store import Store
+from bot.store.db import Store
 from fakes.site import FakeSite
 from fakes.telegram_api import FakeBotAPI
 

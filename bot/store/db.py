@@ -1,10 +1,10 @@
 """SQLite persistence: items, feed health, chats, subscriptions, keyword filters, delivery outbox.
 
 The only module that imports sqlite3. One connection in autocommit mode with explicit
-`BEGIN IMMEDIATE` transactions, WAL journal, and named migrations (bot.migrations) recorded in
+`BEGIN IMMEDIATE` transactions, WAL journal, and named migrations (bot.store.migrations) recorded in
 `schema_migrations`. Every sqlite3 error becomes a StoreError with a hint; a failed write is
 rolled back whole, so a poll's new items and their outbox rows are stored together or not at all.
-Chat and outbox methods live in mixins (bot.store_chats, bot.store_outbox) that reach the
+Chat and outbox methods live in mixins (bot.store.chats, bot.store.outbox) that reach the
 database only through this class's `_read`, `_write` and `_tx`.
 """
 
@@ -20,13 +20,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from bot.documents import merge_attachments
 from bot.errors import StoreError
-from bot.lock import InstanceLock, acquire_lock
-from bot.migrations import MIGRATIONS, Migration
 from bot.model import CacheHeaders, FeedHealth, Item
 from bot.search import SCAN_LIMIT, Matcher
-from bot.store_base import (
+from bot.source.documents import merge_attachments
+from bot.store.base import (
     ITEM_COLUMNS,
     _attachments,
     _attachments_json,
@@ -35,8 +33,10 @@ from bot.store_base import (
     _item,
     _when,
 )
-from bot.store_chats import ChatsMixin
-from bot.store_outbox import OutboxMixin
+from bot.store.chats import ChatsMixin
+from bot.store.lock import InstanceLock, acquire_lock
+from bot.store.migrations import MIGRATIONS, Migration
+from bot.store.outbox import OutboxMixin
 
 __all__ = ["ITEM_COLUMNS", "MAX_EDIT_NOTICES_PER_POLL", "MIGRATIONS", "InstanceLock", "Migration",
            "Route", "Store", "acquire_lock"]

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from typing import Literal
 
 from bot import filters
-from bot.cmd_base import Call, CommandBase, Reply
-from bot.cmd_text import fit, shorten
 from bot.errors import KeywordError
 from bot.model import KeywordFilter
-from bot.texts import t
+from bot.telegram.commands.base import Call, CommandBase, Reply
+from bot.telegram.commands.text import fit, shorten
+from bot.telegram.texts import t
 
 KEYWORDS_SHOWN_CHARS = 1000  # 50 keywords of 100 chars would not fit in one message
 KEYWORD_SEPARATORS = re.compile(r"[,;\n\r]")  # as in filters.parse_keywords, to explain errors

@@ -9,12 +9,12 @@ from collections.abc import Iterable
 from urllib.parse import quote
 
 from bot import filters
-from bot.cmd_base import CALLBACK_DATA_MAX_BYTES, Button, Call, CommandBase, Reply
-from bot.cmd_feeds import button_token, hash_token
-from bot.cmd_filters import merge_filters, with_keywords
-from bot.cmd_text import BUTTON_TITLE_CHARS, esc, fit, link, shorten
 from bot.model import KeywordFilter
-from bot.texts import Html, t
+from bot.telegram.commands.base import CALLBACK_DATA_MAX_BYTES, Button, Call, CommandBase, Reply
+from bot.telegram.commands.feeds import button_token, hash_token
+from bot.telegram.commands.filters import merge_filters, with_keywords
+from bot.telegram.commands.text import BUTTON_TITLE_CHARS, esc, fit, link, shorten
+from bot.telegram.texts import Html, t
 
 # Callback data `sec:<feed>` opens a feed's sections, `sct:<feed>:<section>` toggles one,
 # `sca:<feed>` checks none (= all).

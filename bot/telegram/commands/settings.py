@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot import digest, filters
-from bot.cmd_base import Call, CommandBase, Reply
-from bot.cmd_filters import keyword_list, keyword_problem
-from bot.cmd_text import shorten
-from bot.digest import format_clock
+from bot import filters
 from bot.errors import KeywordError
 from bot.model import ChatSettings
-from bot.texts import LANGUAGES, t
+from bot.telegram import digest
+from bot.telegram.commands.base import Call, CommandBase, Reply
+from bot.telegram.commands.filters import keyword_list, keyword_problem
+from bot.telegram.commands.text import shorten
+from bot.telegram.digest import format_clock
+from bot.telegram.texts import LANGUAGES, t
 
 OFF_WORDS = frozenset({"off", "tat", "tắt", "khong", "không", "no", "0"})
 ON_WORDS = frozenset({"on", "bat", "bật", "yes", "co", "có", "1"})

@@ -1,5 +1,5 @@
 """What every group of bot commands shares: the reply types and the feed and chat helpers of
-`CommandBase`. No Telegram library here (see `bot/commands.py`)."""
+`CommandBase`. No Telegram library here (see `bot/telegram/commands/dispatch.py`)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot import filters
-from bot.cmd_text import esc, link
 from bot.model import DEFAULT_TIMEZONE, Chat, ChatKind
-from bot.store import Store
-from bot.texts import t
+from bot.store.db import Store
+from bot.telegram.commands.text import esc, link
+from bot.telegram.texts import t
 
 CALLBACK_DATA_MAX_BYTES = 64  # Telegram's limit; longer data is BUTTON_DATA_INVALID
 NAMES_SHOWN = 30

@@ -54,8 +54,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot.errors import ConfigError, KeywordError, StoreError
 from bot.filters import item_matches, parse_keywords
 from bot.model import Item, KeywordFilter, PollReport
-from bot.pages import FeedListing, SearchPage, pick_language, render_index, render_search
-from bot.publish import (
+from bot.publish.pages import FeedListing, SearchPage, pick_language, render_index, render_search
+from bot.publish.render import (
     ALL_FEED,
     EXTENSIONS,
     RENDERERS,
@@ -106,7 +106,7 @@ class TelegramWebhook:
 
 
 class FeedSource(Protocol):
-    """What the web needs from the store (bot.store.Store satisfies it)."""
+    """What the web needs from the store (bot.store.db.Store satisfies it)."""
 
     def items(
         self, feed_id: str | None = None, *, limit: int = 50, section: str | None = None
@@ -117,7 +117,7 @@ class FeedSource(Protocol):
 
 @runtime_checkable
 class Searchable(Protocol):
-    """A FeedSource that can search (bot.store.Store can); /search answers 404 without it."""
+    """A FeedSource that can search (bot.store.db.Store can); /search answers 404 without it."""
 
     def search(
         self,

@@ -1,6 +1,6 @@
 """What the Store mixins share: the helpers they call on Store, time text, item rows.
 
-bot/store.py alone imports the database driver; here its connection is seen through the small
+bot/store/db.py alone imports the database driver; here its connection is seen through the small
 `Db` protocol, which the driver's connection satisfies.
 Datetimes are stored as fixed-width ISO-8601 UTC text (so text order is time order).
 """
@@ -42,7 +42,7 @@ class Db(Protocol):
 
 
 class StoreBase(Protocol):
-    """The helpers bot.store.Store provides to its mixins."""
+    """The helpers bot.store.db.Store provides to its mixins."""
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]: ...
 

@@ -3,12 +3,12 @@
 `detect_lists(html, base_url, now=...)` returns ranked candidates, each a `ListRules` that
 `scrape` can run plus the items it yields. The idea (as in html2rss's auto-source and the
 "repeated record" detectors before it): articles are printed as sibling blocks of one shape,
-each with one dominant link to an article of the same site. `bot.listshape` finds those links,
-groups the blocks that hold them and writes CSS for each group (`bot.cssmatch` runs it); here
+each with one dominant link to an article of the same site. `listshape` finds those links,
+groups the blocks that hold them and writes CSS for each group (`cssmatch` runs it); here
 
 1. the CSS is ranked cheaply (blocks holding a headline, few in boilerplate) to a shortlist;
 2. each list's score is bounded from above by its blocks alone; outlining it (title, date,
-   summary and image picks: `bot.listitems`) tightens the bound; building its items (as
+   summary and image picks: `listitems`) tightens the bound; building its items (as
    `scrape` would) makes it exact;
 3. the list with the highest bound is always the one worked on, until no bound left can change
    the lists kept. The result is what scoring every list would give; on a poll (limit=1) one
@@ -16,7 +16,7 @@ groups the blocks that hold them and writes CSS for each group (`bot.cssmatch` r
 
 The score weighs size, headline quality, one link per item, dates, teasers, thumbnails, and
 whether the list sits in the main content rather than header, nav, footer, sidebars or "most
-read" boxes. Pure: no I/O, `now` is a parameter. HTML goes through `bot.dom` only.
+read" boxes. Pure: no I/O, `now` is a parameter. HTML goes through `bot.source.dom` only.
 """
 
 from __future__ import annotations
@@ -29,11 +29,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot import dom, listitems
-from bot.cssmatch import Selector, first_in, parse_css, select
-from bot.dom import Node
-from bot.listshape import Page, candidate_selectors
 from bot.model import DEFAULT_TIMEZONE, Item, ListRules, Pick
+from bot.source import dom
+from bot.source.detect import listitems
+from bot.source.detect.cssmatch import Selector, first_in, parse_css, select
+from bot.source.detect.listshape import Page, candidate_selectors
+from bot.source.dom import Node
 
 MIN_ITEMS = 3  # fewer blocks than this is not a list
 SHORTLIST = 6  # candidate selectors worth a closer look (the rest are ranked cheaply)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import cast
 
 from bot.model import Delivery, DeliveryKind, Item
-from bot.store_base import ITEM_COLUMNS, PENDING, Db, StoreBase, _iso, _item, _when
+from bot.store.base import ITEM_COLUMNS, PENDING, Db, StoreBase, _iso, _item, _when
 
 
 class OutboxMixin(StoreBase):

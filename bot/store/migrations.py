@@ -1,4 +1,4 @@
-"""newsbot's database schema as named migrations: pure data (SQL text), applied by bot.store."""
+"""newsbot's database schema as named migrations: pure data (SQL text), applied by bot.store.db."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""What a detected list's items hold, for `bot.detect`: the title, date, summary and image picks
+"""What a detected list's items hold, for `detect`: the title, date, summary and image picks
 that work on most of its items, and the items those rules yield, built as `scrape` builds them.
 
-Pure: no I/O. The page comes from `bot.listshape`; CSS runs through `bot.cssmatch`; official
-documents' numbers and attachments come from `bot.documents`, as in `scrape`.
+Pure: no I/O. The page comes from `listshape`; CSS runs through `cssmatch`; official
+documents' numbers and attachments come from `bot.source.documents`, as in `scrape`.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import NamedTuple
 
-from bot import documents, dom
-from bot.cssmatch import Selector, first_in, one_step, parse_css, stable_classes
-from bot.dom import Node
-from bot.listshape import Page, title_options
 from bot.model import Attachment, Item, ListRules, Pick
-from bot.scrape import image_url
+from bot.source import documents, dom
+from bot.source.detect.cssmatch import Selector, first_in, one_step, parse_css, stable_classes
+from bot.source.detect.listshape import Page, title_options
+from bot.source.dom import Node
+from bot.source.scrape import image_url
 
 SAMPLE = 8  # items inspected to choose the date/summary/image picks
 _TEXT_TAGS = ("p", "div", "span", "h2", "h3", "h4", "h5", "h6", "li", "dd", "small", "time", "em")

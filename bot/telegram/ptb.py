@@ -57,8 +57,6 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.commands import CommandContext, Reply
-from bot.delivery import ChatRegistry
 from bot.errors import (
     ChatMoved,
     DeliveryError,
@@ -69,7 +67,9 @@ from bot.errors import (
     TransientDelivery,
 )
 from bot.logs import RedactToken, redact
-from bot.messages import safe_href, to_plain_text
+from bot.telegram.commands.dispatch import CommandContext, Reply
+from bot.telegram.delivery import ChatRegistry
+from bot.telegram.messages import safe_href, to_plain_text
 
 __all__ = [
     "App",
@@ -111,7 +111,7 @@ _COMMAND = re.compile(r"/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{3,64}))?(?:\s+(.*
 
 
 class CommandsLike(Protocol):
-    """What bot.commands.Commands offers the bot (a stand-in in tests)."""
+    """What bot.telegram.commands.dispatch.Commands offers the bot (a stand-in in tests)."""
 
     def run(self, ctx: CommandContext, command: str, args: str) -> Reply | None: ...
 
@@ -170,7 +170,7 @@ async def _mapped(call: Awaitable[T]) -> T:
 
 
 class PtbSender:
-    """bot.delivery.Sender over a PTB Bot."""
+    """bot.telegram.delivery.Sender over a PTB Bot."""
 
     def __init__(self, bot: Any, *, link_preview: bool = False) -> None:
         self._bot = bot

@@ -14,7 +14,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from bot.model import DEFAULT_TIMEZONE, Item
-from bot.publish import FeedMeta, feed_urls, plain_text
+from bot.publish.render import FeedMeta, feed_urls, plain_text
 
 Language = Literal["vi", "en"]
 

@@ -14,10 +14,10 @@ import unicodedata
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, unquote, urljoin, urlsplit, urlunsplit
 
-from bot import dom
-from bot.dom import Node
 from bot.filters import fold
 from bot.model import Attachment
+from bot.source import dom
+from bot.source.dom import Node
 
 MAX_ATTACHMENTS = 20  # per item: a hostile page must not bloat every feed entry
 NAME_LIMIT = 200

@@ -1,6 +1,7 @@
 """Recipe-driven scraping: a listing page's HTML to Items, an article page's HTML to ArticleInfo.
 
-Pure: text in, values out; parsing goes through bot.dom, dates through bot.dates, ids through
+Pure: text in, values out; parsing goes through bot.source.dom, dates through bot.source.dates, ids
+through
 bot.diff. The only exception raised on purpose is ScrapeError, and hostile HTML raises nothing.
 """
 
@@ -14,10 +15,11 @@ from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-from bot import dates, diff, documents, dom
-from bot.dom import Node
+from bot import diff
 from bot.errors import ScrapeError
 from bot.model import ArticleRules, Attachment, Item, ListRules, Pick, Recipe, ScrapeResult
+from bot.source import dates, documents, dom
+from bot.source.dom import Node
 
 _IMAGE_ATTRS = ("src", "data-src", "data-original", "data-lazy-src", "data-srcset", "srcset")
 _LINK_SCHEMES = ("http", "https")

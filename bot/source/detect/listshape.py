@@ -1,4 +1,4 @@
-"""The shape of lists on a page, for `bot.detect`: headline links, the sibling blocks that hold
+"""The shape of lists on a page, for `detect`: headline links, the sibling blocks that hold
 them, and the CSS that picks those blocks out.
 
 Articles are printed as sibling blocks of one shape, each with one dominant link to an article
@@ -6,9 +6,9 @@ of the same site. `Page` finds the links that look like headlines (several words
 thêm"/menus) to article-like paths (a long slug, a trailing numeric id, a date or dantri's
 timestamp); `candidate_selectors` groups the blocks holding them by (parent, tag) at every
 level above each link and writes CSS for each group: a strict `#ctx parent > item` and a
-page-wide `item.class` (`bot.cssmatch` runs it).
+page-wide `item.class` (`bot.source.detect.cssmatch` runs it).
 
-Pure: no I/O, `now` is a parameter. HTML goes through `bot.dom`.
+Pure: no I/O, `now` is a parameter. HTML goes through `bot.source.dom`.
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ from datetime import datetime
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from bot import dates, diff, dom
-from bot.cssmatch import Index, Selector, Step, stable_classes
-from bot.dom import Node
+from bot import diff
 from bot.model import Attachment
-from bot.scrape import absolute_url, document_base
+from bot.source import dates, dom
+from bot.source.detect.cssmatch import Index, Selector, Step, stable_classes
+from bot.source.dom import Node
+from bot.source.scrape import absolute_url, document_base
 
 MAX_LEVELS = 8  # how far above a link an item block may be
 _STABLE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")

@@ -11,13 +11,13 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from bot import filters
-from bot.cmd_base import Button, Call, CommandBase, Reply
-from bot.cmd_filters import KEYWORD_SEPARATORS, keyword_problem, merge_filters
-from bot.cmd_text import MESSAGE_BUDGET, esc, fit, link, shorten, zone
 from bot.errors import KeywordError
 from bot.model import DEFAULT_TIMEZONE, FeedHealth, Item
 from bot.search import MAX_PHRASES, MAX_QUERY_CHARS, SCAN_LIMIT, folded, parse_query
-from bot.texts import t
+from bot.telegram.commands.base import Button, Call, CommandBase, Reply
+from bot.telegram.commands.filters import KEYWORD_SEPARATORS, keyword_problem, merge_filters
+from bot.telegram.commands.text import MESSAGE_BUDGET, esc, fit, link, shorten, zone
+from bot.telegram.texts import t
 
 LATEST_DEFAULT = 5
 LATEST_MAX = 20

@@ -1,6 +1,7 @@
 """Telegram messages that are not one new item: digests and "updated" notices.
 
-Pure, like bot.messages (whose escaping, clipping and length rules apply): every piece of scraped
+Pure, like bot.telegram.messages (whose escaping, clipping and length rules apply): every piece of
+scraped
 text is escaped, hrefs are http(s) only, lengths are visible UTF-16 units after entity parsing.
 """
 
@@ -12,8 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from bot.messages import MAX_TEXT, clean, clip, clip_words, labels, local_time, safe_href, utf16_len
 from bot.model import DEFAULT_TIMEZONE
+from bot.telegram.messages import (
+    MAX_TEXT,
+    clean,
+    clip,
+    clip_words,
+    labels,
+    local_time,
+    safe_href,
+    utf16_len,
+)
 
 DIGEST_BUDGET = MAX_TEXT - 96  # room for the "(2/3)" suffix and Telegram trimming
 DIGEST_TITLE_LIMIT = 200

@@ -5,9 +5,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from bot.cmd_base import CALLBACK_DATA_MAX_BYTES, PUBLIC_COMMANDS, Button, Call, CommandBase, Reply
-from bot.cmd_text import BUTTON_TITLE_CHARS, esc, fit, shorten
-from bot.texts import Html, t
+from bot.telegram.commands.base import (
+    CALLBACK_DATA_MAX_BYTES,
+    PUBLIC_COMMANDS,
+    Button,
+    Call,
+    CommandBase,
+    Reply,
+)
+from bot.telegram.commands.text import BUTTON_TITLE_CHARS, esc, fit, shorten
+from bot.telegram.texts import Html, t
 
 # Callback data `sub:<feed>` follows a feed, `uns:<feed>` stops following it.
 FEED_ACTIONS = frozenset({"sub", "uns"})

@@ -1,6 +1,7 @@
 """What the bot answers to each Telegram command and button, with no Telegram library in sight.
 
-`bot/telegram.py` turns an update into a `CommandContext` plus a command (or callback data), calls
+`bot/telegram/ptb.py` turns an update into a `CommandContext` plus a command (or callback data),
+calls
 `Commands.run`/`Commands.press` and sends the `Reply`. Invariants:
 - settings change only through `Store`; in groups and supergroups only chat admins and bot admins
   may change them, everyone may read (/help, /feeds, /filters, /latest);
@@ -26,7 +27,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import UTC, datetime
 
-from bot.cmd_base import (
+from bot.store.db import Store
+from bot.telegram.commands.base import (
     CALLBACK_DATA_MAX_BYTES,
     PUBLIC_COMMANDS,
     Button,
@@ -35,10 +37,10 @@ from bot.cmd_base import (
     FeedInfo,
     Reply,
 )
-from bot.cmd_feeds import FEED_ACTIONS, FeedCommands, button_token, hash_token
-from bot.cmd_filters import FilterCommands, merge_filters
-from bot.cmd_read import LATEST_DEFAULT, LATEST_MAX, SEARCH_ACTION, ReadCommands
-from bot.cmd_sections import (
+from bot.telegram.commands.feeds import FEED_ACTIONS, FeedCommands, button_token, hash_token
+from bot.telegram.commands.filters import FilterCommands, merge_filters
+from bot.telegram.commands.read import LATEST_DEFAULT, LATEST_MAX, SEARCH_ACTION, ReadCommands
+from bot.telegram.commands.sections import (
     SECTION_ACTIONS,
     SectionCommands,
     chosen_sections,
@@ -46,10 +48,9 @@ from bot.cmd_sections import (
     section_token,
     without_sections,
 )
-from bot.cmd_settings import SettingsCommands
-from bot.ratelimit import RateLimiter, Verdict
-from bot.store import Store
-from bot.texts import LANGUAGES, pick_language, t
+from bot.telegram.commands.settings import SettingsCommands
+from bot.telegram.ratelimit import RateLimiter, Verdict
+from bot.telegram.texts import LANGUAGES, pick_language, t
 
 __all__ = [
     "CALLBACK_DATA_MAX_BYTES", "LATEST_DEFAULT", "LATEST_MAX", "PUBLIC_COMMANDS", "Button",

@@ -2,11 +2,11 @@
 
 The subset: compound steps (`tag`, `tag.a.b`, `tag#id`) joined by descendant (` `) or child
 (` > `) combinators. `Index` keeps one page's lookups (elements by tag, class and id) and the
-matcher's memos; `select` and `first_in` give what `bot.dom.select` gives for the same CSS
+matcher's memos; `select` and `first_in` give what `bot.source.dom.select` gives for the same CSS
 (the tests check), but a list's elements share ancestors and lists share elements, so the
 memos make matching hundreds of candidate selectors cheap.
 
-Pure: no I/O. Elements are `bot.dom` Nodes; the page is parsed by `bot.dom` only.
+Pure: no I/O. Elements are `bot.source.dom` Nodes; the page is parsed by `bot.source.dom` only.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from bot import dom
-from bot.dom import Node
+from bot.source import dom
+from bot.source.dom import Node
 
 _CSS_IDENT = re.compile(r"^-?[A-Za-z_][A-Za-z0-9_-]*$")
 _HASHED_PART = re.compile(r"^[A-Za-z]{4,7}$")  # with an inner capital: kFnjUG, HEhan, FyrdD

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from bot.model import Chat, ChatKind, ChatSettings, DigestMode, KeywordFilter, Subscription
-from bot.store_base import PENDING, StoreBase
+from bot.store.base import PENDING, StoreBase
 
 
 def _chat(row: Sequence[Any]) -> Chat:

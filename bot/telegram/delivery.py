@@ -21,7 +21,8 @@ What each Sender error does:
 After an outage nothing floods: at most max_per_chat_per_round items per (chat, feed) are sent
 in one round; the rest become one "… and N more" message. Items older than max_age are skipped.
 
-Quiet hours and digests (bot.digest) are decided here, at send time, from the chat's settings,
+Quiet hours and digests (bot.telegram.digest) are decided here, at send time, from the chat's
+settings,
 each row's creation time and `now`: a held row simply stays pending. When the window ends (or at
 the digest time) the rows it held go out as one digest per chat and topic (split under 4096
 characters); each digest message's rows are marked sent together, after Telegram accepted it.
@@ -49,7 +50,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from bot import digest, filters
+from bot import filters
 from bot.errors import (
     ChatMoved,
     DeliveryError,
@@ -60,7 +61,9 @@ from bot.errors import (
     TransientDelivery,
 )
 from bot.failpoints import failpoint
-from bot.messages import (
+from bot.model import DEFAULT_TIMEZONE, Chat, ChatKind, ChatSettings, Delivery
+from bot.telegram import digest
+from bot.telegram.messages import (
     FeedInfo,
     format_caption,
     format_document_caption,
@@ -69,8 +72,7 @@ from bot.messages import (
     safe_href,
     to_plain_text,
 )
-from bot.model import DEFAULT_TIMEZONE, Chat, ChatKind, ChatSettings, Delivery
-from bot.notices import DigestEntry, digest_parts, format_edit
+from bot.telegram.notices import DigestEntry, digest_parts, format_edit
 
 logger = logging.getLogger(__name__)
 NO_PLAN = digest.Plan(hold=False)  # a chat without quiet hours or digests
@@ -99,7 +101,7 @@ class Sender(Protocol):
 
 
 class ChatRegistry(Protocol):
-    """The part of bot.store.Store that membership changes (blocked users, migrated groups) use."""
+    """The part of the Store that membership changes (blocked users, migrated groups) use."""
 
     def set_chat(
         self,
@@ -114,7 +116,7 @@ class ChatRegistry(Protocol):
 
 
 class Outbox(ChatRegistry, Protocol):
-    """The part of bot.store.Store that delivery uses."""
+    """The part of bot.store.db.Store that delivery uses."""
 
     def pending(self, now: datetime, limit: int = 100, *, after_id: int = 0) -> list[Delivery]:
         ...

@@ -1,0 +1,1 @@
+"""Telegram: the PTB wiring, outbox delivery, messages, notices, digests, texts."""

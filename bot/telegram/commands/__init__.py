@@ -1,0 +1,1 @@
+"""What the bot answers to each command and button, with no Telegram library."""
