@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from bot import __version__
@@ -26,13 +26,14 @@ from bot.config import Config, load_recipes
 from bot.errors import DeliveryError, RateLimited, StoreError, TransientDelivery
 from bot.model import FeedHealth, PollReport, Recipe
 from bot.pipeline import PollDeps, feed_meta, poll_source
+from bot.publish import web
+from bot.publish.web import Metrics, Server, TelegramWebhook
 from bot.scheduler import FeedScheduler, Job
 from bot.source.fetch import Fetcher, FetchPolicy
 from bot.store.db import Store, acquire_lock
-
-if TYPE_CHECKING:
-    from bot.publish.web import Metrics, Server, TelegramWebhook
-    from bot.telegram.delivery import Sender
+from bot.telegram import ptb as telegram
+from bot.telegram.commands.dispatch import Commands, FeedInfo
+from bot.telegram.delivery import Deliverer, Pacing, Sender
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ class Daemon:
         self._poll_slots = asyncio.Semaphore(MAX_CONCURRENT_POLLS)
         # Bounded: if the bot never comes up (a refused token), alerts must not pile up forever.
         self._alerts: asyncio.Queue[str] = asyncio.Queue(maxsize=MAX_QUEUED_ALERTS)
-        self._bot: Any = None
+        self._bot: telegram.App | None = None
         self._bot_ready = False  # webhook updates are taken (else 503: Telegram retries)
         self._web: Server | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -152,8 +153,6 @@ class Daemon:
         return True
 
     async def _start(self) -> None:
-        from bot.publish import web
-
         log.info("newsbot %s: %d feeds, data in %s", __version__, len(self.recipes),
                  self.config.data_dir)
         self.metrics = web.Metrics()
@@ -183,10 +182,6 @@ class Daemon:
         self.scheduler.start()
 
     async def _start_bot(self) -> None:
-        import bot.telegram.ptb as telegram
-        from bot.telegram.commands.dispatch import Commands, FeedInfo
-        from bot.telegram.delivery import Deliverer, Pacing
-
         tg = self.config.telegram
         public_url = self.config.server.public_url
         feeds = {
@@ -218,8 +213,6 @@ class Daemon:
 
     def _webhook_route(self) -> TelegramWebhook | None:
         """The web server's route for Telegram's posts, in webhook mode with a token."""
-        from bot.publish.web import TelegramWebhook
-
         tg = self.config.telegram
         if tg.mode != "webhook" or not self.config.token:
             return None
@@ -228,10 +221,8 @@ class Daemon:
 
     async def _on_webhook_update(self, data: dict[str, object]) -> bool:
         """Hand a posted update to the bot; False (503) until it runs, so Telegram retries."""
-        if not self._bot_ready:
+        if not self._bot_ready or self._bot is None:
             return False
-        import bot.telegram.ptb as telegram
-
         await telegram.feed_update(self._bot, data)
         return True
 
@@ -277,8 +268,6 @@ class Daemon:
         self._bot_ready = False  # updates posted from now on get a 503 and come back later
         if self._bot is None:
             return
-        import bot.telegram.ptb as telegram
-
         try:
             await asyncio.wait_for(telegram.stop_bot(self._bot), timeout=BOT_STOP_TIMEOUT)
         except Exception as exc:  # stopping must go on: the database still has to be closed
@@ -397,15 +386,6 @@ def fetch_policy(config: Config) -> FetchPolicy:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
-
-
-def run_demo(*, port: int, debug: bool) -> int:
-    """`newsbot demo`: see bot/demo.py."""
-    from bot import demo
-    from bot.logs import setup_logging
-
-    setup_logging("DEBUG" if debug else "INFO")
-    return demo.run(port=port)
 
 
 def _log_crash(task: asyncio.Task[Any]) -> None:

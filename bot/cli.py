@@ -27,8 +27,9 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from bot import __version__, app
+from bot import __version__, app, demo
 from bot.config import Config, find_config, load_config, load_recipe, load_recipes
 from bot.errors import ConfigError, NewsbotError
 from bot.logs import redact, setup_logging
@@ -140,7 +141,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the daemon against a simulated news site."""
     setup_logging("DEBUG" if args.debug else "INFO")
-    return app.run_demo(port=args.port, debug=args.debug)
+    return demo.run(port=args.port)
 
 
 def cmd_poll(args: argparse.Namespace) -> int:
@@ -361,8 +362,6 @@ async def _fetch_one(url: str) -> FetchResult:
 
 
 def _guess_feed_id(url: str) -> str:
-    from urllib.parse import urlsplit
-
     host = urlsplit(url).hostname or "feed"
     name = host.removeprefix("www.").split(".")[0]
     return "".join(ch if ch.isalnum() else "-" for ch in name.lower()) or "feed"

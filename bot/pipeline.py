@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from bot import diff, filters
+from bot import diff, documents, filters
 from bot.errors import FetchError, NewsbotError, ScrapeError, StoreError
 from bot.failpoints import failpoint
 from bot.model import (
@@ -40,7 +40,7 @@ from bot.model import (
     Section,
 )
 from bot.publish.render import FeedMeta, section_meta, write_feeds
-from bot.source import documents, dom, scrape
+from bot.source import dom, scrape
 from bot.source.detect import detect
 from bot.source.fetch import next_delay
 from bot.store.db import Store

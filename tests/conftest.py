@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from bot.store.db import Store
 
 # PTB 22: RetryAfter.retry_after as timedelta, without a deprecation warning (see shared docs).
 os.environ.setdefault("PTB_TIMEDELTA", "1")
@@ -21,3 +24,11 @@ REALPAGES = ROOT.parent / "shared" / "realpages"
 @pytest.fixture
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    """A real SQLite store in memory, all migrations applied; a module may seed it by overriding
+    `store(store)`."""
+    with Store.open(":memory:") as db:
+        yield db

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
@@ -47,13 +46,6 @@ class Clock:
     def __call__(self) -> datetime:
         self.now += self.step
         return self.now
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    db = Store.open(":memory:")
-    yield db
-    db.close()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import asyncio
 import heapq
 import itertools
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -128,13 +128,6 @@ class RecordingSender:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    db = Store.open(":memory:")
-    yield db
-    db.close()
 
 
 @pytest.fixture

@@ -318,9 +318,9 @@ def test_detector_modules_import_no_parser() -> None:
         assert "import lxml" not in source and "cssselect" not in source, module.__name__
         imported = set(re.findall(r"^(?:from|import) (\S+)", source, re.MULTILINE))
         assert {name for name in imported if name.startswith("bot")} <= {
-            "bot", "bot.model", "bot.source", "bot.source.detect", "bot.source.detect.cssmatch",
-            "bot.source.detect.listshape", "bot.source.documents", "bot.source.dom",
-            "bot.source.scrape",
+            "bot", "bot.documents", "bot.model", "bot.source", "bot.source.attachments",
+            "bot.source.detect", "bot.source.detect.cssmatch", "bot.source.detect.listshape",
+            "bot.source.dom", "bot.source.scrape",
         }, module.__name__  # fmt: skip
 
 

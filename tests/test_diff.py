@@ -214,9 +214,11 @@ def test_canonical_url_is_idempotent(
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=60))
-def test_canonical_url_never_raises(text: str) -> None:
-    assert isinstance(canonical_url(text), str)
-    assert isinstance(canonical_url("https://x.vn/" + text), str)
+def test_canonical_url_never_raises_and_is_idempotent(text: str) -> None:
+    for url in (text, "https://x.vn/" + text):
+        once = canonical_url(url)
+        assert canonical_url(once) == once
+    assert canonical_url("https://x.vn/" + text).startswith("https://x.vn/")
 
 
 # --- ordering and selection ---------------------------------------------------------------------

@@ -1,5 +1,4 @@
-"""bot.source.documents: document numbers and types from titles, attachments from real-world
-markup."""
+"""bot.documents (numbers and types from titles) and bot.source.attachments (real-world markup)."""
 
 from __future__ import annotations
 
@@ -7,17 +6,16 @@ import unicodedata
 
 import pytest
 
-from bot.model import Attachment
-from bot.source import dom
-from bot.source.documents import (
+from bot.documents import (
     MAX_ATTACHMENTS,
     document_info,
     document_label,
-    file_kind,
-    find_attachments,
     media_type,
     merge_attachments,
 )
+from bot.model import Attachment
+from bot.source import dom
+from bot.source.attachments import file_kind, find_attachments
 
 BASE = "https://haiphong.gov.vn/thong-bao"
 CDN = "https://cdn.haiphong.gov.vn/gov-hpg/1/tintuc/2024/11"

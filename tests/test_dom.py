@@ -142,8 +142,14 @@ def test_invalid_selectors_raise_value_error_naming_them(css: str) -> None:
         dom.compile_selector(css)
 
 
-def test_valid_selectors_compile() -> None:
-    dom.compile_selector("div.UIArticleInMenu_Default ul.ArticleList li.row, div.x > a[href]")
+def test_valid_selectors_compile_and_select() -> None:
+    css = "div.UIArticleInMenu_Default ul.ArticleList li.row, div.x > a[href]"
+    dom.compile_selector(css)  # raises ValueError when it is not valid CSS
+    root = dom.parse_html(
+        "<div class='UIArticleInMenu_Default'><ul class='ArticleList'><li class='row'>1</li>"
+        "<li class='row'>2</li></ul></div><div class='x'><a href='/a'>a</a><a>b</a></div>"
+    )
+    assert [dom.text_of(node) for node in dom.select(root, css)] == ["1", "2", "a"]
 
 
 def test_text_of_skips_script_and_style_and_collapses_whitespace() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,13 +31,12 @@ def to(*chats: int) -> Route:
 
 
 @pytest.fixture
-def store() -> Iterator[Store]:
-    db = Store.open(":memory:")
+def store(store: Store) -> Store:
+    db = store
     for chat in (ALICE, BOB):
         db.upsert_chat(Chat(chat))
         db.subscribe(chat, "hp")
-    yield db
-    db.close()
+    return db
 
 
 def deliver_all(store: Store, at: datetime) -> None:

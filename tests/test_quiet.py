@@ -4,7 +4,6 @@ a fake clock (windows across midnight, restarts, a crash between send and mark) 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -162,14 +161,13 @@ def test_digest_parts_split_group_and_escape() -> None:
 
 
 @pytest.fixture
-def store() -> Iterator[Store]:
-    db = Store.open(":memory:")
+def store(store: Store) -> Store:
+    db = store
     db.upsert_chat(Chat(CHAT, kind="private", language="vi"))
     db.subscribe(CHAT, "hp")
     db.subscribe(CHAT, "hn")
     db.set_chat_settings(QUIET)
-    yield db
-    db.close()
+    return db
 
 
 _numbers = iter(range(1, 1_000_000))

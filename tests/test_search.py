@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import feedparser
@@ -52,13 +52,12 @@ def items(feed_id: str = "hp") -> list[Item]:
 
 
 @pytest.fixture
-def store() -> Iterator[Store]:
-    db = Store.open(":memory:")
+def store(store: Store) -> Store:
+    db = store
     db.add_items("hp", items(), T0)
     db.add_items("dn", [Item("dn", "dn-1", "https://dn.gov.vn/1", "Hải An hợp tác với Đà Nẵng",
                              published_at=T0 - timedelta(minutes=30))], T0)
-    yield db
-    db.close()
+    return db
 
 
 def titles(found: list[Item]) -> list[str]:

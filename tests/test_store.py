@@ -9,7 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -32,12 +32,6 @@ def item(n: int, feed_id: str = "hp", **changes: object) -> Item:
 
 def ids(items: Iterable[Item]) -> list[str]:
     return [i.item_id for i in items]
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    with Store.open(":memory:") as db:
-        yield db
 
 
 def raw(path: Path) -> sqlite3.Connection:

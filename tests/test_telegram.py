@@ -8,7 +8,7 @@ import io
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,13 +46,6 @@ async def fake() -> AsyncIterator[FakeBotAPI]:
     yield server
     await server.stop()
     assert server.unimplemented == []
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    db = Store.open(":memory:")
-    yield db
-    db.close()
 
 
 def make_bot(fake: FakeBotAPI, read_timeout: float = 5.0) -> Bot:

@@ -4,7 +4,7 @@ sendDocument."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -27,13 +27,6 @@ RECIPES = {
 }
 FEEDS = {key: FeedInfo(key, r.title, url=r.urls[0]) for key, r in RECIPES.items()}
 NOW = datetime.now(UTC)
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    db = Store.open(":memory:")
-    yield db
-    db.close()
 
 
 @pytest.fixture

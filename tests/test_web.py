@@ -9,7 +9,7 @@ import json
 import signal
 import socket
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -158,11 +158,10 @@ async def client_for(running: Running, app: Starlette) -> AsyncIterator[httpx.As
 
 
 @pytest.fixture
-def store() -> Iterator[Store]:
-    with Store.open(":memory:") as db:
-        db.add_items("haiphong", HP_ITEMS, T0)
-        db.add_items("sotttt", SO_ITEMS, T0)
-        yield db
+def store(store: Store) -> Store:
+    store.add_items("haiphong", HP_ITEMS, T0)
+    store.add_items("sotttt", SO_ITEMS, T0)
+    return store
 
 
 @pytest_asyncio.fixture(loop_scope="module")

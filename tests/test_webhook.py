@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -44,13 +44,6 @@ async def fake() -> AsyncIterator[FakeBotAPI]:
     yield server
     await server.stop()
     assert server.unimplemented == []
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    db = Store.open(":memory:")
-    yield db
-    db.close()
 
 
 @dataclass

@@ -28,8 +28,8 @@ from feedgen.ext.base import BaseEntryExtension
 from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 
+from bot.documents import media_type
 from bot.model import DEFAULT_TIMEZONE, Item, Section
-from bot.source.documents import media_type
 
 Format = Literal["rss", "atom", "json"]
 FORMATS: tuple[Format, ...] = ("rss", "atom", "json")

@@ -1,1 +1,1 @@
-"""A site's pages -> Items: fetch, decode, parse, scrape, documents, dates."""
+"""A site's pages -> Items: fetch, decode, parse, scrape, attachments, dates."""

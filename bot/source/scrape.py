@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-from bot import diff
+from bot import diff, documents
 from bot.errors import ScrapeError
 from bot.model import ArticleRules, Attachment, Item, ListRules, Pick, Recipe, ScrapeResult
-from bot.source import dates, documents, dom
+from bot.source import attachments, dates, dom
 from bot.source.dom import Node
 
 _IMAGE_ATTRS = ("src", "data-src", "data-original", "data-lazy-src", "data-srcset", "srcset")
@@ -156,7 +156,7 @@ def _scrape_item(
         summary=summary,
         published_at=published_at,
         image=image,
-        attachments=documents.find_attachments(element, base),
+        attachments=attachments.find_attachments(element, base),
         doc_number=doc_number,
         doc_type=doc_type,
     )
@@ -317,11 +317,11 @@ def _article_attachments(root: Node, rules: ArticleRules, base: str) -> tuple[At
     explicit download links and document viewers anywhere on the page."""
     scope = _select(root, rules.content.css) if rules.content and rules.content.css else [root]
     marked = [
-        documents.find_attachments(node, base)
+        attachments.find_attachments(node, base)
         for node in _select(root, "a.link-download, iframe[src*='file='], embed[src*='file=']")
     ]
     return documents.merge_attachments(
-        *(documents.find_attachments(node, base) for node in scope), *marked
+        *(attachments.find_attachments(node, base) for node in scope), *marked
     )
 
 

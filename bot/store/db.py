@@ -20,10 +20,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from bot.documents import merge_attachments
 from bot.errors import StoreError
 from bot.model import CacheHeaders, FeedHealth, Item
 from bot.search import SCAN_LIMIT, Matcher
-from bot.source.documents import merge_attachments
 from bot.store.base import (
     ITEM_COLUMNS,
     _attachments,

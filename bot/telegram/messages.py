@@ -18,8 +18,8 @@ from typing import Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.documents import document_label
 from bot.model import DEFAULT_TIMEZONE, Attachment, Item
-from bot.source.documents import document_label
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024

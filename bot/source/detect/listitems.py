@@ -2,7 +2,8 @@
 that work on most of its items, and the items those rules yield, built as `scrape` builds them.
 
 Pure: no I/O. The page comes from `listshape`; CSS runs through `cssmatch`; official
-documents' numbers and attachments come from `bot.source.documents`, as in `scrape`.
+documents' numbers come from `bot.documents`, their files from `bot.source.attachments`, as in
+`scrape`.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import NamedTuple
 
+from bot import documents
 from bot.model import Attachment, Item, ListRules, Pick
-from bot.source import documents, dom
+from bot.source import attachments, dom
 from bot.source.detect.cssmatch import Selector, first_in, one_step, parse_css, stable_classes
 from bot.source.detect.listshape import Page, title_options
 from bot.source.dom import Node
@@ -205,7 +207,7 @@ def finish(page: Page, found: list[Draft]) -> tuple[Item, ...]:
 def _attachments(page: Page, element: Node) -> tuple[Attachment, ...]:
     found = page.attached.get(element)
     if found is None:  # lists kept may share items
-        found = page.attached[element] = documents.find_attachments(element, page.base_url)
+        found = page.attached[element] = attachments.find_attachments(element, page.base_url)
     return found
 
 
