@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-crash lint bench demo clean
+.PHONY: run test test-crash lint bench demo clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +25,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check bot tests benchmarks
 	$(BIN)/mypy
 
-test: lint
+# The Debian packages the tests drive (Chromium, newsboat, rss2email): installed as root with
+# apt-get when missing, else one line saying what to install. The list is in .ci/system-deps.
+system-deps:
+	@bash .ci/system-deps
+
+test: system-deps lint
 	$(BIN)/python -m pytest -q
 
-test-crash: $(STAMP)
+test-crash: system-deps $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
 bench: $(STAMP)

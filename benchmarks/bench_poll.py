@@ -2,9 +2,9 @@
 
     .venv/bin/python benchmarks/bench_poll.py [--runs N] [--cold-runs N]
 
-Page: ../shared/realpages/capstone2/tin-tuc-su-kien.html (77.8 KB, 20 items) served by
+Page: tests/fixtures/realpages/capstone2/tin-tuc-su-kien.html (77.8 KB, 20 items) served by
 tests/fakes/site.py's FakeSite on 127.0.0.1, in the benchmark's own event loop; the recipe is the
-one shared/docs/peers-baseline.md gave RSS-Bridge and morss, with timezone Asia/Ho_Chi_Minh.
+one benchmarks/peers-baseline.md gave RSS-Bridge and morss, with timezone Asia/Ho_Chi_Minh.
 
 1. Correctness, read back with feedparser from the RSS and Atom files newsbot writes, judged as the
    peers were: item right = title and link; date right = a zoned timestamp at the printed instant.
@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import email.utils
 import hashlib
-import json
 import os
 import re
 import resource
@@ -49,6 +48,7 @@ os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"  # loopb
 import feedparser  # noqa: E402
 import httpx  # noqa: E402
 import lxml.html  # noqa: E402
+from fakes.realpages import REALPAGES, expected_listings, realpage  # noqa: E402
 from fakes.site import FakeSite  # noqa: E402
 from lxml.cssselect import CSSSelector  # noqa: E402
 
@@ -65,16 +65,15 @@ from bot.publish.render import RENDERERS  # noqa: E402
 from bot.source.fetch import Fetcher, FetchPolicy  # noqa: E402
 from bot.store.db import Store  # noqa: E402
 
-REALPAGES = ROOT.parent / "shared" / "realpages"
-PAGE = REALPAGES / "capstone2" / "tin-tuc-su-kien.html"
 PAGE_KEY = "capstone2/tin-tuc-su-kien.html"
+PAGE = realpage(PAGE_KEY)
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 SAVED_AT = datetime(2022, 8, 27, 4, 7, 44, tzinfo=UTC)  # HTTrack's stamp: polls happen "then"
 PUBLIC_URL = "http://127.0.0.1:8080"
 # Items per published feed: the page's 20, as in the peers' feeds (the default is 50). Without
 # it the new-item case would render a feed that grows to 50 items while the others render 20.
 FEED_ITEMS = 20
-# From shared/docs/peers-baseline.md: another machine run, not measured here.
+# From benchmarks/peers-baseline.md: another machine run, not measured here.
 PEERS_MS = {
     "RSS-Bridge warm request (php -S, incl. loopback fetch)": 8.3,
     "RSS-Bridge Complex bridge warm request": 11.8,
@@ -111,7 +110,7 @@ class Expected:
 
 
 def expected_items(page_url: str) -> list[Expected]:
-    listing = json.loads((REALPAGES / "expected-listings.json").read_text("utf-8"))[PAGE_KEY]
+    listing = expected_listings()[PAGE_KEY]
     return [
         Expected(
             title=collapse(row["title"]),

@@ -1,8 +1,8 @@
 """Scrape time per page next to a bare lxml.html parse of the same bytes (the ratio is the figure).
 
 Pages: every recipe fixture in tests/fixtures/<feed>/ and the real government-portal listings in
-../shared/realpages/capstone2/ (with the selectors RSS-Bridge and morss were given in
-shared/docs/peers-baseline.md). Also printed: BeautifulSoup+lxml parse of the same bytes, for scale.
+tests/fixtures/realpages/capstone2/ (with the selectors RSS-Bridge and morss were given in
+benchmarks/peers-baseline.md). Also printed: BeautifulSoup+lxml parse of the same bytes, for scale.
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from pathlib import Path
 import lxml.html
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from fakes.realpages import realpage  # noqa: E402
 
 from bot.config import load_recipes  # noqa: E402
 from bot.model import ListRules, Pick, Recipe  # noqa: E402
 from bot.source import dom, scrape  # noqa: E402
 
-REALPAGES = ROOT.parent / "shared" / "realpages"
 NOW = datetime(2022, 8, 27, 4, 0, tzinfo=UTC)
 CAPSTONE = Recipe(
     feed_id="sotttt",
@@ -56,9 +57,8 @@ def pages() -> list[tuple[str, Recipe, bytes, str]]:
             name = f"{recipe.feed_id}/{page.name}"
             found.append((name, recipe, page.read_bytes(), recipe.urls[0]))
     for name in ("tin-tuc-su-kien.html", "tin-tuc-su-kien511b.html", "cong-nghe-thong-tin.html"):
-        path = REALPAGES / "capstone2" / name
-        if path.exists():
-            found.append((f"capstone2/{name}", CAPSTONE, path.read_bytes(), CAPSTONE.urls[0]))
+        path = realpage(f"capstone2/{name}")
+        found.append((f"capstone2/{name}", CAPSTONE, path.read_bytes(), CAPSTONE.urls[0]))
     return found
 
 

@@ -3,7 +3,6 @@ future."""
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from datetime import UTC, date, datetime, timedelta
@@ -11,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import REALPAGES
+from fakes.realpages import expected_listings, realpage
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -310,7 +309,7 @@ def test_recipe_formats_are_tried_first(
     "page", ["tin-tuc-su-kien.html", "tin-tuc-su-kien511b.html", "cong-nghe-thong-tin.html"]
 )
 def test_real_listing_dates(page: str) -> None:
-    listings = json.loads((REALPAGES / "expected-listings.json").read_text("utf-8"))
+    listings = expected_listings()
     listing = listings[f"capstone2/{page}"]
     saved_at = datetime(2022, 8, 27, 4, 0, tzinfo=UTC)
     assert listing["items"]
@@ -321,7 +320,7 @@ def test_real_listing_dates(page: str) -> None:
 
 
 def test_real_article_page_date() -> None:
-    html = (REALPAGES / "htmldate" / "VnExpress.net-Kinh-doanh.html").read_text("utf-8")
+    html = realpage("htmldate/VnExpress.net-Kinh-doanh.html").read_text("utf-8")
     header = re.search(r'<span class="time-now">([^<]*)</span>', html)
     article = re.search(r'<span class="date">([^<]*)</span>', html)
     assert header is not None and article is not None
@@ -362,7 +361,7 @@ def test_printed_dates_round_trip(wall: datetime, template: str) -> None:
     ["son601008-Scrapy/dantri.html", "quocthai200x-NguyenXuanQuocThai-Labs-C4E27/dantri.html"],
 )
 def test_dantri_url_timestamps(page: str) -> None:
-    listings = json.loads((REALPAGES / "expected-listings.json").read_text("utf-8"))
+    listings = expected_listings()
     items = [i for i in listings[page]["items"] if "url_timestamp" in i]
     assert len(items) > 50
     for item in items:
@@ -406,7 +405,7 @@ def test_date_from_url_in_another_timezone() -> None:
 
 
 def test_cnn_home_page_links_give_their_dates() -> None:
-    html = (REALPAGES / "newspaper4k" / "html" / "cnn_main_site.html").read_text("utf-8", "replace")
+    html = realpage("newspaper4k/html/cnn_main_site.html").read_text("utf-8", "replace")
     links = set(re.findall(r'href="(/(\d{4})/(\d{2})/(\d{2})/[^"]+)"', html))
     assert len(links) > 20
     for href, year, month, day in links:

@@ -11,8 +11,16 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import REALPAGES
-from fakes.detect_eval import Label, load_labels, score
+from fakes.detect_eval import (
+    GOVERNMENT_PORTALS,
+    LABEL_NAMES,
+    NEWS_HOMES,
+    Label,
+    load_label,
+    load_labels,
+    score,
+)
+from fakes.realpages import REALPAGES
 
 from bot.config import load_recipe
 from bot.model import ListRules, Pick, Recipe
@@ -20,14 +28,14 @@ from bot.source import dom, scrape
 from bot.source.detect import cssmatch, detect, listitems, listshape
 from bot.source.detect.detect import Candidate, detect_lists, recipe_toml, same_list
 
-LABELS = load_labels()
-GOVERNMENT = [label for label in LABELS if label.kind == "government-portal"]
-OTHERS = [label for label in LABELS if label.kind != "government-portal"]
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
-pytestmark = pytest.mark.skipif(
-    not REALPAGES.is_dir(), reason="../shared/realpages is not beside the repo"
-)
+
+
+@pytest.fixture
+def label(request: pytest.FixtureRequest) -> Label:
+    """The labelled page named by the test's parameter, read when the test runs."""
+    return load_label(request.param)
 
 
 def _detect(label: Label, limit: int = 5) -> list[Candidate]:
@@ -37,11 +45,16 @@ def _detect(label: Label, limit: int = 5) -> list[Candidate]:
 
 @pytest.fixture(scope="module")
 def detected() -> dict[str, list[Candidate]]:
-    return {label.name: _detect(label) for label in LABELS}
+    return {label.name: _detect(label) for label in load_labels()}
 
 
 def test_the_labelled_set_covers_every_listing_page() -> None:
-    pages = {label.page.relative_to(REALPAGES).as_posix() for label in LABELS}
+    labels = load_labels()
+    assert {path.stem for path in (REALPAGES / "labels").glob("*.json")} == set(LABEL_NAMES)
+    assert {label.name for label in labels if label.kind == "government-portal"} == set(
+        GOVERNMENT_PORTALS
+    )
+    pages = {label.page.relative_to(REALPAGES).as_posix() for label in labels}
     assert pages == {
         "capstone2/tin-tuc-su-kien.html",
         "capstone2/tin-tuc-su-kien511b.html",
@@ -52,10 +65,10 @@ def test_the_labelled_set_covers_every_listing_page() -> None:
         "newspaper4k/html/cnn_main_site.html",
         "newspaper4k/html/wired_main_site.html",
     }
-    assert all(len(label.items) >= 10 for label in LABELS)
+    assert all(len(label.items) >= 10 for label in labels)
 
 
-@pytest.mark.parametrize("label", GOVERNMENT, ids=lambda label: label.name)
+@pytest.mark.parametrize("label", GOVERNMENT_PORTALS, indirect=True)
 def test_government_portal_list_is_found_exactly(
     label: Label, detected: dict[str, list[Candidate]]
 ) -> None:
@@ -73,7 +86,7 @@ def test_government_portal_list_is_found_exactly(
 def test_a_date_inside_a_title_does_not_become_the_date(
     detected: dict[str, list[Candidate]],
 ) -> None:
-    label = next(label for label in LABELS if label.name == "sotttt-cong-nghe-thong-tin")
+    label = load_label("sotttt-cong-nghe-thong-tin")
     entry = next(e for e in label.items if "ngày 09/7/2020" in str(e["title"]))
     items = {item.url: item for item in detected[label.name][0].items}
     published = items[str(entry["url"])].published_at
@@ -82,10 +95,11 @@ def test_a_date_inside_a_title_does_not_become_the_date(
 
 
 def test_home_pages_clear_the_floor(detected: dict[str, list[Candidate]]) -> None:
+    others = [load_label(name) for name in NEWS_HOMES]
     correct = [
-        label.name for label in OTHERS if score(detected[label.name][0].items, label).correct
+        label.name for label in others if score(detected[label.name][0].items, label).correct
     ]
-    assert len(correct) >= 0.8 * len(OTHERS), correct
+    assert len(correct) >= 0.8 * len(others), correct
     # the dantri home pages (publication time only in the URL) are among them
     assert {"dantri-home-2019-06", "dantri-home-2019-03"} <= set(correct)
 
@@ -94,12 +108,12 @@ def test_home_pages_clear_the_floor(detected: dict[str, list[Candidate]]) -> Non
 def test_dantri_dates_come_from_the_url_timestamp(
     name: str, detected: dict[str, list[Candidate]]
 ) -> None:
-    label = next(label for label in LABELS if label.name == name)
+    label = load_label(name)
     scores = score(detected[name][0].items, label)
     assert scores.url_dates and scores.url_dates_right == scores.url_dates
 
 
-@pytest.mark.parametrize("label", LABELS, ids=lambda label: label.name)
+@pytest.mark.parametrize("label", LABEL_NAMES, indirect=True)
 def test_candidates_round_trip_through_scrape(
     label: Label, detected: dict[str, list[Candidate]]
 ) -> None:
@@ -110,7 +124,7 @@ def test_candidates_round_trip_through_scrape(
         assert scraped.items == candidate.items, candidate.rules.item
 
 
-@pytest.mark.parametrize("label", LABELS, ids=lambda label: label.name)
+@pytest.mark.parametrize("label", LABEL_NAMES, indirect=True)
 def test_candidates_are_ranked_distinct_and_limited(
     label: Label, detected: dict[str, list[Candidate]]
 ) -> None:
@@ -327,7 +341,7 @@ def test_detector_modules_import_no_parser() -> None:
 # --- speed without a different answer -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("label", LABELS, ids=lambda label: label.name)
+@pytest.mark.parametrize("label", LABEL_NAMES, indirect=True)
 def test_the_matcher_selects_what_dom_select_selects(label: Label) -> None:
     html = dom.decode_html(label.page.read_bytes())
     page = listshape.Page(dom.parse_html(html), label.base_url, label.saved_at, "Asia/Ho_Chi_Minh")
@@ -338,7 +352,7 @@ def test_the_matcher_selects_what_dom_select_selects(label: Label) -> None:
         assert cssmatch.parse_css(selector.css) == selector
 
 
-@pytest.mark.parametrize("label", LABELS, ids=lambda label: label.name)
+@pytest.mark.parametrize("label", LABEL_NAMES, indirect=True)
 @pytest.mark.parametrize("limit", [1, 2, 5])
 def test_best_first_search_gives_what_scoring_every_list_gives(label: Label, limit: int) -> None:
     # The detector stops early on upper bounds of the score; building and scoring every

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import urljoin, urlsplit
 
 import pytest
-from conftest import REALPAGES
+from fakes.realpages import expected_listings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -172,7 +171,7 @@ def test_item_id_without_url_hashes_title_and_date() -> None:
 
 
 def test_ids_of_real_listings_are_distinct_and_stable() -> None:
-    listings = json.loads((REALPAGES / "expected-listings.json").read_text("utf-8"))
+    listings = expected_listings()
     for page, base in [
         ("son601008-Scrapy/dantri.html", "https://dantri.com.vn/"),
         ("daily-news-gravity/vnexpress.html", "https://e.vnexpress.net/"),
@@ -185,7 +184,7 @@ def test_ids_of_real_listings_are_distinct_and_stable() -> None:
 
 
 def test_vnexpress_ids_from_a_pattern() -> None:
-    listings = json.loads((REALPAGES / "expected-listings.json").read_text("utf-8"))
+    listings = expected_listings()
     urls = {i["url"] for i in listings["daily-news-gravity/vnexpress.html"]["items"]}
     ids = {item_id(url, id_pattern=r"-(\d{5,})\.html$") for url in urls}
     assert len(ids) == len(urls)

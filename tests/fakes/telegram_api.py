@@ -8,9 +8,10 @@
 `start_in_thread()` / `stop_thread()` run it on its own loop for subprocess tests; every control
 method (block, migrate, faults.add, user_message, ...) is thread-safe.
 
-What it reproduces (see shared/docs/telegram-bot-api.md §4): the real JSON shapes and error bodies
-(403 blocked/deactivated/kicked, 400 chat not found, 400 + migrate_to_chat_id, 429 + retry_after,
-401 bad token, 404 unknown method, 409 concurrent getUpdates), sliding-window flood accounting
+What it reproduces (see the Bot API documentation, core.telegram.org/bots/api): the real JSON
+shapes and error bodies (403 blocked/deactivated/kicked, 400 chat not found,
+400 + migrate_to_chat_id, 429 + retry_after, 401 bad token, 404 unknown method, 409 concurrent
+getUpdates), sliding-window flood accounting
 (1/s per private chat, 20/60 s per group or channel, 30/s overall; `time_scale` shrinks the windows,
 `strict=False` records `flood_violations` instead of answering 429), strict Telegram-HTML
 validation measured after parsing, fault injection and update injection for long polling.
