@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from bot import diff, documents, filters
+from bot import diff, documents, filters, urls
 from bot.errors import FetchError, NewsbotError, ScrapeError, StoreError
 from bot.failpoints import failpoint
 from bot.model import (
@@ -378,7 +378,7 @@ def next_page_url(page: FetchResult, pick: Pick) -> str | None:
     root = dom.parse_html(dom.decode_html(page.body, page.content_type))
     node = dom.select_one(root, pick.css) if pick.css else None
     href = (dom.attr_of(node, pick.attr or "href") or None) if node is not None else None
-    return scrape.absolute_url(href, scrape.document_base(root, page.url))
+    return urls.absolute_url(href, scrape.document_base(root, page.url))
 
 
 def is_flood(health: FeedHealth, unseen: int, on_page: int) -> bool:

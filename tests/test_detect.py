@@ -334,7 +334,7 @@ def test_detector_modules_import_no_parser() -> None:
         assert {name for name in imported if name.startswith("bot")} <= {
             "bot", "bot.documents", "bot.model", "bot.source", "bot.source.attachments",
             "bot.source.detect", "bot.source.detect.cssmatch", "bot.source.detect.listshape",
-            "bot.source.dom", "bot.source.scrape",
+            "bot.source.dom", "bot.source.scrape", "bot.urls",
         }, module.__name__  # fmt: skip
 
 

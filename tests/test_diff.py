@@ -12,8 +12,9 @@ from fakes.realpages import expected_listings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.diff import canonical_url, item_id, oldest_first, select_new
+from bot.diff import item_id, oldest_first, select_new
 from bot.model import Item
+from bot.urls import canonical_url
 
 HAIPHONG_ID = r"-(\d{5,})(?:\.html?)?$"
 ARTICLE = "https://haiphong.gov.vn/tin-tuc-su-kien/giai-dua-thuyen-rong-680867"

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from bot.errors import ScrapeError
 from bot.model import ArticleRules, ListRules, Pick, Recipe
 from bot.source import dom
-from bot.source.scrape import absolute_url, scrape, scrape_article
+from bot.source.scrape import scrape, scrape_article
+from bot.urls import absolute_url
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2024, 11, 28, 8, 0, tzinfo=UTC)  # 15:00 in Hải Phòng

@@ -10,9 +10,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from typing import Literal
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
+from bot import urls
 from bot.model import DEFAULT_TIMEZONE, Item
 from bot.publish.render import FeedMeta, feed_urls, plain_text
 
@@ -206,7 +207,8 @@ def _autodiscovery(meta: FeedMeta, public_url: str, prefix: str) -> str:
 
 def _safe_href(url: str) -> str | None:
     """An escaped http(s) URL for href, or None (no javascript: links on our page)."""
-    return escape(url) if urlsplit(url).scheme in ("http", "https") else None
+    href = urls.safe_href(url)
+    return escape(href) if href else None
 
 
 def _quality(params: str) -> float:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import nh3
@@ -28,6 +28,7 @@ from feedgen.ext.base import BaseEntryExtension
 from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 
+from bot import urls
 from bot.documents import media_type
 from bot.model import DEFAULT_TIMEZONE, Item, Section
 
@@ -352,10 +353,7 @@ def _feed_updated_at(entries: Sequence[_Entry], zone: tzinfo) -> datetime:
 
 def _web_url(base: str, url: str | None) -> str | None:
     """Absolute http(s) URL, or None for anything else (javascript:, data:, garbage)."""
-    if not url:
-        return None
-    absolute = urljoin(base, strip_xml_illegal(url).strip())
-    return absolute if urlsplit(absolute).scheme in ("http", "https") else None
+    return urls.absolute_url(strip_xml_illegal(url), base) if url else None
 
 
 def _image_type(url: str) -> str:

@@ -7,15 +7,15 @@ Pure. `find_attachments` collects the files a listing item or an article page li
 
 from __future__ import annotations
 
-import re
 import unicodedata
-from urllib.parse import parse_qsl, unquote, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from bot.documents import merge_attachments
 from bot.filters import fold
 from bot.model import Attachment
 from bot.source import dom
 from bot.source.dom import Node
+from bot.urls import absolute_url
 
 NAME_LIMIT = 200
 FILE_KINDS = frozenset(
@@ -33,7 +33,6 @@ _GENERIC_NAMES = frozenset(
      "click here", "here", "xem toan van", "toan van", "van ban", "tai van ban", "xem van ban"}
 )  # fmt: skip
 
-_URL_WHITESPACE = re.compile(r"[\t\n\r\x00-\x1f]")
 
 
 # --- attachments -------------------------------------------------------------------------------
@@ -122,20 +121,3 @@ def _name(text: str, title: str, url: str) -> str:
 
 def _clip(text: str) -> str:
     return text if len(text) <= NAME_LIMIT else text[: NAME_LIMIT - 1].rstrip() + "…"
-
-
-def absolute_url(href: str | None, base_url: str) -> str | None:
-    """`href` made absolute, fragment dropped; None unless it is an http(s) URL."""
-    if not href:
-        return None
-    href = _URL_WHITESPACE.sub("", href).strip()
-    if not href or href.startswith("#"):
-        return None
-    try:
-        parts = urlsplit(urljoin(base_url, href))
-    except ValueError:  # an invalid IPv6 host, say
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    joined = urlunsplit((parts.scheme.lower(), parts.netloc, parts.path or "/", parts.query, ""))
-    return joined.replace(" ", "%20")

@@ -12,7 +12,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urljoin, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 from bot import diff, documents
@@ -20,10 +19,9 @@ from bot.errors import ScrapeError
 from bot.model import ArticleRules, Attachment, Item, ListRules, Pick, Recipe, ScrapeResult
 from bot.source import attachments, dates, dom
 from bot.source.dom import Node
+from bot.urls import absolute_url
 
 _IMAGE_ATTRS = ("src", "data-src", "data-original", "data-lazy-src", "data-srcset", "srcset")
-_LINK_SCHEMES = ("http", "https")
-_URL_WHITESPACE = re.compile(r"[\t\n\r]")
 _ARTICLE_TYPES = frozenset(
     {"NewsArticle", "Article", "BlogPosting", "ReportageNewsArticle", "AnalysisNewsArticle"}
 )
@@ -98,26 +96,6 @@ def document_base(root: Node, page_url: str) -> str:
     base = dom.select_one(root, "base[href]")
     href = dom.attr_of(base, "href") if base is not None else None
     return (absolute_url(href, page_url) or page_url) if href else page_url
-
-
-def absolute_url(href: str | None, base_url: str) -> str | None:
-    """`href` made absolute (dot segments removed, fragment dropped); None if unusable."""
-    if not href:
-        return None
-    href = _URL_WHITESPACE.sub("", href.strip())
-    if not href or href.startswith("#"):
-        return None
-    try:
-        joined = href if href.startswith(("https://", "http://")) else urljoin(base_url, href)
-        parts = urlsplit(joined)
-    except ValueError:  # e.g. an invalid IPv6 host
-        return None
-    if parts.scheme.lower() not in _LINK_SCHEMES or not parts.netloc:
-        return None
-    path = _remove_dot_segments(parts.path) or "/"
-    return urlunsplit((parts.scheme.lower(), parts.netloc, path, parts.query, "")).replace(
-        " ", "%20"
-    )
 
 
 def _scrape_item(
@@ -559,24 +537,3 @@ def _text_or_attr(node: Node, pick: Pick) -> str:
     if pick.attr:
         return dom.normalize_text((dom.attr_of(node, pick.attr) or "")[:_TEXT_LIMIT])
     return dom.text_of(node, _TEXT_LIMIT)
-
-
-def _remove_dot_segments(path: str) -> str:
-    """RFC 3986 §5.2.4, which urljoin skips when the href is already absolute."""
-    if "/." not in path:
-        return path
-    output: list[str] = []
-    segments = path.split("/")
-    for index, segment in enumerate(segments):
-        last = index == len(segments) - 1
-        if segment == "..":
-            if len(output) > 1:
-                output.pop()
-            if last:
-                output.append("")
-        elif segment == ".":
-            if last:
-                output.append("")
-        else:
-            output.append(segment)
-    return "/".join(output)

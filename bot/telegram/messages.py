@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from html.parser import HTMLParser
 from typing import Protocol
-from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot import urls
 from bot.documents import document_label
 from bot.model import DEFAULT_TIMEZONE, Attachment, Item
 
@@ -125,28 +125,8 @@ def clean(text: str, *, one_line: bool = True) -> str:
 
 
 def safe_href(url: str) -> str | None:
-    """An http(s) URL fit for `href`, percent-encoding what needs it; None for anything else."""
-    try:
-        parts = urlsplit(clean(url))
-        host = parts.hostname
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not host:
-        return None
-    try:
-        netloc = parts.netloc if parts.netloc.isascii() else parts.netloc.encode("idna").decode()
-    except UnicodeError:
-        return None
-    safe = "/:@!$&'()*+,;=%~-._"
-    return urlunsplit(
-        (
-            parts.scheme.lower(),
-            netloc,
-            quote(parts.path, safe=safe),
-            quote(parts.query, safe=safe + "?"),
-            quote(parts.fragment, safe=safe + "?#"),
-        )
-    )
+    """An http(s) URL fit for `href` in a message (`bot.urls.safe_href` of the cleaned text)."""
+    return urls.safe_href(clean(url))
 
 
 def local_time(moment: datetime, tz: str) -> str:

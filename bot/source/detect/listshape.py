@@ -25,7 +25,8 @@ from bot.model import Attachment
 from bot.source import dates, dom
 from bot.source.detect.cssmatch import Index, Selector, Step, stable_classes
 from bot.source.dom import Node
-from bot.source.scrape import absolute_url, document_base
+from bot.source.scrape import document_base
+from bot.urls import absolute_url
 
 MAX_LEVELS = 8  # how far above a link an item block may be
 _STABLE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
