@@ -304,9 +304,11 @@ class Daemon:
         return report
 
     async def _prune(self) -> None:
-        unseen_since = self.clock() - self.config.schedule.retention
+        now = self.clock()
+        unseen_since = now - self.config.schedule.retention
         for feed_id, recipe in self.recipes.items():
-            self.store.prune_items(feed_id, unseen_since=unseen_since, keep=recipe.max_items)
+            self.store.prune_items(feed_id, unseen_since=unseen_since, keep=recipe.max_items,
+                                   now=now)
 
     def alert(self, message: str) -> None:
         """Tell the admins (log always; Telegram when the bot runs)."""

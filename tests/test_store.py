@@ -200,7 +200,8 @@ def test_prune_spares_the_newest_the_still_listed_and_the_pending(store: Store) 
     store.add_items("hp", [item(6)], T0 + timedelta(minutes=1), route=lambda i: [(7, None)])
     later = T0 + timedelta(days=30)
     store.add_items("hp", [item(1)], later)  # still on the page
-    pruned = store.prune_items("hp", unseen_since=later - timedelta(days=1), keep=2)
+    pruned = store.prune_items("hp", unseen_since=later - timedelta(days=1), keep=2,
+                               now=later)
     # kept: 6 (newest, pending), 5 (newest), 1 (still listed); pruned: 2, 3, 4
     assert pruned == 3
     assert sorted(ids(store.items("hp"))) == ["id-1", "id-5", "id-6"]
@@ -213,7 +214,8 @@ def test_prune_takes_sent_history_with_the_item(store: Store) -> None:
     store.add_items("hp", [item(1), item(2)], T0, route=lambda i: [(7, None)])
     for delivery in store.pending(T0):
         store.mark_sent(delivery.delivery_id, T0)
-    assert store.prune_items("hp", unseen_since=T0 + timedelta(days=1), keep=1) == 1
+    assert store.prune_items("hp", unseen_since=T0 + timedelta(days=1), keep=1,
+                              now=T0 + timedelta(days=2)) == 1
     assert store.outbox_counts() == {"pending": 0, "sent": 1, "failed": 0}
     assert store.integrity_ok()
 

@@ -15,7 +15,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -45,6 +45,8 @@ Route = Callable[[Item], Iterable[tuple[int, str | None]]]
 MISSING_DB_HINT = "run `newsbot poll` once to create it, or restore the file"
 # More items edited in one poll than this looks like a site redesign, not news: stored silently.
 MAX_EDIT_NOTICES_PER_POLL = 10
+# How long the id of a pruned item is remembered: an item back on its page after this is new.
+PRUNED_IDS_KEPT = timedelta(days=400)
 
 NEWEST_FIRST = "coalesce(published_at, first_seen_at) DESC, first_seen_at DESC, rowid DESC"
 EXPECTED_PRAGMAS = {"synchronous": 1, "busy_timeout": 5000, "foreign_keys": 1}
@@ -220,13 +222,15 @@ class Store(OutboxMixin, ChatsMixin):
     # -- items ---------------------------------------------------------------------------
 
     def known_ids(self, feed_id: str, item_ids: Iterable[str]) -> set[str]:
-        """The subset of `item_ids` already stored for `feed_id`."""
+        """The subset of `item_ids` stored for `feed_id`, or stored once and pruned since."""
         wanted, known = list(dict.fromkeys(item_ids)), set[str]()
         for start in range(0, len(wanted), 500):  # stay under SQLite's bound-parameter limit
             chunk = wanted[start:start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self._read(f"SELECT item_id FROM items WHERE feed_id = ? AND item_id IN "
-                              f"({marks})", [feed_id, *chunk])
+                              f"({marks}) UNION SELECT item_id FROM pruned_items WHERE "
+                              f"feed_id = ? AND item_id IN ({marks})",
+                              [feed_id, *chunk, feed_id, *chunk])
             known.update(row[0] for row in rows)
         return known
 
@@ -242,7 +246,12 @@ class Store(OutboxMixin, ChatsMixin):
                 row = db.execute("SELECT title, summary, image, attachments, doc_number, "
                                  "doc_type, section FROM items "
                                  "WHERE feed_id = ? AND item_id = ?", key).fetchone()
-                if row is None:
+                if row is None and (seen := _pruned_first_seen(db, key)) is not None:
+                    # Pruned once and back on the page: stored again in its old place, and
+                    # never announced a second time.
+                    self._insert_item(db, dataclasses.replace(
+                        item, feed_id=feed_id, first_seen_at=seen, updated_at=seen), stamp)
+                elif row is None:
                     added = dataclasses.replace(item, feed_id=feed_id, first_seen_at=now,
                                                 updated_at=now)
                     self._insert_item(db, added, stamp)
@@ -272,7 +281,9 @@ class Store(OutboxMixin, ChatsMixin):
                    f"VALUES ({', '.join('?' * (len(ITEM_COLUMNS) + 1))})",
                    (item.feed_id, item.item_id, item.url, item.title, item.summary,
                     _iso_or_none(item.published_at), item.image, item.author, item.content,
-                    stamp, stamp, _attachments_json(item.attachments), item.doc_number,
+                    _iso_or_none(item.first_seen_at) or stamp,
+                    _iso_or_none(item.updated_at) or stamp,
+                    _attachments_json(item.attachments), item.doc_number,
                     item.doc_type, item.section, stamp))
 
     def items(self, feed_id: str | None = None, *, limit: int = 50,
@@ -332,14 +343,25 @@ class Store(OutboxMixin, ChatsMixin):
                 "WHERE feed_id = f)) FROM feeds")
         return _when(rows[0][0])
 
-    def prune_items(self, feed_id: str, *, unseen_since: datetime, keep: int) -> int:
-        """Delete items unseen since `unseen_since`, except the `keep` newest and any pending."""
-        return self._write(
-            f"DELETE FROM items WHERE feed_id = ?1 AND last_seen_at < ?2 AND rowid NOT IN "
-            f"(SELECT rowid FROM items WHERE feed_id = ?1 ORDER BY {NEWEST_FIRST} LIMIT ?3) "
-            f"AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.feed_id = items.feed_id "
-            f"AND o.item_id = items.item_id AND o.sent_at IS NULL AND o.failed_at IS NULL)",
-            (feed_id, _iso(unseen_since), keep))
+    def prune_items(self, feed_id: str, *, unseen_since: datetime, keep: int,
+                    now: datetime) -> int:
+        """Delete items unseen since `unseen_since`, except the `keep` newest and any pending.
+
+        Their ids are kept (so a pruned item that comes back is not new) until
+        PRUNED_IDS_KEPT after pruning."""
+        doomed = (f"feed_id = ?1 AND last_seen_at < ?2 AND rowid NOT IN "
+                  f"(SELECT rowid FROM items WHERE feed_id = ?1 ORDER BY {NEWEST_FIRST} "
+                  f"LIMIT ?3) AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.feed_id = "
+                  f"items.feed_id AND o.item_id = items.item_id AND o.sent_at IS NULL "
+                  f"AND o.failed_at IS NULL)")
+        params = (feed_id, _iso(unseen_since), keep, _iso(now))
+        with self._tx() as db:
+            db.execute(f"INSERT OR REPLACE INTO pruned_items SELECT feed_id, item_id, "
+                       f"first_seen_at, ?4 FROM items WHERE {doomed}", params)
+            pruned = db.execute(f"DELETE FROM items WHERE {doomed}", params[:3]).rowcount
+            db.execute("DELETE FROM pruned_items WHERE feed_id = ? AND pruned_at < ?",
+                       (feed_id, _iso(now - PRUNED_IDS_KEPT)))
+        return int(pruned)
 
     # -- feed health ---------------------------------------------------------------------
 
@@ -360,6 +382,13 @@ class Store(OutboxMixin, ChatsMixin):
     def all_health(self) -> list[FeedHealth]:
         """Every feed's health record, by feed id."""
         return [_health(row) for row in self._read("SELECT * FROM feed_health ORDER BY feed_id")]
+
+
+def _pruned_first_seen(db: sqlite3.Connection, key: tuple[str, str]) -> datetime | None:
+    """When a pruned item was first seen; the id is forgotten as the item is stored again."""
+    row = db.execute("DELETE FROM pruned_items WHERE feed_id = ? AND item_id = ? "
+                     "RETURNING first_seen_at", key).fetchall()
+    return _when(row[0][0]) if row else None
 
 
 def _edited(stored: Sequence[Any], item: Item) -> bool:

@@ -109,4 +109,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         """CREATE INDEX items_section ON items
             (feed_id, section, coalesce(published_at, first_seen_at), first_seen_at)""",
     )),
+    # An undated item that left the page was pruned; if it came back it looked new and was
+    # announced again. Pruned ids are remembered (with the item's first sighting, so a returning
+    # item keeps its place in the feed) and forgotten only after a long horizon.
+    Migration(7, "pruned_items", (
+        """CREATE TABLE pruned_items (
+            feed_id TEXT NOT NULL, item_id TEXT NOT NULL, first_seen_at TEXT NOT NULL,
+            pruned_at TEXT NOT NULL, PRIMARY KEY (feed_id, item_id)) WITHOUT ROWID""",
+        "CREATE INDEX pruned_items_age ON pruned_items (feed_id, pruned_at)",
+    )),
 )
