@@ -16,10 +16,10 @@ from fakes.site import FakeSite
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.fetch import Fetcher, FetchPolicy
 from bot.model import Chat, Item, ListRules, Pick, PollReport, Recipe
 from bot.pipeline import PollDeps, poll_source
-from bot.store import PRUNED_IDS_KEPT, Store
+from bot.source.fetch import Fetcher, FetchPolicy
+from bot.store.db import PRUNED_IDS_KEPT, Store
 
 T0 = datetime(2024, 11, 28, 5, 0, tzinfo=UTC)
 RETENTION = timedelta(days=180)  # the config's default schedule.retention
