@@ -23,14 +23,15 @@ from urllib.parse import urlsplit
 
 from bot import __version__
 from bot.config import Config, load_recipes
-from bot.errors import DeliveryError, RateLimited, StoreError, TransientDelivery
+from bot.errors import DeliveryError, RateLimited, TransientDelivery
 from bot.model import FeedHealth, PollReport, Recipe
 from bot.pipeline import PollDeps, feed_meta, poll_source
 from bot.publish import web
 from bot.publish.web import Metrics, Server, TelegramWebhook
 from bot.scheduler import FeedScheduler, Job
 from bot.source.fetch import Fetcher, FetchPolicy
-from bot.store.db import Store, acquire_lock
+from bot.store.db import acquire_lock
+from bot.store.guard import open_data_store
 from bot.telegram import ptb as telegram
 from bot.telegram.commands.dispatch import Commands, FeedInfo
 from bot.telegram.delivery import Deliverer, Pacing, Sender
@@ -50,28 +51,17 @@ ALERT_ATTEMPTS = 3
 MAX_ALERT_WAIT = 60.0
 
 
-def run_daemon(config: Config, *, debug: bool = False) -> int:
-    """`newsbot run`: blocks until a stop signal; returns the exit code."""
+def run_daemon(config: Config, *, debug: bool = False, init: bool = False) -> int:
+    """`newsbot run`: blocks until a stop signal; returns the exit code. `init`: start a new
+    database where the data dir's is missing or damaged (bot.store.guard)."""
     recipes = load_recipes(config.feeds_dir)
     if not recipes:
         log.warning("no recipes in %s: nothing will be polled (add feeds/<id>.toml)",
                     config.feeds_dir)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     with acquire_lock(config.data_dir):
-        refuse_missing_database(config)
-        asyncio.run(Daemon(config, recipes).run_until_signalled())
+        asyncio.run(Daemon(config, recipes, init=init).run_until_signalled())
     return 0
-
-
-def refuse_missing_database(config: Config) -> None:
-    """A data dir that published feeds but lost its database must not silently start afresh."""
-    published = config.public_dir / "feeds"
-    if not config.db_path.exists() and published.is_dir() and any(published.iterdir()):
-        raise StoreError(
-            f"{config.db_path}: database missing, but {published} holds feeds published before",
-            hint="restore newsbot.db from a backup; or delete the public/ folder to start afresh "
-            "(every item on the sites would then be stored again, silently)",
-        )
 
 
 class Daemon:
@@ -86,10 +76,11 @@ class Daemon:
         scheduler: FeedScheduler | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         stop_grace: float = STOP_GRACE,
+        init: bool = False,
     ) -> None:
         self.config = config
         self.recipes = {recipe.feed_id: recipe for recipe in recipes}
-        self.store = Store.open(config.db_path)
+        self.store = open_data_store(config.db_path, config.public_dir, init=init)
         self.fetcher = fetcher or Fetcher(fetch_policy(config))
         self.scheduler = scheduler or FeedScheduler(jitter=config.schedule.jitter)
         self.clock = clock

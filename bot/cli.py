@@ -9,6 +9,9 @@ Usage: newsbot [--config PATH] [--debug] COMMAND ...
                                 print what a recipe extracts, touching nothing stored
     feeds                       each feed with its item count, newest item and last poll
     detect URL|FILE [--all]     find the list of articles on a page and print a recipe for it
+    backup PATH                 a consistent copy of the database (also while `run` runs)
+
+`run` and `poll` take --init: start a new database where the data dir's is missing or damaged.
 
 `poll`, `check`, `feeds` and `detect` take --json. Exit codes: 0 ok, 1 failure, 2 usage.
 Errors are one line on stderr; `--debug` shows tracebacks and debug logs.
@@ -38,7 +41,9 @@ from bot.pipeline import PollDeps, poll_source, preview_source, read_listing
 from bot.source import dom, scrape
 from bot.source.detect import detect
 from bot.source.fetch import Fetcher
+from bot.store.backup import backup_database
 from bot.store.db import Store, acquire_lock
+from bot.store.guard import open_data_store
 
 log = logging.getLogger("newsbot")
 
@@ -84,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         return commands.add_parser(name, help=text, description=text, parents=[common])
 
     run = command("run", "poll on schedule, serve feeds, run the Telegram bot")
+    _add_init(run)
     run.set_defaults(handler=cmd_run)
     demo = command("demo", "the whole daemon offline, on a simulated news site")
     demo.add_argument("--port", type=int, default=8080, help="port of the feed server")
@@ -92,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     poll = command("poll", "fetch now, store, publish, print new items")
     poll.add_argument("feeds", nargs="*", metavar="FEED", help="feed ids (default: all)")
     poll.add_argument("--dry-run", action="store_true", help="store and publish nothing")
+    _add_init(poll)
     _add_json(poll)
     poll.set_defaults(handler=cmd_poll)
 
@@ -115,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument("--all", action="store_true", help="also show the runner-up lists")
     _add_json(find)
     find.set_defaults(handler=cmd_detect)
+
+    backup = command("backup", "copy the database consistently, also while `run` runs")
+    backup.add_argument("path", type=Path, help="a new file, or a directory for a dated one")
+    backup.set_defaults(handler=cmd_backup)
     return parser
 
 
@@ -123,6 +134,12 @@ def _add_common(parser: argparse.ArgumentParser, *, default: Any) -> None:
                         help="config file (default: config.toml, or $NEWSBOT_CONFIG)")
     parser.add_argument("--debug", action="store_true", default=default or False,
                         help="show tracebacks and debug logs")
+
+
+def _add_init(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--init", action="store_true",
+                        help="start a new database if the data dir's is missing or damaged "
+                             "(a damaged one is moved aside, never deleted)")
 
 
 def _add_json(parser: argparse.ArgumentParser) -> None:
@@ -135,7 +152,7 @@ def _add_json(parser: argparse.ArgumentParser) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the daemon until SIGINT/SIGTERM."""
     config = _config(args, daemon=True)
-    return app.run_daemon(config, debug=args.debug)
+    return app.run_daemon(config, debug=args.debug, init=args.init)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -150,11 +167,14 @@ def cmd_poll(args: argparse.Namespace) -> int:
     recipes = _select(load_recipes(config.feeds_dir), args.feeds)
     alerts: list[str] = []
     if args.dry_run:
-        reports = asyncio.run(_poll(config, recipes, alerts, dry_run=True))
+        with _read_store(config) as store:
+            reports = asyncio.run(_poll(config, recipes, alerts, store, dry_run=True))
     else:
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        with acquire_lock(config.data_dir):
-            reports = asyncio.run(_poll(config, recipes, alerts, dry_run=False))
+        with (acquire_lock(config.data_dir),
+              open_data_store(config.db_path, config.public_dir, init=args.init,
+                              notice=_notice) as store):
+            reports = asyncio.run(_poll(config, recipes, alerts, store, dry_run=False))
     alerts = _fresh_alerts(alerts, reports)
     if args.json:
         _print_json({"dry_run": args.dry_run, "feeds": [_report_json(r) for r in reports],
@@ -167,12 +187,16 @@ def cmd_poll(args: argparse.Namespace) -> int:
     return 1 if any(report.outcome == "failed" for report in reports) else 0
 
 
+def _read_store(config: Config) -> Store:
+    """The database for a dry run: read if there is one, never created."""
+    if not config.db_path.exists():
+        return Store.open(":memory:")
+    return Store.open(config.db_path, must_exist=True, check=True)
+
+
 async def _poll(
-    config: Config, recipes: Sequence[Recipe], alerts: list[str], *, dry_run: bool
+    config: Config, recipes: Sequence[Recipe], alerts: list[str], store: Store, *, dry_run: bool
 ) -> list[PollReport]:
-    # A dry run reads the database if there is one, and never creates it.
-    existing = config.db_path.exists() or not dry_run
-    store = Store.open(config.db_path if existing else ":memory:")
     fetcher = Fetcher(app.fetch_policy(config))
     try:
         deps = PollDeps(
@@ -192,7 +216,6 @@ async def _poll(
         return [await step(recipe, deps, datetime.now(UTC)) for recipe in recipes]
     finally:
         await fetcher.aclose()
-        store.close()
 
 
 def _fresh_alerts(alerts: Sequence[str], reports: Sequence[PollReport]) -> list[str]:
@@ -248,7 +271,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     """List feeds with their state; reads the database only if it exists."""
     config = _config(args)
     recipes = load_recipes(config.feeds_dir)
-    store = Store.open(config.db_path) if config.db_path.exists() else None
+    store = Store.open(config.db_path, must_exist=True) if config.db_path.exists() else None
     try:
         rows = [_feed_row(recipe, store) for recipe in recipes]
     finally:
@@ -313,6 +336,15 @@ def cmd_detect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Copy the database with SQLite's online backup; needs no lock, writes nothing to it."""
+    config = _config(args)
+    done = backup_database(config.db_path, args.path, datetime.now(UTC))
+    print(f"backed up {config.db_path} to {done.path}: {done.items} items, {done.chats} "
+          f"chats, {done.size / 1e6:.1f} MB, quick_check ok")
+    return 0
+
+
 # --- helpers -----------------------------------------------------------------------------------
 
 
@@ -325,6 +357,10 @@ def _config(args: argparse.Namespace, *, daemon: bool = False) -> Config:
     if notice:
         print(f"newsbot: {notice}", file=sys.stderr)
     return config
+
+
+def _notice(message: str) -> None:
+    print(f"newsbot: {message}", file=sys.stderr)
 
 
 def _error(message: str) -> None:

@@ -7,6 +7,7 @@
     ├── FetchError               the site could not be fetched (network, status, size, robots)
     ├── ScrapeError              the page gave no items ("has the markup changed?")
     ├── StoreError               the database is missing, corrupt, locked by another process, full
+    │   ├── DatabaseDamaged      the file is not SQLite, or fails `PRAGMA quick_check`
     │   └── InstanceLocked       another `newsbot run` holds the data_dir
     └── DeliveryError            Telegram refused or failed a send; subclasses say what to do
         ├── RecipientGone        blocked, deactivated, kicked, chat not found: deactivate the chat
@@ -68,6 +69,10 @@ class ScrapeError(NewsbotError):
 
 class StoreError(NewsbotError):
     """The database cannot be used."""
+
+
+class DatabaseDamaged(StoreError):
+    """The database file is not SQLite, or SQLite finds it damaged: restore it or start anew."""
 
 
 class InstanceLocked(StoreError):

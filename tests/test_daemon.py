@@ -26,7 +26,7 @@ from conftest import FIXTURES, ROOT
 from fakes.site import Delay, FakeSite, Status
 from fakes.telegram_api import FakeBotAPI, Fault
 
-from bot.app import Daemon, refuse_missing_database, run_daemon
+from bot.app import Daemon, run_daemon
 from bot.config import (
     Config,
     FetchConfig,
@@ -40,6 +40,7 @@ from bot.errors import ConfigError, StoreError
 from bot.model import Recipe
 from bot.scheduler import FeedScheduler
 from bot.store.db import Store
+from bot.store.guard import open_data_store
 
 LISTING = FIXTURES / "haiphong" / "listing.html"
 EXPECTED = json.loads((FIXTURES / "haiphong" / "listing.expected.json").read_text())
@@ -366,11 +367,12 @@ def test_refuses_to_start_when_the_database_is_gone_but_feeds_were_published(
     config.feeds_dir.mkdir()
     (config.public_dir / "feeds").mkdir(parents=True)
     (config.public_dir / "feeds" / "haiphong.xml").write_text("<rss/>")
-    with pytest.raises(StoreError, match="database missing") as refused:
+    with pytest.raises(StoreError, match="is missing") as refused:
         run_daemon(config)
-    assert "backup" in str(refused.value)
+    assert "backup" in str(refused.value) and "--init" in str(refused.value)
     assert not config.db_path.exists()
-    refuse_missing_database(make_config(tmp_path / "fresh"))  # a fresh data dir is fine
+    fresh = make_config(tmp_path / "fresh")
+    open_data_store(fresh.db_path, fresh.public_dir).close()  # a fresh data dir is fine
 
 
 # --- with a Telegram token (a fake Bot API on 127.0.0.1) ----------------------------------------

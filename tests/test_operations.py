@@ -316,11 +316,11 @@ async def test_disk_full_fails_the_poll_cleanly_and_the_next_poll_stores_each_it
 # --- F3: missing and corrupt databases, through the real command line --------------------------
 
 
-def write_config(tmp_path: Path) -> Path:
+def write_config(tmp_path: Path, url: str = "http://127.0.0.1:9/hp") -> Path:
     feeds = tmp_path / "feeds"
     feeds.mkdir()
     (feeds / "hp.toml").write_text(
-        'title = "Hải Phòng"\nurl = "http://127.0.0.1:9/hp"\n'
+        f'title = "Hải Phòng"\nurl = "{url}"\n'
         '[list]\nitem = "li.row"\ntitle = "h2 a"\n',
         encoding="utf-8",
     )
@@ -393,3 +393,216 @@ def test_a_corrupt_database_is_refused_and_left_byte_identical(
     assert "newsbot.db" in line and "backup" in line, line
     assert (data / "newsbot.db").read_bytes() == content
     assert not (data / "public").exists()  # nothing was published from a broken store
+
+
+# --- issue 12 item 4: the guard's gaps, and --init ----------------------------------------------
+
+
+def corrupt_database(tmp_path: Path) -> bytes:
+    """A real newsbot database with one b-tree page damaged: a cell offset of the first leaf
+    page of `items` points past the page. SQLite opens it; `PRAGMA quick_check` does not pass."""
+    scratch = tmp_path / "scratch.db"
+    with Store.open(scratch) as store:
+        store.add_items("hp", [item(n, summary="x" * 300) for n in range(200)], T0)
+    with raw(scratch) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        (root,) = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'items'").fetchone()
+    data = bytearray(scratch.read_bytes())
+    size = int.from_bytes(data[16:18], "big")
+    page = (root - 1) * size
+    assert data[page] == 5  # an interior table page: its first cell points to a leaf
+    cell = int.from_bytes(data[page + 12:page + 14], "big")
+    leaf = (int.from_bytes(data[page + cell:page + cell + 4], "big") - 1) * size
+    assert data[leaf] == 13  # a table leaf page
+    data[leaf + 8 + 2 * 3:leaf + 8 + 2 * 4] = (size + 1000).to_bytes(2, "big")  # cell 3
+    return bytes(data)
+
+
+def listing_page(numbers: range) -> str:
+    rows = "".join(f'<li class="row"><h2><a href="/hp/tin-{n}">Tin số {n}</a></h2></li>'
+                   for n in numbers)
+    return f'<html><head><meta charset="utf-8"></head><body><ul>{rows}</ul></body></html>'
+
+
+@pytest.fixture
+def site() -> Iterator[FakeSite]:
+    with FakeSite.start_in_thread() as fake_site:
+        fake_site.set_page("/hp", listing_page(range(1, 25)))
+        yield fake_site
+
+
+def public_files(data: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(data)): p.read_bytes() for p in sorted(data.rglob("*"))
+            if p.is_file() and "public" in p.parts}
+
+
+@pytest.mark.parametrize("command", ["run", "poll", "feeds"])
+def test_a_zero_length_database_beside_public_is_refused(tmp_path: Path, command: str) -> None:
+    config = write_config(tmp_path)
+    data = tmp_path / "data"
+    (data / "public").mkdir(parents=True)
+    (data / "newsbot.db").touch()
+    line = one_line_error(newsbot(config, command))
+    assert "newsbot.db" in line and "backup" in line and "--init" in line, line
+    assert ("public/" in line) if command != "feeds" else ("empty" in line), line
+    assert (data / "newsbot.db").stat().st_size == 0
+    # Nothing written: no WAL, no marker, no feed (the lock file is not data).
+    assert {p.name for p in data.rglob("*")} <= {"newsbot.db", "newsbot.lock", "public"}
+
+
+@pytest.mark.parametrize("command", ["run", "poll"])
+def test_a_database_failing_quick_check_is_refused_and_left_byte_identical(
+    tmp_path: Path, command: str
+) -> None:
+    config = write_config(tmp_path)
+    data = tmp_path / "data"
+    data.mkdir()
+    content = corrupt_database(tmp_path)
+    (data / "newsbot.db").write_bytes(content)
+    line = one_line_error(newsbot(config, command))
+    assert "newsbot.db is damaged" in line and "quick_check" in line, line
+    assert "out of range" in line and "backup" in line and "--init" in line, line
+    assert (data / "newsbot.db").read_bytes() == content
+    assert not (data / "public").exists()
+
+
+def test_poll_on_a_deleted_database_is_refused(tmp_path: Path, site: FakeSite) -> None:
+    config = write_config(tmp_path, site.url_for("/hp"))
+    data = tmp_path / "data"
+    first = newsbot(config, "poll")
+    assert first.returncode == 0 and "first poll" in first.stdout, first.stdout + first.stderr
+    published = public_files(data)
+    assert published
+    (data / "newsbot.db").unlink()
+    line = one_line_error(newsbot(config, "poll"))
+    assert "newsbot.db is missing" in line and "public/" in line and "--init" in line, line
+    assert not (data / "newsbot.db").exists()
+    assert public_files(data) == published
+    # Without public/ (cleaned by hand), the marker newsbot left still tells.
+    for path in sorted((data / "public").rglob("*"), reverse=True):
+        path.unlink() if path.is_file() else path.rmdir()
+    (data / "public").rmdir()
+    line = one_line_error(newsbot(config, "poll"))
+    assert "newsbot.created" in line and "--init" in line, line
+    assert not (data / "newsbot.db").exists()
+
+
+def test_init_starts_a_new_database_where_the_old_is_missing(
+    tmp_path: Path, site: FakeSite
+) -> None:
+    config = write_config(tmp_path, site.url_for("/hp"))
+    data = tmp_path / "data"
+    assert newsbot(config, "poll").returncode == 0
+    (data / "newsbot.db").unlink()
+    again = newsbot(config, "poll", "--init")
+    assert again.returncode == 0 and "first poll" in again.stdout, again.stdout + again.stderr
+    with Store.open(data / "newsbot.db", must_exist=True) as store:
+        assert store.item_count("hp") == 24
+
+
+def test_init_moves_a_damaged_database_aside_and_starts_anew(
+    tmp_path: Path, site: FakeSite
+) -> None:
+    config = write_config(tmp_path, site.url_for("/hp"))
+    data = tmp_path / "data"
+    data.mkdir()
+    content = corrupt_database(tmp_path)
+    (data / "newsbot.db").write_bytes(content)
+    done = newsbot(config, "poll", "--init")
+    assert done.returncode == 0, done.stdout + done.stderr
+    [aside] = data.glob("newsbot.db.damaged-*[0-9]")  # its -wal and -shm moved beside it
+    assert aside.read_bytes() == content  # kept as it was, for whoever wants to rescue rows
+    assert "moved to" in done.stderr and aside.name in done.stderr
+    with Store.open(data / "newsbot.db", must_exist=True) as store:
+        assert store.item_count("hp") == 24 and store.integrity_ok()
+
+
+def test_init_keeps_a_healthy_database(tmp_path: Path, site: FakeSite) -> None:
+    config = write_config(tmp_path, site.url_for("/hp"))
+    data = tmp_path / "data"
+    assert newsbot(config, "poll").returncode == 0
+    site.set_page("/hp", listing_page(range(1, 26)))
+    again = newsbot(config, "poll", "--init")
+    assert again.returncode == 0 and "first poll" not in again.stdout, again.stdout
+    assert "Tin số 25" in again.stdout
+    assert not list(data.glob("newsbot.db.damaged-*"))
+
+
+# --- newsbot backup ------------------------------------------------------------------------------
+
+
+def test_backup_while_a_writer_writes_is_a_consistent_snapshot(tmp_path: Path) -> None:
+    """Every transaction of the writer adds 10 items and their 10 outbox rows: a consistent
+    copy holds a multiple of 10 of each, as many rows as items, and passes integrity_check."""
+    config = write_config(tmp_path)
+    data = tmp_path / "data"
+    data.mkdir()
+    store = Store.open(data / "newsbot.db")
+    store.upsert_chat(Chat(SUBSCRIBER))
+    stop, errors, batches = threading.Event(), list[BaseException](), [0]
+
+    def write() -> None:
+        try:
+            while not stop.is_set():
+                n = batches[0] * 10
+                store.add_items("hp", [item(n + k) for k in range(10)], T0,
+                                route=lambda _: [(SUBSCRIBER, None)])
+                batches[0] += 1
+                time.sleep(0.002)  # a busy daemon, not a bulk load: keeps the copies small
+        except BaseException as exc:  # reported by the test, not lost in the thread
+            errors.append(exc)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    copies: list[tuple[int, int]] = []
+    try:
+        wait_until_written = time.monotonic() + 10
+        while batches[0] == 0 and time.monotonic() < wait_until_written:
+            time.sleep(0.01)
+        while len(copies) < 3:
+            target = tmp_path / f"copy-{len(copies)}.db"
+            done = newsbot(config, "backup", str(target))
+            assert done.returncode == 0, done.stderr
+            assert f"to {target}:" in done.stdout and "quick_check ok" in done.stdout
+            with raw(target) as conn:
+                assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+                assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+                items, = conn.execute("SELECT count(*) FROM items").fetchone()
+                rows, = conn.execute("SELECT count(*) FROM outbox").fetchone()
+            copies.append((items, rows))
+    finally:
+        stop.set()
+        writer.join()
+        store.close()
+    assert errors == []  # the writer never met "database is locked"
+    assert all(items % 10 == 0 and rows == items for items, rows in copies), copies
+    assert copies == sorted(copies) and 0 < copies[0][0] < copies[-1][0]  # written meanwhile
+    assert not list(tmp_path.glob(".*.partial"))
+
+
+def test_backup_into_a_directory_never_overwrites(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    (tmp_path / "data").mkdir()
+    with Store.open(tmp_path / "data" / "newsbot.db") as store:
+        store.add_items("hp", [item(n) for n in range(5)], T0)
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    done = newsbot(config, "backup", str(backups))
+    assert done.returncode == 0 and "5 items" in done.stdout, done.stderr
+    [copy] = backups.iterdir()
+    assert copy.name.startswith("newsbot-") and copy.suffix == ".db"
+    before = copy.read_bytes()
+    line = one_line_error(newsbot(config, "backup", str(copy)))
+    assert str(copy) in line and "already exists" in line
+    assert copy.read_bytes() == before
+    with Store.open(copy, must_exist=True) as restored:
+        assert restored.item_count("hp") == 5
+
+
+def test_backup_of_a_damaged_database_writes_nothing(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "newsbot.db").write_bytes(corrupt_database(tmp_path))
+    line = one_line_error(newsbot(config, "backup", str(tmp_path / "copy.db")))
+    assert "newsbot.db is damaged, no backup written" in line and "out of range" in line, line
+    assert not (tmp_path / "copy.db").exists() and not list(tmp_path.glob(".copy.db*"))

@@ -78,7 +78,7 @@ def test_missing_database_with_must_exist_names_path_and_fix(tmp_path: Path) -> 
     with pytest.raises(StoreError) as caught:
         Store.open(path, must_exist=True)
     assert str(path) in caught.value.message
-    assert "run `newsbot poll` once to create it, or restore the file" in caught.value.hint
+    assert "restore it from a backup, or run with --init" in caught.value.hint
     assert not path.exists()
 
 

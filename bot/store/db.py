@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import Any
 
 from bot.documents import merge_attachments
-from bot.errors import StoreError
+from bot.errors import DatabaseDamaged, StoreError
 from bot.model import CacheHeaders, FeedHealth, Item
 from bot.search import SCAN_LIMIT, Matcher
 from bot.store.base import (
@@ -42,7 +42,9 @@ __all__ = ["ITEM_COLUMNS", "MAX_EDIT_NOTICES_PER_POLL", "MIGRATIONS", "InstanceL
            "Route", "Store", "acquire_lock"]
 
 Route = Callable[[Item], Iterable[tuple[int, str | None]]]
-MISSING_DB_HINT = "run `newsbot poll` once to create it, or restore the file"
+MISSING_DB_HINT = "restore it from a backup, or run with --init to start a new one"
+DAMAGED_DB_HINT = ("restore it from a backup, or run with --init to move it aside and start a "
+                   "new one; newsbot will not write to it")
 # More items edited in one poll than this looks like a site redesign, not news: stored silently.
 MAX_EDIT_NOTICES_PER_POLL = 10
 # How long the id of a pruned item is remembered: an item back on its page after this is new.
@@ -68,6 +70,11 @@ def _hint(reason: str) -> str:
     return "check the database with `PRAGMA integrity_check`, or restore it from a backup"
 
 
+def _damaged(name: str, reason: str) -> DatabaseDamaged:
+    return DatabaseDamaged(f"{name} is not a usable SQLite database: {reason}",
+                           hint=DAMAGED_DB_HINT)
+
+
 def _write_error(exc: sqlite3.Error) -> StoreError:
     reason = str(exc)
     return StoreError(f"database write failed: {reason}", hint=_hint(reason))
@@ -86,12 +93,18 @@ class Store(OutboxMixin, ChatsMixin):
     # -- opening, migrations -------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | Path, *, must_exist: bool = False) -> Store:
-        """Open (creating and migrating if allowed) the database at `path` or ":memory:"."""
+    def open(cls, path: str | Path, *, must_exist: bool = False, check: bool = False) -> Store:
+        """Open (creating and migrating if allowed) the database at `path` or ":memory:".
+
+        `check`: first run `PRAGMA quick_check` on a read-only connection, so a damaged file is
+        refused (DatabaseDamaged) before anything is written to it."""
         name = str(path)
         in_memory = name == ":memory:"
         if must_exist and not in_memory and not Path(name).is_file():
             raise StoreError(f"database {name} does not exist", hint=MISSING_DB_HINT)
+        if check and not in_memory and Path(name).is_file() and Path(name).stat().st_size:
+            with cls.open_readonly(name) as probe:
+                probe.refuse_damage()
         try:
             conn = sqlite3.connect(name, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
@@ -106,13 +119,60 @@ class Store(OutboxMixin, ChatsMixin):
             raise StoreError(f"cannot open database {name}: {exc}", hint=_hint(str(exc))) from exc
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise StoreError(f"{name} is not a usable SQLite database: {exc}",
-                             hint="restore it from a backup or move it away; newsbot will "
-                                  "not overwrite it") from exc
+            raise _damaged(name, str(exc)) from exc
         except BaseException:
             conn.close()
             raise
         return store
+
+    @classmethod
+    def open_readonly(cls, path: str | Path) -> Store:
+        """A connection that cannot write (no migration, no checkpoint on close): for checks
+        and backups, also while the daemon runs."""
+        name = str(path)
+        if not Path(name).is_file():
+            raise StoreError(f"database {name} does not exist", hint=MISSING_DB_HINT)
+        try:
+            conn = sqlite3.connect(f"{Path(name).resolve().as_uri()}?mode=ro", uri=True,
+                                   isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 5000")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open database {name}: {exc}", hint=_hint(str(exc))) from exc
+        return cls(conn, name)
+
+    def refuse_damage(self) -> None:
+        """Raise DatabaseDamaged unless `PRAGMA quick_check` finds the file sound."""
+        try:
+            rows = self._conn.execute("PRAGMA quick_check").fetchall()
+        except sqlite3.OperationalError as exc:  # locked, I/O: not the file's fault
+            raise StoreError(f"cannot check database {self.path}: {exc}",
+                             hint=_hint(str(exc))) from exc
+        except sqlite3.DatabaseError as exc:  # not a database, malformed beyond reading
+            raise _damaged(self.path, str(exc)) from exc
+        problems = [line for row in rows for line in str(row[0]).splitlines()
+                    if line not in ("ok", "*** in database main ***")]
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise DatabaseDamaged(f"{self.path} is damaged: PRAGMA quick_check says "
+                                  f"{problems[0]}{more}", hint=DAMAGED_DB_HINT)
+
+    def backup(self, dest: Path) -> None:
+        """Copy the database into the new file `dest` as one consistent snapshot.
+
+        The online backup API copies every page in one step inside one read transaction: with
+        WAL, writers go on meanwhile and the copy is the database as of the step's start."""
+        try:
+            target = sqlite3.connect(dest, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot create {dest}: {exc}", hint=_hint(str(exc))) from exc
+        try:
+            with self._lock:
+                self._conn.backup(target)
+            target.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+        except sqlite3.Error as exc:
+            raise StoreError(f"backup to {dest} failed: {exc}", hint=_hint(str(exc))) from exc
+        finally:
+            target.close()
 
     def _configure(self, in_memory: bool) -> None:
         db = self._conn
