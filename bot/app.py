@@ -96,18 +96,8 @@ class Daemon:
         self._web: Server | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self.metrics: Metrics | None = None
-        self.deps = PollDeps(
-            store=self.store,
-            fetcher=self.fetcher,
-            public_dir=config.public_dir,
-            public_url=config.server.public_url,
-            feeds=self.recipes,
-            interval=config.schedule.interval,
-            max_backoff=config.schedule.max_backoff,
-            alert_after_failures=config.schedule.alert_after_failures,
-            max_age=config.telegram.max_age,
-            announce=bool(config.token),
-            alert=self.alert,
+        self.deps = PollDeps.from_config(
+            config, store=self.store, fetcher=self.fetcher, feeds=self.recipes, alert=self.alert
         )
 
     async def run_until_signalled(self) -> None:

@@ -199,18 +199,9 @@ async def _poll(
 ) -> list[PollReport]:
     fetcher = Fetcher(app.fetch_policy(config))
     try:
-        deps = PollDeps(
-            store=store,
-            fetcher=fetcher,
-            public_dir=config.public_dir,
-            public_url=config.server.public_url,
-            feeds={recipe.feed_id: recipe for recipe in load_recipes(config.feeds_dir)},
-            interval=config.schedule.interval,
-            max_backoff=config.schedule.max_backoff,
-            alert_after_failures=config.schedule.alert_after_failures,
-            max_age=config.telegram.max_age,
-            announce=bool(config.token),  # as the daemon: no bot, nobody to queue messages for
-            alert=alerts.append,
+        feeds = {recipe.feed_id: recipe for recipe in load_recipes(config.feeds_dir)}
+        deps = PollDeps.from_config(
+            config, store=store, fetcher=fetcher, feeds=feeds, alert=alerts.append
         )
         step = preview_source if dry_run else poll_source
         return [await step(recipe, deps, datetime.now(UTC)) for recipe in recipes]

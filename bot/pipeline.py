@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bot import diff, documents, filters, urls
+from bot.config import Config
 from bot.errors import FetchError, NewsbotError, ScrapeError, StoreError
 from bot.failpoints import failpoint
 from bot.model import (
@@ -87,6 +88,31 @@ class PollDeps:
     # feed ids whose last publish failed after their items were stored: the next poll rewrites
     # their files even though the store did not change.
     unpublished: set[str] = field(default_factory=set)
+
+    @classmethod
+    def from_config(
+        cls,
+        config: Config,
+        *,
+        store: Store,
+        fetcher: PageFetcher,
+        feeds: Mapping[str, Recipe],
+        alert: Callable[[str], None],
+    ) -> PollDeps:
+        """The deps the daemon and `newsbot poll` share: policy from the config file."""
+        return cls(
+            store=store,
+            fetcher=fetcher,
+            public_dir=config.public_dir,
+            public_url=config.server.public_url,
+            feeds=feeds,
+            interval=config.schedule.interval,
+            max_backoff=config.schedule.max_backoff,
+            alert_after_failures=config.schedule.alert_after_failures,
+            max_age=config.telegram.max_age,
+            announce=bool(config.token),  # no bot: nobody to queue messages for
+            alert=alert,
+        )
 
 
 @dataclass(frozen=True)
