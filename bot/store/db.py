@@ -32,6 +32,7 @@ from bot.store.base import (
     _iso_or_none,
     _item,
     _when,
+    item_row,
 )
 from bot.store.chats import ChatsMixin
 from bot.store.lock import InstanceLock, acquire_lock
@@ -39,7 +40,7 @@ from bot.store.migrations import MIGRATIONS, Migration
 from bot.store.outbox import OutboxMixin
 
 __all__ = ["ITEM_COLUMNS", "MAX_EDIT_NOTICES_PER_POLL", "MIGRATIONS", "InstanceLock", "Migration",
-           "Route", "Store", "acquire_lock"]
+           "Route", "Store", "acquire_lock", "item_row"]
 
 Route = Callable[[Item], Iterable[tuple[int, str | None]]]
 MISSING_DB_HINT = "restore it from a backup, or run with --init to start a new one"
@@ -339,12 +340,7 @@ class Store(OutboxMixin, ChatsMixin):
     def _insert_item(db: sqlite3.Connection, item: Item, stamp: str) -> None:
         db.execute(f"INSERT INTO items ({', '.join(ITEM_COLUMNS)}, last_seen_at) "
                    f"VALUES ({', '.join('?' * (len(ITEM_COLUMNS) + 1))})",
-                   (item.feed_id, item.item_id, item.url, item.title, item.summary,
-                    _iso_or_none(item.published_at), item.image, item.author, item.content,
-                    _iso_or_none(item.first_seen_at) or stamp,
-                    _iso_or_none(item.updated_at) or stamp,
-                    _attachments_json(item.attachments), item.doc_number,
-                    item.doc_type, item.section, stamp))
+                   item_row(item, stamp))
 
     def items(self, feed_id: str | None = None, *, limit: int = 50,
               section: str | None = None) -> list[Item]:
