@@ -23,9 +23,9 @@ from urllib.parse import urlsplit
 
 from bot import __version__
 from bot.config import Config, load_recipes
-from bot.errors import DeliveryError, RateLimited, TransientDelivery
+from bot.errors import DeliveryError, NewsbotError, RateLimited, TransientDelivery
 from bot.model import FeedHealth, PollReport, Recipe
-from bot.pipeline import PollDeps, feed_meta, poll_source
+from bot.pipeline import ALL_FEED, PollDeps, feed_meta, poll_source, publish_all, repair_feeds
 from bot.publish import web
 from bot.publish.web import Metrics, Server, TelegramWebhook
 from bot.scheduler import FeedScheduler, Job
@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 STOP_GRACE = 5.0  # seconds a poll in flight may take to finish after a stop signal
 BOT_STOP_TIMEOUT = 3.0
 PRUNE_EVERY = timedelta(hours=6)
+# The `all` feed is rewritten at most this often (when a poll changed a feed meanwhile).
+ALL_FEED_EVERY = timedelta(seconds=5)
 MAX_QUEUED_ALERTS = 100
 BOT_RETRY_FIRST = 5.0  # seconds before retrying an unreachable Telegram, doubling...
 BOT_RETRY_MAX = 300.0  # ...up to five minutes
@@ -157,9 +159,14 @@ class Daemon:
             self._tasks.append(bot_task)
         else:
             log.info("no Telegram token (NEWSBOT_TELEGRAM_TOKEN): running feed-only")
+        repaired = await asyncio.to_thread(repair_feeds, self.deps)
+        if repaired:
+            log.warning("feed files missing or torn, rewritten from the database: %s",
+                        ", ".join(repaired))
         for feed_id, recipe in self.recipes.items():
             self.scheduler.add_feed(feed_id, self.interval_of(recipe), self._poll_job(recipe))
         self.scheduler.add_every("prune", PRUNE_EVERY, self._prune)
+        self.scheduler.add_every(ALL_FEED, ALL_FEED_EVERY, self._publish_all)
         self.scheduler.start()
 
     async def _start_bot(self) -> None:
@@ -235,6 +242,7 @@ class Daemon:
             if abandoned:
                 log.warning("abandoned the poll in flight of %s (nothing of it was stored; "
                             "it runs again at the next start)", ", ".join(abandoned))
+            await self._publish_all()  # what the last polls stored
         finally:
             await self.fetcher.aclose()
             self.store.close()
@@ -283,6 +291,15 @@ class Daemon:
                      " (first poll: stored silently)" if report.seeded else "")
             self.wake_sender.set()
         return report
+
+    async def _publish_all(self) -> None:
+        """Rewrite the `all` feed if a poll changed a feed since the last time."""
+        if not self.deps.all_stale:
+            return
+        try:
+            await asyncio.to_thread(publish_all, self.deps)
+        except NewsbotError as exc:  # stays stale: the next tick tries again
+            log.warning("%s", exc)
 
     async def _prune(self) -> None:
         now = self.clock()

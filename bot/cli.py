@@ -37,7 +37,7 @@ from bot.config import Config, find_config, load_config, load_recipe, load_recip
 from bot.errors import ConfigError, NewsbotError
 from bot.logs import redact, setup_logging
 from bot.model import FeedHealth, FetchResult, Item, PollReport, Recipe
-from bot.pipeline import PollDeps, poll_source, preview_source, read_listing
+from bot.pipeline import PollDeps, poll_source, preview_source, publish_all, read_listing
 from bot.source import dom, scrape
 from bot.source.detect import detect
 from bot.source.fetch import Fetcher
@@ -204,7 +204,9 @@ async def _poll(
             config, store=store, fetcher=fetcher, feeds=feeds, alert=alerts.append
         )
         step = preview_source if dry_run else poll_source
-        return [await step(recipe, deps, datetime.now(UTC)) for recipe in recipes]
+        reports = [await step(recipe, deps, datetime.now(UTC)) for recipe in recipes]
+        publish_all(deps)
+        return reports
     finally:
         await fetcher.aclose()
 

@@ -19,7 +19,8 @@ import codecs
 import hashlib
 import logging
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -40,7 +41,15 @@ from bot.model import (
     Recipe,
     Section,
 )
-from bot.publish.render import FeedMeta, section_meta, write_feeds
+from bot.publish.render import (
+    FORMATS,
+    FeedMeta,
+    all_feed_meta,
+    feed_path,
+    is_whole,
+    section_meta,
+    write_feeds,
+)
 from bot.source import dom, scrape
 from bot.source.detect import detect
 from bot.source.fetch import next_delay
@@ -88,6 +97,11 @@ class PollDeps:
     # feed ids whose last publish failed after their items were stored: the next poll rewrites
     # their files even though the store did not change.
     unpublished: set[str] = field(default_factory=set)
+    # True: a poll marks the `all` feed stale and `publish_all` writes it later (the daemon once
+    # per tick, `newsbot poll` at the end), instead of rendering every feed's items after each
+    # poll: with 1,000 feeds that was 40 % of the CPU of a polling cycle.
+    defer_all: bool = False
+    all_stale: bool = False
 
     @classmethod
     def from_config(
@@ -112,6 +126,7 @@ class PollDeps:
             max_age=config.telegram.max_age,
             announce=bool(config.token),  # no bot: nobody to queue messages for
             alert=alert,
+            defer_all=True,  # the `all` feed by `publish_all`, once per tick / after the polls
         )
 
 
@@ -486,23 +501,7 @@ def feed_meta(recipe: Recipe) -> FeedMeta:
 
 
 def all_meta(feeds: Mapping[str, Recipe]) -> FeedMeta:
-    languages = {recipe.language for recipe in feeds.values()} or {"vi"}
-    return FeedMeta(
-        feed_id=ALL_FEED,
-        title="newsbot: " + ", ".join(recipe.title for recipe in feeds.values()),
-        site_url=next((recipe.urls[0] for recipe in feeds.values()), "http://localhost/"),
-        language=languages.pop() if len(languages) == 1 else "vi",
-        sections=all_sections(feeds.values()),
-    )
-
-
-def all_sections(recipes: Iterable[Recipe]) -> tuple[Section, ...]:
-    """Every feed's sections (names label the `all` feed's categories); the first of an id wins."""
-    found: dict[str, Section] = {}
-    for recipe in recipes:
-        for section in live_sections(recipe):
-            found.setdefault(section.section_id, section)
-    return tuple(found.values())
+    return all_feed_meta(feed_meta(recipe) for recipe in feeds.values())
 
 
 def is_published(recipe: Recipe, deps: PollDeps) -> bool:
@@ -516,26 +515,73 @@ def is_published(recipe: Recipe, deps: PollDeps) -> bool:
 
 
 def publish_feed(recipe: Recipe, deps: PollDeps) -> None:
-    """Rewrite the feed's and the `all` feed's files from the store (same bytes: untouched)."""
+    """Rewrite the feed's files (and its sections') from the store (same bytes: untouched), and
+    the `all` feed's, now or (`defer_all`) at the next `publish_all`."""
     if deps.public_dir is None:
         return
     store = deps.store
     items = store.items(recipe.feed_id, limit=recipe.max_items)
-    all_limit = max((r.max_items for r in deps.feeds.values()), default=50)
-    everything = store.items(None, limit=all_limit)
-    try:
-        meta = feed_meta(recipe)
+    meta = feed_meta(recipe)
+    with _writing(recipe.feed_id, deps.public_dir):
         write_feeds(deps.public_dir, meta, items, deps.public_url)
         for section in meta.sections:
             in_it = store.items(recipe.feed_id, limit=recipe.max_items, section=section.section_id)
             section_feed = section_meta(meta, section.section_id)
             assert section_feed is not None  # the section is the meta's own
             write_feeds(deps.public_dir, section_feed, in_it, deps.public_url)
-        write_feeds(deps.public_dir, all_meta(deps.feeds), everything, deps.public_url)
+    if deps.defer_all:
+        deps.all_stale = True
+    else:
+        publish_all(deps, force=True)
+
+
+def publish_all(deps: PollDeps, *, force: bool = False) -> None:
+    """Rewrite the `all` feed's files from the store if a poll changed a feed since the last
+    time (or `force`)."""
+    if deps.public_dir is None or not (deps.all_stale or force):
+        return
+    deps.all_stale = False  # first: a poll that stores meanwhile marks it stale again
+    limit = max((r.max_items for r in deps.feeds.values()), default=50)
+    try:
+        with _writing(ALL_FEED, deps.public_dir):
+            write_feeds(deps.public_dir, all_meta(deps.feeds), deps.store.items(None, limit=limit),
+                        deps.public_url)  # fmt: skip
+    except NewsbotError:
+        deps.all_stale = True  # the next call tries again
+        raise
+
+
+def repair_feeds(deps: PollDeps) -> list[str]:
+    """At start: rewrite from the store the files of every feed with stored items whose files
+    are missing or torn (a power cut after a write that was not fsynced); returns those feeds."""
+    if deps.public_dir is None:
+        return []
+    repaired = []
+    for recipe in deps.feeds.values():
+        meta = feed_meta(recipe)
+        metas = [meta, *(section_meta(meta, s.section_id) for s in meta.sections)]
+        paths = [(feed_path(deps.public_dir, m, fmt), fmt) for m in metas if m for fmt in FORMATS]
+        if all(is_whole(path, fmt) for path, fmt in paths):
+            continue
+        if deps.store.item_count(recipe.feed_id):
+            publish_feed(recipe, deps)
+            repaired.append(recipe.feed_id)
+    everything = all_meta(deps.feeds)
+    whole = all(is_whole(feed_path(deps.public_dir, everything, fmt), fmt) for fmt in FORMATS)
+    if not whole and deps.store.item_count():
+        publish_all(deps, force=True)
+    return repaired
+
+
+@contextmanager
+def _writing(feed_id: str, public_dir: Path) -> Iterator[None]:
+    """An OSError while writing feed files as a NewsbotError naming the folder."""
+    try:
+        yield
     except OSError as exc:
         # Items are stored already; the next poll rewrites the files from the store.
         raise NewsbotError(
-            f"{recipe.feed_id}: cannot write feed files in {deps.public_dir}: {exc.strerror}",
+            f"{feed_id}: cannot write feed files in {public_dir}: {exc.strerror}",
             hint="make data_dir/public writable and check free disk space",
         ) from exc
 

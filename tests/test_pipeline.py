@@ -26,7 +26,14 @@ from bot.model import (
     Recipe,
     Section,
 )
-from bot.pipeline import PollDeps, is_flood, poll_source, preview_source
+from bot.pipeline import (
+    PollDeps,
+    is_flood,
+    poll_source,
+    preview_source,
+    publish_all,
+    repair_feeds,
+)
 from bot.source.fetch import Fetcher, FetchPolicy
 from bot.store.db import Store
 
@@ -324,6 +331,37 @@ async def test_a_failed_publish_is_retried_by_the_next_poll(env: Env) -> None:
 
     assert retried.outcome == "unchanged"
     assert b"749400" in all_xml.read_bytes()
+
+
+async def test_deferred_all_feed_is_written_once_by_publish_all(env: Env) -> None:
+    env.deps.defer_all = True
+    all_xml = env.public_dir / "feeds" / "all.xml"
+
+    await env.poll()
+
+    assert (env.public_dir / "feeds" / "haiphong.xml").is_file()
+    assert env.deps.all_stale and not all_xml.exists()
+    publish_all(env.deps)
+    assert not env.deps.all_stale
+    assert len(feedparser.parse(all_xml.read_bytes()).entries) == 12
+    all_xml.unlink()
+    publish_all(env.deps)  # nothing changed since: not written again
+    assert not all_xml.exists()
+
+
+async def test_torn_or_missing_feed_files_are_rewritten_from_the_store(env: Env) -> None:
+    await env.poll()
+    feeds = env.public_dir / "feeds"
+    whole = {path.name: path.read_bytes() for path in feeds.glob("*.*")}
+    (feeds / "haiphong.xml").write_bytes(whole["haiphong.xml"][:100])  # cut short
+    (feeds / "haiphong.atom").write_bytes(b"\0" * len(whole["haiphong.atom"]))  # data never came
+    (feeds / "haiphong.json").write_bytes(b"")  # renamed before its data reached the disk
+    (feeds / "all.xml").unlink()
+
+    assert repair_feeds(env.deps) == ["haiphong"]
+
+    assert {path.name: path.read_bytes() for path in feeds.glob("*.*")} == whole
+    assert repair_feeds(env.deps) == []  # all whole now: nothing to do
 
 
 # --- flood guard -------------------------------------------------------------------------------

@@ -268,6 +268,38 @@ def test_any_text_gives_a_parseable_feed(title: str, summary: str) -> None:
     json.loads(render_json(META, [item], PUBLIC))
 
 
+TEXT = st.text(max_size=40)  # any code point: controls, surrogates, quotes, markup, "]]>"
+URLISH = st.one_of(TEXT, st.builds(lambda tail: f"https://haiphong.gov.vn/{tail}", TEXT))
+
+
+@settings(max_examples=150, deadline=None)
+@given(title=TEXT, summary=TEXT, content=TEXT, author=TEXT, url=URLISH, image=URLISH,
+       doc_type=TEXT, section_name=TEXT, file_name=TEXT, file_url=URLISH, feed_title=TEXT,
+       description=TEXT, site_tail=TEXT)  # fmt: skip
+def test_every_field_of_any_text_gives_well_formed_feeds(
+    title: str, summary: str, content: str, author: str, url: str, image: str, doc_type: str,
+    section_name: str, file_name: str, file_url: str, feed_title: str, description: str,
+    site_tail: str,
+) -> None:  # fmt: skip
+    """RSS and Atom are written as text: every value must be escaped and cleaned of what XML
+    forbids, whichever field it sits in (two files, so the RSS enclosure list is used too)."""
+    site_url = "https://haiphong.gov.vn/" + site_tail
+    meta = FeedMeta("haiphong", feed_title, site_url, description=description,
+                    sections=(Section("tin", section_name, "https://haiphong.gov.vn/tin"),))
+    files = (Attachment(file_url, file_name, "pdf"), Attachment("https://x.vn/b.doc", "b", "doc"))
+    item = make_item(0, title=title, summary=summary, content=content, author=author, url=url,
+                     image=image, doc_type=doc_type, section="tin", attachments=files)
+    for render in (render_rss, render_atom):
+        body = render(meta, [item], PUBLIC)
+        root = etree.fromstring(body)  # raises on anything malformed
+        parse(body)
+        written = root.xpath("//*[local-name()='item' or local-name()='entry']"
+                             "/*[local-name()='title']/text()")
+        if plain_text(title):  # else a stand-in: the link or the id
+            assert written == [plain_text(title)]
+    json.loads(render_json(meta, [item], PUBLIC))
+
+
 # --- media, content, authors --------------------------------------------------------------------
 
 
@@ -375,11 +407,15 @@ def test_feed_urls_handle_trailing_slash() -> None:
     }
 
 
-def test_all_feed_meta_names_every_feed() -> None:
-    other = FeedMeta("sotttt", "Sở TT&TT", "https://stttt.haiphong.gov.vn/", language="vi")
+def test_all_feed_meta_has_a_short_title_whatever_the_feeds() -> None:
+    other = FeedMeta("sotttt", "Sở TT&TT", "https://sotttt.hanoi.gov.vn/")
     meta = all_feed_meta([META, other])
     assert (meta.feed_id, meta.site_url, meta.language) == ("all", META.site_url, "vi")
-    assert meta.title == f"newsbot: {META.title}, Sở TT&TT"
+    assert meta.title == "newsbot: tất cả nguồn tin"
+    many = [FeedMeta(f"f{n}", f"Nguồn tin số {n} của thành phố", "https://x/") for n in range(1000)]
+    assert all_feed_meta(many).title == meta.title  # was every title: 17 KB for 1,000 feeds
+    english = all_feed_meta([FeedMeta("en", "E", "https://e/", language="en")])
+    assert (english.language, english.title) == ("en", "newsbot: all sources")
     assert all_feed_meta([META, FeedMeta("en", "E", "https://e/", language="en")]).language == "vi"
     assert all_feed_meta([]).feed_id == "all"
 
