@@ -30,7 +30,6 @@ THIRD_PARTY = {
     "charset_normalizer": "bot.source.dom",
     "httpx": "bot.source.fetch",
     "pydantic": "bot.config",
-    "feedgen": "bot.publish.render",
     "nh3": "bot.publish.render",
     "starlette": "bot.publish.web",
     "uvicorn": "bot.publish.web",
