@@ -35,6 +35,7 @@ from telegram.request import HTTPXRequest
 from bot.model import Chat, Item, Recipe
 from bot.store.db import Store
 from bot.telegram.delivery import Deliverer, Pacing
+from bot.telegram.feedinfo import feed_infos
 from bot.telegram.ptb import PtbSender
 
 TOKEN = "7012345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
@@ -94,7 +95,7 @@ async def fanout(store: Store, scale: float, rate: float) -> dict[str, float]:
     try:
         async with make_bot(fake.base_url) as bot:
             pacing = Pacing(overall_per_second=rate, time_scale=scale)
-            deliverer = Deliverer(store, PtbSender(bot), FEEDS, pacing)
+            deliverer = Deliverer(store, PtbSender(bot), feed_infos(FEEDS), pacing)
             started = time.perf_counter()
             deferred = 0
             while store.outbox_counts()["pending"]:  # as Deliverer.run: again after a pause

@@ -33,8 +33,9 @@ from bot.source.fetch import Fetcher, FetchPolicy
 from bot.store.db import acquire_lock
 from bot.store.guard import open_data_store
 from bot.telegram import ptb as telegram
-from bot.telegram.commands.dispatch import Commands, FeedInfo
+from bot.telegram.commands.dispatch import Commands
 from bot.telegram.delivery import Deliverer, Pacing, Sender
+from bot.telegram.feedinfo import feed_infos
 
 log = logging.getLogger(__name__)
 
@@ -172,11 +173,7 @@ class Daemon:
     async def _start_bot(self) -> None:
         tg = self.config.telegram
         public_url = self.config.server.public_url
-        feeds = {
-            fid: FeedInfo(fid, r.title, r.timezone, f"{public_url}/feeds/{fid}.xml",
-                          sections=tuple((s.section_id, s.name) for s in r.sections))
-            for fid, r in self.recipes.items()
-        }
+        feeds = feed_infos(self.recipes, public_url)
         commands = Commands(self.store, feeds, default_feeds=tg.default_feeds,
                             public_url=public_url, stats=self.stats)
         self._bot = telegram.build_application(
@@ -194,7 +191,7 @@ class Daemon:
         pacing = Pacing(overall_per_second=tg.messages_per_second,
                         max_per_chat_per_round=tg.max_per_chat_per_round,
                         time_scale=tg.pacing_scale)
-        deliverer = Deliverer(self.store, sender, self.recipes, pacing, max_age=tg.max_age,
+        deliverer = Deliverer(self.store, sender, feeds, pacing, max_age=tg.max_age,
                               send_documents=tg.send_documents)
         self._tasks.append(asyncio.create_task(deliverer.run(self.wake_sender), name="deliver"))
         self._tasks.append(asyncio.create_task(self._send_alerts(sender), name="alerts"))

@@ -25,12 +25,14 @@ from bot.errors import (
 from bot.model import Attachment, Chat, ChatKind, Item, Recipe
 from bot.store.db import Store
 from bot.telegram.delivery import Deliverer, DeliveryStats, Pacing
+from bot.telegram.feedinfo import feed_infos
 
 BASE = datetime(2024, 11, 28, 7, 0, tzinfo=UTC)
 FEEDS = {
     feed_id: Recipe(feed_id, f"Feed {feed_id}", (f"https://{feed_id}.gov.vn/tin",))
     for feed_id in ("hp", "hn", "dn")
 }
+BOT_FEEDS = feed_infos(FEEDS)
 
 
 class Clock:
@@ -139,7 +141,7 @@ def deliverer(store: Store, sender: RecordingSender, clock: Clock, **pacing: flo
     return Deliverer(
         store,
         sender,
-        FEEDS,
+        BOT_FEEDS,
         Pacing(**pacing),  # type: ignore[arg-type]
         clock=clock,
         sleep=clock.sleep,
@@ -491,7 +493,7 @@ async def test_an_unexpected_error_stops_the_round_and_keeps_rows(
 async def test_run_drains_when_woken(store: Store, clock: Clock) -> None:
     sender = RecordingSender(clock, store)
     deliver = Deliverer(
-        store, sender, FEEDS, Pacing(private_gap=0.01, overall_per_second=1000), now=clock.now
+        store, sender, BOT_FEEDS, Pacing(private_gap=0.01, overall_per_second=1000), now=clock.now
     )
     wake = asyncio.Event()
     task = asyncio.create_task(deliver.run(wake))
@@ -523,7 +525,7 @@ async def test_run_retries_at_the_backoff_time_without_a_wake(store: Store, cloc
     sender.fail("text", 1, TransientDelivery("timed out"))
     pacing = Pacing(private_gap=0.01, overall_per_second=1000, backoff_base=0.1, idle_poll=60)
     started = time.monotonic()
-    task = asyncio.create_task(Deliverer(store, sender, FEEDS, pacing).run(asyncio.Event()))
+    task = asyncio.create_task(Deliverer(store, sender, BOT_FEEDS, pacing).run(asyncio.Event()))
     try:
         for _ in range(200):
             if sender.sent:
@@ -639,14 +641,14 @@ async def test_documents_off_or_unsupported_send_only_the_message(
     store: Store, sender: RecordingSender, clock: Clock
 ) -> None:
     enqueue(store, clock, [1], 1, attachments=FILES)
-    off = Deliverer(store, sender, FEEDS, Pacing(), clock=clock, sleep=clock.sleep,
+    off = Deliverer(store, sender, BOT_FEEDS, Pacing(), clock=clock, sleep=clock.sleep,
                     now=clock.now, send_documents=False)
     assert (await off.drain()).sent == 1
     assert [a.method for a in sender.attempts] == ["text"]
     assert "📎" in sender.attempts[0].text  # the message still links the files
     enqueue(store, clock, [1], 1, attachments=FILES)
     old = TextOnlySender()
-    legacy = Deliverer(store, old, FEEDS, Pacing(), clock=clock, sleep=clock.sleep,  # type: ignore[arg-type]
+    legacy = Deliverer(store, old, BOT_FEEDS, Pacing(), clock=clock, sleep=clock.sleep,  # type: ignore[arg-type]
                        now=clock.now)
     assert (await legacy.drain()).sent == 1 and len(old.texts) == 1
 

@@ -30,6 +30,7 @@ from bot.store.db import Store
 from bot.telegram import ptb as tg
 from bot.telegram.commands.dispatch import Button, CommandContext, Commands, FeedInfo, Reply
 from bot.telegram.delivery import Deliverer, Pacing
+from bot.telegram.feedinfo import feed_infos
 
 TOKEN = "123456:TEST-token"
 REAL_SHAPED_TOKEN = "7012345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
@@ -37,6 +38,7 @@ FEEDS = {
     "hp": Recipe("hp", "Hải Phòng", ("https://haiphong.gov.vn/tin",)),
     "hn": Recipe("hn", "Hà Nội", ("https://hanoi.gov.vn/tin",)),
 }
+BOT_FEEDS = feed_infos(FEEDS)
 
 
 @pytest.fixture
@@ -170,7 +172,7 @@ async def test_broadcast_of_200_messages_draws_no_429(store: Store) -> None:
     )
     async with FakeBotAPI(token=TOKEN, time_scale=scale) as fake, make_bot(fake) as bot:
         started = time.monotonic()
-        stats = await Deliverer(store, tg.PtbSender(bot), FEEDS, pacing).drain()
+        stats = await Deliverer(store, tg.PtbSender(bot), BOT_FEEDS, pacing).drain()
         elapsed = time.monotonic() - started
         assert fake.errors == [], fake.flood_violations
         assert stats.sent == 200 and len(fake.sent) == 200
@@ -188,7 +190,8 @@ async def test_blocked_user_is_deactivated_others_still_served(
     seed(store, {5: "private", 6: "private"}, per_feed=1, now=datetime.now(UTC))
     fake.block(5)
     async with make_bot(fake) as bot:
-        stats = await Deliverer(store, tg.PtbSender(bot), FEEDS, Pacing(private_gap=0.02)).drain()
+        deliverer = Deliverer(store, tg.PtbSender(bot), BOT_FEEDS, Pacing(private_gap=0.02))
+        stats = await deliverer.drain()
     chat = store.chat(5)
     assert chat is not None and not chat.active
     assert len(fake.messages_to(6)) == 2 and fake.messages_to(5) == []
@@ -202,7 +205,7 @@ async def test_migrated_group_gets_the_message_at_its_new_id(
     seed(store, {-55: "group"}, per_feed=1, now=datetime.now(UTC))
     fake.migrate(-55, -1004)
     async with make_bot(fake) as bot:
-        await Deliverer(store, tg.PtbSender(bot), FEEDS, Pacing(group_per_minute=6000)).drain()
+        await Deliverer(store, tg.PtbSender(bot), BOT_FEEDS, Pacing(group_per_minute=6000)).drain()
     assert [m.text.split("</b>")[0] for m in fake.messages_to(-1004) if m.text] == [
         "<b>hp tin 0 &lt;&amp;&gt;",
         "<b>hn tin 0 &lt;&amp;&gt;",
@@ -222,7 +225,8 @@ async def test_bad_html_is_resent_once_as_plain_text(fake: FakeBotAPI, store: St
         ),
     )
     async with make_bot(fake) as bot:
-        stats = await Deliverer(store, tg.PtbSender(bot), FEEDS, Pacing(private_gap=0.02)).drain()
+        deliverer = Deliverer(store, tg.PtbSender(bot), BOT_FEEDS, Pacing(private_gap=0.02))
+        stats = await deliverer.drain()
     first, second = fake.messages_to(8)
     assert first.parse_mode is None and first.text is not None
     assert first.text.startswith("hp tin 0 <&>\n")
@@ -264,7 +268,7 @@ async def test_item_files_follow_the_message_and_a_bad_one_is_not_retried(
     store.add_items("hp", [item], datetime.now(UTC), route=lambda _: [(9, None)])
     fake.bad_document_urls.add("https://x.vn/gone.pdf")
     async with make_bot(fake) as bot:
-        deliverer = Deliverer(store, tg.PtbSender(bot), FEEDS, Pacing(time_scale=0.01))
+        deliverer = Deliverer(store, tg.PtbSender(bot), BOT_FEEDS, Pacing(time_scale=0.01))
         stats = await deliverer.drain()
         again = await deliverer.drain()
     message, document = fake.messages_to(9)

@@ -18,6 +18,7 @@ from bot.store.db import Store
 from bot.telegram import ptb as tg
 from bot.telegram.commands.dispatch import CommandContext, Commands, FeedInfo
 from bot.telegram.delivery import Deliverer, Pacing
+from bot.telegram.feedinfo import feed_infos
 
 FORUM = -1001234567890
 ADMIN = 5
@@ -49,7 +50,8 @@ async def bot_app(fake: FakeBotAPI, store: Store) -> AsyncIterator[tg.App]:
 
 
 def deliverer(store: Store, app: tg.App) -> Deliverer:
-    return Deliverer(store, tg.PtbSender(app.bot), RECIPES, Pacing(time_scale=0.01), photos=True)
+    return Deliverer(store, tg.PtbSender(app.bot), feed_infos(RECIPES), Pacing(time_scale=0.01),
+                     photos=True)
 
 
 def arrive(store: Store, feed_id: str, title: str, *, image: str | None = None) -> None:

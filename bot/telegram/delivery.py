@@ -21,13 +21,14 @@ What each Sender error does:
 After an outage nothing floods: at most max_per_chat_per_round items per (chat, feed) are sent
 in one round; the rest become one "… and N more" message. Items older than max_age are skipped.
 
-Quiet hours and digests (bot.telegram.digest) are decided here, at send time, from the chat's
-settings,
-each row's creation time and `now`: a held row simply stays pending. When the window ends (or at
-the digest time) the rows it held go out as one digest per chat and topic (split under 4096
-characters); each digest message's rows are marked sent together, after Telegram accepted it.
-A crash in between resends that digest once; no row is ever lost. Rows matching one of the
-chat's urgent keywords are never held. Edit notices (kind "edit") are sent like items.
+Which rows go now, fold into "… and N more", wait or go out as a digest is planned by the pure
+bot.telegram.rounds, at send time, from the chat's settings (quiet hours and digests,
+bot.telegram.digest), each row's creation time and `now`: a held row simply stays pending.
+When the window ends (or at the digest time) the rows it held go out as one digest per chat and
+topic (split under 4096 characters); each digest message's rows are marked sent together,
+after Telegram accepted it. A crash in between resends that digest once; no row is ever lost.
+Rows matching one of the chat's urgent keywords are never held. Edit notices (kind "edit")
+are sent like items.
 
 Attachments are best-effort extras: once an item's message is accepted and its row marked sent,
 up to MAX_DOCUMENTS of its files follow as documents (Telegram fetches each URL itself, up to
@@ -44,13 +45,12 @@ import dataclasses
 import logging
 import math
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from bot import filters
 from bot.errors import (
     ChatMoved,
     DeliveryError,
@@ -61,10 +61,10 @@ from bot.errors import (
     TransientDelivery,
 )
 from bot.failpoints import failpoint
-from bot.model import DEFAULT_TIMEZONE, Chat, ChatKind, ChatSettings, Delivery
-from bot.telegram import digest
+from bot.model import Chat, ChatKind, ChatSettings, Delivery
+from bot.telegram import rounds
+from bot.telegram.feedinfo import FeedInfo, feed_or_id
 from bot.telegram.messages import (
-    FeedInfo,
     format_caption,
     format_document_caption,
     format_item,
@@ -72,10 +72,10 @@ from bot.telegram.messages import (
     safe_href,
     to_plain_text,
 )
-from bot.telegram.notices import DigestEntry, digest_parts, format_edit
+from bot.telegram.notices import format_edit
+from bot.telegram.rounds import ChatView, Job
 
 logger = logging.getLogger(__name__)
-NO_PLAN = digest.Plan(hold=False)  # a chat without quiet hours or digests
 MAX_DOCUMENTS = 3  # files sent after one item's message; the message links every one
 
 
@@ -201,37 +201,18 @@ class _RoundOver(Exception):
 
 
 @dataclass
-class _Job:
-    rows: list[Delivery]
-    fold: bool = False  # one "… and N more" message standing for all rows
-    digest: str | None = None  # the digest message (HTML) standing for all rows
-
-    @property
-    def thread_id(self) -> int | None:
-        return self.rows[0].thread_id
-
-
-@dataclass
 class _ChatState:
+    """A chat while its jobs are sent: a group that moves gets a new id, topics may vanish."""
+
     chat_id: int
     kind: ChatKind
     language: str
-    paused: bool = False
-    jobs: list[_Job] = field(default_factory=list)
-    settings: ChatSettings | None = None
-    plan: digest.Plan = NO_PLAN
+    jobs: list[Job] = field(default_factory=list)
     gone_threads: set[int] = field(default_factory=set)
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class _FeedFallback:
-    title: str
-    urls: tuple[str, ...] = ()
-    timezone: str = DEFAULT_TIMEZONE
 
 
 class Deliverer:
@@ -272,6 +253,7 @@ class Deliverer:
         self._halted = False
         self._transient_streak = 0
         self._rate_limited_chats: set[int] = set()
+        self._counted: Counter[tuple[int, str]] = Counter()  # rows sent one by one per (chat, feed)
 
     # ------------------------------------------------------------------ rounds
 
@@ -281,14 +263,14 @@ class Deliverer:
         self._halted = False
         self._due_at = None
         self._rate_limited_chats.clear()
-        per_feed: Counter[tuple[int, str]] = Counter()
+        self._counted = Counter()
         after_id = 0  # each row is looked at once per drain; held rows don't hide later ones
         while not self._stopped():
             rows = self._store.pending(self._now(), self._pacing.batch, after_id=after_id)
             if not rows:
                 break
             after_id = rows[-1].delivery_id
-            chats = self._plan(rows, per_feed, stats)
+            chats = self._plan(rows, stats)
             async with asyncio.TaskGroup() as group:
                 for state in chats:
                     group.create_task(self._serve_chat(state, stats))
@@ -322,87 +304,27 @@ class Deliverer:
 
     # ------------------------------------------------------------------ planning
 
-    def _plan(
-        self, rows: Sequence[Delivery], per_feed: Counter[tuple[int, str]], stats: DeliveryStats
-    ) -> list[_ChatState]:
-        """Group rows by chat (oldest first), skip stale ones, fold what exceeds the round cap."""
-        chats: dict[int, _ChatState] = {}
-        folds: dict[tuple[int, str], list[Delivery]] = defaultdict(list)
-        digests: dict[tuple[int, int | None], list[Delivery]] = defaultdict(list)
-        for row in rows:
-            if self._is_stale(row):
-                self._store.mark_sent(row.delivery_id, self._now())
-                stats.skipped += 1
-                continue
-            state = chats.get(row.chat_id) or chats.setdefault(row.chat_id, self._chat(row.chat_id))
-            if state.paused:
-                continue  # its rows wait for /resume (or go stale)
-            way, row = self._way(state, row)
-            if way == "hold":
-                stats.held += 1
-                continue
-            if way == "digest":
-                digests[(row.chat_id, row.thread_id)].append(row)
-                continue
-            key = (row.chat_id, row.item.feed_id)
-            per_feed[key] += 1
-            if per_feed[key] <= self._pacing.max_per_chat_per_round:
-                state.jobs.append(_Job([row]))
-            else:
-                folds[key].append(row)
-        for (chat_id, _), folded in folds.items():
-            chats[chat_id].jobs.append(_Job(folded, fold=True))
-        for (chat_id, _), held in reversed(digests.items()):
-            state = chats[chat_id]
-            state.jobs[:0] = self._digest_jobs(state, held)  # the oldest news goes first
-        return [state for state in chats.values() if state.jobs]
+    def _plan(self, rows: Sequence[Delivery], stats: DeliveryStats) -> list[_ChatState]:
+        """Look up the rows' chats, let bot.telegram.rounds plan, record what it skipped."""
+        now = self._now()
+        views = {chat_id: self._view(chat_id) for chat_id in dict.fromkeys(r.chat_id for r in rows)}
+        planned = rounds.plan_round(rows, views, self._feeds, now,
+                                    max_per_feed=self._pacing.max_per_chat_per_round,
+                                    max_age=self._max_age, counted=self._counted)
+        self._counted = planned.counted
+        if planned.stale:
+            self._store.mark_sent_many(planned.stale, now)
+        stats.skipped += len(planned.stale)
+        stats.held += planned.held
+        return [_ChatState(c.chat.chat_id, c.chat.kind, c.chat.language, list(c.jobs))
+                for c in planned.chats]
 
-    def _way(self, state: _ChatState, row: Delivery) -> tuple[str, Delivery]:
-        """"send", "hold" or "digest" for a row, under the chat's quiet hours and digest mode.
-
-        An urgent row is sent at once, showing the urgent keyword it matched."""
-        plan = state.plan
-        if not plan.hold and plan.cutoff is None:
-            return "send", row
-        urgent = self._urgent_keyword(state, row)
-        if urgent is not None:
-            return "send", dataclasses.replace(row, matched=row.matched or urgent)
-        created_at = row.created_at
-        if plan.cutoff is not None and created_at is not None and created_at < plan.cutoff:
-            return "digest", row
-        return ("hold" if plan.hold else "send"), row
-
-    @staticmethod
-    def _urgent_keyword(state: _ChatState, row: Delivery) -> str | None:
-        if row.kind != "item" or state.settings is None or not state.settings.urgent:
-            return None
-        return digest.urgent_keyword(state.settings.urgent, filters.item_text(row.item))
-
-    def _digest_jobs(self, state: _ChatState, rows: Sequence[Delivery]) -> list[_Job]:
-        """One job per digest message; each message's rows are marked sent together."""
-        by_id = {row.delivery_id: row for row in rows}
-        entries = []
-        for row in rows:
-            feed = self._feed(row.item.feed_id)
-            entries.append(DigestEntry(row.delivery_id, feed.title, row.item.title, row.item.url,
-                                       row.item.date, feed.timezone, edited=row.kind == "edit"))
-        parts = digest_parts(entries, state.plan.reason or "quiet", state.language)
-        return [_Job([by_id[key] for key in part.keys], digest=part.html) for part in parts]
-
-    def _is_stale(self, row: Delivery) -> bool:
-        date = row.item.date
-        return self._max_age is not None and date is not None and date < self._now() - self._max_age
-
-    def _chat(self, chat_id: int) -> _ChatState:
+    def _view(self, chat_id: int) -> ChatView:
         chat = self._store.chat(chat_id)
         if chat is None:
-            return _ChatState(chat_id, "private" if chat_id > 0 else "group", "vi")
-        settings = self._store.chat_settings(chat_id)
-        return _ChatState(chat_id, chat.kind, chat.language, chat.paused, settings=settings,
-                          plan=digest.plan(settings, self._now()))
-
-    def _feed(self, feed_id: str) -> FeedInfo:
-        return self._feeds.get(feed_id) or _FeedFallback(title=feed_id)
+            return ChatView.unknown(chat_id)
+        return ChatView(chat_id, chat.kind, chat.language, chat.paused,
+                        settings=self._store.chat_settings(chat_id))
 
     # ------------------------------------------------------------------ one chat
 
@@ -411,7 +333,7 @@ class Deliverer:
             if self._stopped() or not await self._run_job(state, job, stats):
                 return
 
-    async def _run_job(self, state: _ChatState, job: _Job, stats: DeliveryStats) -> bool:
+    async def _run_job(self, state: _ChatState, job: Job, stats: DeliveryStats) -> bool:
         """Send one job and record the outcome; False: leave this chat's other rows for later."""
         for _ in range(2):  # a second go only after the group moved to a new id
             try:
@@ -436,7 +358,7 @@ class Deliverer:
             return await self._send_attachments(state, job, thread_id, stats)
         return False
 
-    async def _send_job(self, state: _ChatState, job: _Job, stats: DeliveryStats) -> int | None:
+    async def _send_job(self, state: _ChatState, job: Job, stats: DeliveryStats) -> int | None:
         """Send to the row's forum topic; if the topic is gone, to the chat itself. Returns the
         topic the message went to."""
         thread_id = job.thread_id
@@ -453,7 +375,7 @@ class Deliverer:
         return None
 
     async def _send_attachments(
-        self, state: _ChatState, job: _Job, thread_id: int | None, stats: DeliveryStats
+        self, state: _ChatState, job: Job, thread_id: int | None, stats: DeliveryStats
     ) -> bool:
         """After an item's message was accepted (and marked sent): its first files as documents,
         best effort. False: leave this chat's other rows for later (rate limit, chat gone)."""
@@ -485,7 +407,7 @@ class Deliverer:
         return True
 
     async def _send_to(
-        self, state: _ChatState, job: _Job, stats: DeliveryStats, thread_id: int | None
+        self, state: _ChatState, job: Job, stats: DeliveryStats, thread_id: int | None
     ) -> None:
         """Send, falling back from photo to text to plain text when Telegram rejects the markup."""
         html_text, photo, caption = self._render(state, job)
@@ -521,14 +443,14 @@ class Deliverer:
             state, self._sender.send_plain(chat_id, to_plain_text(html_text), **topic)
         )
 
-    def _render(self, state: _ChatState, job: _Job) -> tuple[str, str | None, str]:
+    def _render(self, state: _ChatState, job: Job) -> tuple[str, str | None, str]:
         row = job.rows[0]
-        feed = self._feed(row.item.feed_id)
+        feed = feed_or_id(self._feeds, row.item.feed_id)
         if job.digest is not None:
             return job.digest, None, ""
         if job.fold:
-            url = feed.urls[0] if feed.urls else ""
-            return format_more(len(job.rows), feed.title, url, state.language), None, ""
+            fold = format_more(len(job.rows), feed.title, feed.see_all_url, state.language)
+            return fold, None, ""
         if row.kind == "edit":
             notice = format_edit(feed_title=feed.title, url=row.item.url, title=row.item.title,
                                  summary=row.item.summary, previous_title=row.previous_title or "",
@@ -586,7 +508,7 @@ class Deliverer:
     # ------------------------------------------------------------------ errors
 
     def _on_error(
-        self, state: _ChatState, job: _Job, exc: DeliveryError, stats: DeliveryStats
+        self, state: _ChatState, job: Job, exc: DeliveryError, stats: DeliveryStats
     ) -> bool:
         chat_id = state.chat_id
         if isinstance(exc, RecipientGone):
@@ -624,7 +546,7 @@ class Deliverer:
             logger.warning("Telegram flood control on chat %s: waiting %.1f s", state.chat_id, wait)
 
     def _transient(
-        self, state: _ChatState, job: _Job, exc: DeliveryError, stats: DeliveryStats
+        self, state: _ChatState, job: Job, exc: DeliveryError, stats: DeliveryStats
     ) -> bool:
         self._transient_streak += 1
         if self._transient_streak >= self._pacing.outage_after:

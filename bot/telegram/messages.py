@@ -14,7 +14,6 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from html.parser import HTMLParser
-from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import urls
@@ -30,19 +29,6 @@ ATTACHMENT_NAME_LIMIT = 80
 ATTACHMENTS_SHOWN = 5  # in a message; the rest are "… and N more files"
 CAPTION_ATTACHMENTS_SHOWN = 2
 ELLIPSIS = "…"
-
-
-class FeedInfo(Protocol):
-    """What a message needs to know about a feed; `bot.model.Recipe` fits."""
-
-    @property
-    def title(self) -> str: ...
-
-    @property
-    def urls(self) -> tuple[str, ...]: ...
-
-    @property
-    def timezone(self) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.errors import DeliveryError
+from bot.model import Recipe
 from bot.store.db import Store
 from bot.telegram.delivery import Deliverer, Pacing
-from bot.telegram.messages import FeedInfo
+from bot.telegram.feedinfo import feed_infos
 
 
 class Wall:
@@ -100,7 +101,7 @@ def make_deliverer(
     store: Store,
     sender: Recorder,
     wall: Wall,
-    feeds: Mapping[str, FeedInfo],
+    feeds: Mapping[str, Recipe],
     **pacing: float,
 ) -> Deliverer:
     """A Deliverer over the real Store whose time is `wall` (pacing waits are instant)."""
@@ -108,7 +109,7 @@ def make_deliverer(
     return Deliverer(
         store,
         sender,
-        feeds,
+        feed_infos(feeds),
         Pacing(**pacing),  # type: ignore[arg-type]
         clock=tick,
         sleep=tick.sleep,

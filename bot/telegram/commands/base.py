@@ -1,15 +1,29 @@
-"""What every group of bot commands shares: the reply types and the feed and chat helpers of
-`CommandBase`. No Telegram library here (see `bot/telegram/commands/dispatch.py`)."""
+"""What every group of bot commands shares: the reply types, the store they read through
+(`CommandStore`), the feed and chat helpers of `CommandBase`, keyword-list rules and button
+tokens. The handler groups (feeds, sections, filters, settings, read) import this and
+`text`, never each other; `dispatch` composes them. No Telegram library here."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal, Protocol
 
 from bot import filters
-from bot.model import DEFAULT_TIMEZONE, Chat, ChatKind
-from bot.store.db import Store
+from bot.errors import KeywordError
+from bot.model import (
+    Chat,
+    ChatKind,
+    ChatSettings,
+    FeedHealth,
+    Item,
+    KeywordFilter,
+    Subscription,
+)
 from bot.telegram.commands.text import esc, link
+from bot.telegram.feedinfo import FeedInfo
 from bot.telegram.texts import t
 
 CALLBACK_DATA_MAX_BYTES = 64  # Telegram's limit; longer data is BUTTON_DATA_INVALID
@@ -19,9 +33,54 @@ PUBLIC_COMMANDS = (
     "include", "exclude", "clear", "quiet", "urgent", "digest", "edits", "pause", "resume",
     "lang", "stop",
 )  # fmt: skip
+KEYWORD_SEPARATORS = re.compile(r"[,;\n\r]")  # as in filters.parse_keywords, to explain errors
 _CHAT_KINDS: dict[str, ChatKind] = {
     "private": "private", "group": "group", "supergroup": "supergroup", "channel": "channel",
 }  # fmt: skip
+
+
+class CommandStore(Protocol):
+    """The part of bot.store.db.Store the commands use (the wing reads the store through it)."""
+
+    def upsert_chat(self, chat: Chat) -> None: ...
+
+    def chat(self, chat_id: int) -> Chat | None: ...
+
+    def chats(self, *, active_only: bool = True) -> list[Chat]: ...
+
+    def set_chat(self, chat_id: int, *, active: bool | None = None, paused: bool | None = None,
+                 language: str | None = None) -> None: ...
+
+    def forget_chat(self, chat_id: int) -> None: ...
+
+    def subscribe(self, chat_id: int, feed_id: str, *, thread_id: int = 0) -> bool: ...
+
+    def unsubscribe(self, chat_id: int, feed_id: str) -> bool: ...
+
+    def subscriptions_of(self, chat_id: int) -> list[str]: ...
+
+    def subscription_threads(self, chat_id: int) -> dict[str, int]: ...
+
+    def subscribers_of(self, feed_id: str) -> list[Subscription]: ...
+
+    def keyword_filter(self, chat_id: int, feed_id: str | None = None) -> KeywordFilter: ...
+
+    def set_keyword_filter(self, chat_id: int, kf: KeywordFilter,
+                           feed_id: str | None = None) -> None: ...
+
+    def chat_settings(self, chat_id: int) -> ChatSettings: ...
+
+    def set_chat_settings(self, settings: ChatSettings) -> None: ...
+
+    def items(self, feed_id: str | None = None, *, limit: int = 50,
+              section: str | None = None) -> list[Item]: ...
+
+    def search(self, phrases: Sequence[str], feed_ids: Iterable[str] | None = None, *,
+               limit: int = 5, offset: int = 0) -> list[Item]: ...
+
+    def all_health(self) -> list[FeedHealth]: ...
+
+    def outbox_counts(self) -> dict[str, int]: ...
 
 
 @dataclass(frozen=True)
@@ -60,17 +119,6 @@ class CommandContext:
 
 
 @dataclass(frozen=True)
-class FeedInfo:
-    """What the bot shows about a feed."""
-
-    feed_id: str
-    title: str
-    timezone: str = DEFAULT_TIMEZONE
-    url: str = ""
-    sections: tuple[tuple[str, str], ...] = ()  # (section id, name), in the recipe's order
-
-
-@dataclass(frozen=True)
 class Call:
     """One command or button press as the handlers see it: who, the arguments, the language."""
 
@@ -86,7 +134,7 @@ class Call:
 class CommandBase:
     """The state and feed/chat helpers every handler group uses; `Commands` sets the state."""
 
-    store: Store
+    store: CommandStore
     feeds: dict[str, FeedInfo]  # in the configured order
     public_url: str
 
@@ -133,3 +181,67 @@ class CommandBase:
             return exact
         return [f for f, (folded_id, folded_title) in names.items()
                 if folded_id.startswith(wanted) or f" {wanted}" in f" {folded_title}"]
+
+
+# --------------------------------------------------------------------------- keyword lists
+
+
+def merge_filters(chat_wide: KeywordFilter, per_feed: KeywordFilter) -> KeywordFilter:
+    """Chat-wide and per-feed phrases together."""
+    return KeywordFilter(
+        include=unique_keywords(chat_wide.include + per_feed.include),
+        exclude=unique_keywords(chat_wide.exclude + per_feed.exclude),
+    )
+
+
+def with_keywords(
+    kf: KeywordFilter, side: Literal["include", "exclude"], added: Sequence[str]
+) -> KeywordFilter:
+    """`kf` with `added` on `side` and off the other side (a phrase can't be both)."""
+    gone = {filters.fold(k) for k in added}
+    if side == "include":
+        include = unique_keywords((*kf.include, *added))
+        exclude = tuple(k for k in kf.exclude if filters.fold(k) not in gone)
+    else:
+        include = tuple(k for k in kf.include if filters.fold(k) not in gone)
+        exclude = unique_keywords((*kf.exclude, *added))
+    return KeywordFilter(include=include, exclude=exclude)
+
+
+def keyword_problem(lang: str, text: str, error: KeywordError) -> str:
+    """The reader's-language version of what parse_keywords refused."""
+    pieces = [" ".join(p.split()) for p in KEYWORD_SEPARATORS.split(text)]
+    if any(len(p) > filters.MAX_KEYWORD_LENGTH for p in pieces):
+        return t(lang, "keyword_too_long", limit=filters.MAX_KEYWORD_LENGTH)
+    if any(p and not filters.fold(p) for p in pieces):
+        return t(lang, "keyword_no_letters")
+    if len({filters.fold(p) for p in pieces if p}) > filters.MAX_KEYWORDS:
+        return t(lang, "keyword_too_many", limit=filters.MAX_KEYWORDS)
+    return t(lang, "keyword_error", error=error.message)
+
+
+def unique_keywords(keywords: tuple[str, ...]) -> tuple[str, ...]:
+    """The phrases without those that fold to one seen before."""
+    seen: set[str] = set()
+    kept: list[str] = []
+    for keyword in keywords:
+        key = filters.fold(keyword)
+        if key not in seen:
+            seen.add(key)
+            kept.append(keyword)
+    return tuple(kept)
+
+
+# --------------------------------------------------------------------------- button tokens
+
+
+def button_token(feed_id: str) -> str:
+    """The feed id if it fits in callback data, else a stable hash of it (`#` + 16 hex)."""
+    if len(f"uns:{feed_id}".encode()) <= CALLBACK_DATA_MAX_BYTES and not feed_id.startswith("#"):
+        return feed_id
+    return hash_token(feed_id)
+
+
+def hash_token(text: str, hex_digits: int = 16) -> str:
+    """`#` and the first `hex_digits` of the text's SHA-256."""
+    return "#" + hashlib.sha256(text.encode()).hexdigest()[:hex_digits]

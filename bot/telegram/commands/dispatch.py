@@ -16,9 +16,10 @@ calls
   consumer of filters (routing, /latest, feed URLs) honours the choice; none checked = all.
 
 Here: the dispatch, permission and rate-limit checks. The handlers are grouped in mixins:
-`cmd_feeds` (/start /help /feeds /subscribe /unsubscribe), `cmd_sections`, `cmd_filters`
-(/filters /include /exclude /clear), `cmd_settings` (/pause /resume /stop /lang /quiet /digest
-/urgent /edits) and `cmd_read` (/latest /tim /stats); shared types in `cmd_base`.
+`feeds` (/start /help /feeds /subscribe /unsubscribe), `sections`, `filters` (/filters /include
+/exclude /clear), `settings` (/pause /resume /stop /lang /quiet /digest /urgent /edits) and
+`read` (/latest /tim /stats). They import `base` (shared types, the `CommandStore` protocol,
+keyword and token helpers) and `text`, never each other; this module composes them.
 """
 
 from __future__ import annotations
@@ -27,18 +28,20 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import UTC, datetime
 
-from bot.store.db import Store
 from bot.telegram.commands.base import (
     CALLBACK_DATA_MAX_BYTES,
     PUBLIC_COMMANDS,
     Button,
     Call,
     CommandContext,
-    FeedInfo,
+    CommandStore,
     Reply,
+    button_token,
+    hash_token,
+    merge_filters,
 )
-from bot.telegram.commands.feeds import FEED_ACTIONS, FeedCommands, button_token, hash_token
-from bot.telegram.commands.filters import FilterCommands, merge_filters
+from bot.telegram.commands.feeds import FEED_ACTIONS, FeedCommands
+from bot.telegram.commands.filters import FilterCommands
 from bot.telegram.commands.read import LATEST_DEFAULT, LATEST_MAX, SEARCH_ACTION, ReadCommands
 from bot.telegram.commands.sections import (
     SECTION_ACTIONS,
@@ -49,14 +52,15 @@ from bot.telegram.commands.sections import (
     without_sections,
 )
 from bot.telegram.commands.settings import SettingsCommands
+from bot.telegram.feedinfo import FeedInfo
 from bot.telegram.ratelimit import RateLimiter, Verdict
 from bot.telegram.texts import LANGUAGES, pick_language, t
 
 __all__ = [
     "CALLBACK_DATA_MAX_BYTES", "LATEST_DEFAULT", "LATEST_MAX", "PUBLIC_COMMANDS", "Button",
-    "CommandContext", "Commands", "FeedInfo", "RateLimiter", "Reply", "Verdict", "button_token",
-    "chosen_sections", "may_change_settings", "merge_filters", "section_data", "section_token",
-    "without_sections",
+    "CommandContext", "CommandStore", "Commands", "FeedInfo", "RateLimiter", "Reply", "Verdict",
+    "button_token", "chosen_sections", "may_change_settings", "merge_filters", "section_data",
+    "section_token", "without_sections",
 ]  # fmt: skip
 
 COMMANDS_PER_MINUTE = 10
@@ -72,7 +76,7 @@ class Commands(FeedCommands, SectionCommands, FilterCommands, SettingsCommands, 
 
     def __init__(
         self,
-        store: Store,
+        store: CommandStore,
         feeds: Mapping[str, FeedInfo],
         *,
         default_feeds: Sequence[str] = (),

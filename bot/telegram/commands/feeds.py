@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
 from bot.telegram.commands.base import (
-    CALLBACK_DATA_MAX_BYTES,
     PUBLIC_COMMANDS,
     Button,
     Call,
     CommandBase,
     Reply,
+    button_token,
 )
 from bot.telegram.commands.text import BUTTON_TITLE_CHARS, esc, fit, shorten
 from bot.telegram.texts import Html, t
@@ -112,15 +111,3 @@ class FeedCommands(CommandBase):
         removed = self.store.unsubscribe(call.chat_id, found)
         key = "unsubscribed" if removed else "not_subscribed"
         return Reply(t(call.lang, key, title=self._title(found)))
-
-
-def button_token(feed_id: str) -> str:
-    """The feed id if it fits in callback data, else a stable hash of it (`#` + 16 hex)."""
-    if len(f"uns:{feed_id}".encode()) <= CALLBACK_DATA_MAX_BYTES and not feed_id.startswith("#"):
-        return feed_id
-    return hash_token(feed_id)
-
-
-def hash_token(text: str, hex_digits: int = 16) -> str:
-    """`#` and the first `hex_digits` of the text's SHA-256."""
-    return "#" + hashlib.sha256(text.encode()).hexdigest()[:hex_digits]

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
 from typing import Literal
 
 from bot import filters
 from bot.errors import KeywordError
 from bot.model import KeywordFilter
-from bot.telegram.commands.base import Call, CommandBase, Reply
-from bot.telegram.commands.text import fit, shorten
+from bot.telegram.commands.base import (
+    KEYWORD_SEPARATORS,
+    Call,
+    CommandBase,
+    Reply,
+    keyword_problem,
+    with_keywords,
+)
+from bot.telegram.commands.text import fit, keyword_list
 from bot.telegram.texts import t
-
-KEYWORDS_SHOWN_CHARS = 1000  # 50 keywords of 100 chars would not fit in one message
-KEYWORD_SEPARATORS = re.compile(r"[,;\n\r]")  # as in filters.parse_keywords, to explain errors
 
 
 class FilterCommands(CommandBase):
@@ -92,58 +94,6 @@ class FilterCommands(CommandBase):
         if not shown:
             return t(call.lang, "filters_none")
         return fit([t(call.lang, "filters_header"), *shown], "\n\n")
-
-
-def merge_filters(chat_wide: KeywordFilter, per_feed: KeywordFilter) -> KeywordFilter:
-    """Chat-wide and per-feed phrases together."""
-    return KeywordFilter(
-        include=_unique(chat_wide.include + per_feed.include),
-        exclude=_unique(chat_wide.exclude + per_feed.exclude),
-    )
-
-
-def with_keywords(
-    kf: KeywordFilter, side: Literal["include", "exclude"], added: Sequence[str]
-) -> KeywordFilter:
-    """`kf` with `added` on `side` and off the other side (a phrase can't be both)."""
-    gone = {filters.fold(k) for k in added}
-    if side == "include":
-        include = _unique((*kf.include, *added))
-        exclude = tuple(k for k in kf.exclude if filters.fold(k) not in gone)
-    else:
-        include = tuple(k for k in kf.include if filters.fold(k) not in gone)
-        exclude = _unique((*kf.exclude, *added))
-    return KeywordFilter(include=include, exclude=exclude)
-
-
-def keyword_problem(lang: str, text: str, error: KeywordError) -> str:
-    """The reader's-language version of what parse_keywords refused."""
-    pieces = [" ".join(p.split()) for p in KEYWORD_SEPARATORS.split(text)]
-    if any(len(p) > filters.MAX_KEYWORD_LENGTH for p in pieces):
-        return t(lang, "keyword_too_long", limit=filters.MAX_KEYWORD_LENGTH)
-    if any(p and not filters.fold(p) for p in pieces):
-        return t(lang, "keyword_no_letters")
-    if len({filters.fold(p) for p in pieces if p}) > filters.MAX_KEYWORDS:
-        return t(lang, "keyword_too_many", limit=filters.MAX_KEYWORDS)
-    return t(lang, "keyword_error", error=error.message)
-
-
-def keyword_list(keywords: Sequence[str]) -> str:
-    """The phrases comma-separated, cut to KEYWORDS_SHOWN_CHARS."""
-    text = ", ".join(keywords)
-    return shorten(text, KEYWORDS_SHOWN_CHARS)
-
-
-def _unique(keywords: tuple[str, ...]) -> tuple[str, ...]:
-    """The phrases without those that fold to one seen before."""
-    seen: set[str] = set()
-    kept: list[str] = []
-    for keyword in keywords:
-        key = filters.fold(keyword)
-        if key not in seen:
-            seen.add(key)
-            kept.append(keyword)
-    return tuple(kept)
 
 
 def _filter_block(lang: str, title: str, kf: KeywordFilter) -> str:

@@ -14,8 +14,15 @@ from bot import filters
 from bot.errors import KeywordError
 from bot.model import DEFAULT_TIMEZONE, FeedHealth, Item
 from bot.search import MAX_PHRASES, MAX_QUERY_CHARS, SCAN_LIMIT, folded, parse_query
-from bot.telegram.commands.base import Button, Call, CommandBase, Reply
-from bot.telegram.commands.filters import KEYWORD_SEPARATORS, keyword_problem, merge_filters
+from bot.telegram.commands.base import (
+    KEYWORD_SEPARATORS,
+    Button,
+    Call,
+    CommandBase,
+    Reply,
+    keyword_problem,
+    merge_filters,
+)
 from bot.telegram.commands.text import MESSAGE_BUDGET, esc, fit, link, shorten, zone
 from bot.telegram.texts import t
 

@@ -10,9 +10,17 @@ from urllib.parse import quote
 
 from bot import filters
 from bot.model import KeywordFilter
-from bot.telegram.commands.base import CALLBACK_DATA_MAX_BYTES, Button, Call, CommandBase, Reply
-from bot.telegram.commands.feeds import button_token, hash_token
-from bot.telegram.commands.filters import merge_filters, with_keywords
+from bot.telegram.commands.base import (
+    CALLBACK_DATA_MAX_BYTES,
+    Button,
+    Call,
+    CommandBase,
+    Reply,
+    button_token,
+    hash_token,
+    merge_filters,
+    with_keywords,
+)
 from bot.telegram.commands.text import BUTTON_TITLE_CHARS, esc, fit, link, shorten
 from bot.telegram.texts import Html, t
 

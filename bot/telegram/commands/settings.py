@@ -8,9 +8,8 @@ from bot import filters
 from bot.errors import KeywordError
 from bot.model import ChatSettings
 from bot.telegram import digest
-from bot.telegram.commands.base import Call, CommandBase, Reply
-from bot.telegram.commands.filters import keyword_list, keyword_problem
-from bot.telegram.commands.text import shorten
+from bot.telegram.commands.base import Call, CommandBase, Reply, keyword_problem
+from bot.telegram.commands.text import keyword_list, shorten
 from bot.telegram.digest import format_clock
 from bot.telegram.texts import LANGUAGES, t
 

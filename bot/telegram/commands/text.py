@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.model import DEFAULT_TIMEZONE
 
 BUTTON_TITLE_CHARS = 40
+KEYWORDS_SHOWN_CHARS = 1000  # 50 keywords of 100 chars would not fit in one message
 MESSAGE_BUDGET = 3800  # visible chars, under Telegram's 4096
 _TAG = re.compile(r"<[^>]*>")
 
@@ -53,3 +54,9 @@ def link(url: str, text: str) -> str:
     if url.startswith(("https://", "http://")):
         return f'<a href="{esc(url)}">{esc(text)}</a>'
     return esc(text)
+
+
+def keyword_list(keywords: Sequence[str]) -> str:
+    """The phrases comma-separated, cut to KEYWORDS_SHOWN_CHARS."""
+    text = ", ".join(keywords)
+    return shorten(text, KEYWORDS_SHOWN_CHARS)
