@@ -44,10 +44,7 @@ RULE_EXCEPTIONS = {
     ("bot.config", "bot.source.dom"):
         "recipes' selectors are checked by the same CSS compiler that runs them",
 }
-SIDEWAYS_EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("bot.telegram.commands.base", "bot.store.db"): "being replaced by a Protocol (issue 11)",
-    ("bot.telegram.commands.dispatch", "bot.store.db"): "being replaced by a Protocol (issue 11)",
-}
+SIDEWAYS_EXCEPTIONS: dict[tuple[str, str], str] = {}
 # (module, function) -> the measured reason an import waits until the function runs
 LATE_IMPORTS: dict[tuple[str, str], str] = {}
 
@@ -133,6 +130,20 @@ def test_wings_never_import_each_other_sideways() -> None:
     assert found <= set(SIDEWAYS_EXCEPTIONS), sorted(found - set(SIDEWAYS_EXCEPTIONS))
     stale = set(SIDEWAYS_EXCEPTIONS) - found
     assert not stale, f"no longer needed, remove: {sorted(stale)}"
+
+
+def test_command_groups_import_only_the_shared_command_modules() -> None:
+    """The /command mixins share `base` and `text`; only `dispatch` composes them."""
+    shared = {"bot.telegram.commands.base", "bot.telegram.commands.text"}
+    found = set()
+    for name, tree in MODULES.items():
+        if not name.startswith("bot.telegram.commands.") or name.endswith(".dispatch"):
+            continue
+        for imported in all_imports(tree):
+            module = ".".join(imported.split(".")[:4])
+            if module.startswith("bot.telegram.commands.") and module not in shared | {name}:
+                found.add((name, module))
+    assert not found, sorted(found)
 
 
 def test_value_and_rule_modules_import_no_wing() -> None:
