@@ -300,6 +300,7 @@ class SectionEntry(_Strict):
 class RecipeFile(_Strict):
     title: str = Field(min_length=1)
     url: str | tuple[str, ...] | None = None  # with [[section]]: the base of relative URLs
+    feed: str | None = None  # an RSS/Atom/JSON Feed URL, read instead of scraping a page
     section: tuple[SectionEntry, ...] = ()
     language: str = "vi"
     timezone: str = DEFAULT_TIMEZONE
@@ -330,12 +331,28 @@ class RecipeFile(_Strict):
             raise ValueError(message) from None
         return value
 
+    @field_validator("feed")
+    @classmethod
+    def _feed_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"{_show(value)} is not an http(s) URL (write https://site/rss.xml)")
+        return value
+
     @model_validator(mode="after")
     def _listing_pages(self) -> RecipeFile:
+        if self.feed is not None:
+            clash = [key for key, value in (("url", self.url), ("list", self.list),
+                                             ("section", self.section)) if value]
+            if clash:
+                raise ValueError(
+                    f"feed: a feed recipe has no {clash[0]} (remove {clash[0]}, or remove feed "
+                    "to scrape a page)"
+                )
+            return self
         if self.url is None and not self.section:
             raise ValueError(
-                'no URL given (write url = "https://site/list", or [[section]] tables with '
-                "name and url)"
+                'no URL given (write url = "https://site/list", feed = "https://site/rss.xml", or '
+                "[[section]] tables with name and url)"
             )
         if self.section and not (self.url is None or isinstance(self.url, str)):
             raise ValueError(
@@ -427,7 +444,9 @@ def sections_of(parsed: RecipeFile) -> tuple[Section, ...]:
 
 def _to_recipe(feed_id: str, parsed: RecipeFile, path: Path) -> Recipe:
     sections = sections_of(parsed)
-    if sections:
+    if parsed.feed is not None:
+        urls: tuple[str, ...] = (parsed.feed,)
+    elif sections:
         urls = tuple(section.url for section in sections)
     else:
         urls = (parsed.url,) if isinstance(parsed.url, str) else tuple(parsed.url or ())
@@ -470,6 +489,7 @@ def _to_recipe(feed_id: str, parsed: RecipeFile, path: Path) -> Recipe:
         max_items=parsed.max_items,
         path=path,
         sections=sections,
+        feed=parsed.feed is not None,
     )
 
 

@@ -75,6 +75,7 @@ class Recipe:
     max_items: int = 50  # items kept in the published feed
     path: Path | None = None  # where the recipe was loaded from, for error messages
     sections: tuple[Section, ...] = ()  # named listing pages; then `urls` are their URLs in order
+    feed: bool = False  # `urls` are RSS/Atom/JSON feeds to read, not pages to scrape
 
 
 @dataclass(frozen=True)

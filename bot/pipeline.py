@@ -52,6 +52,7 @@ from bot.publish.render import (
 )
 from bot.source import dom, scrape
 from bot.source.detect import detect
+from bot.source.feeds import read_feed
 from bot.source.fetch import next_delay
 from bot.store.db import Store
 
@@ -316,7 +317,11 @@ def combine(found: Sequence[Listing]) -> Listing:
 
 
 def scrape_page(page: FetchResult, recipe: Recipe, now: datetime) -> Listing:
-    """One page's items in page order: the recipe's rules, else (when allowed) auto-detection."""
+    """One page's items in page order: the recipe's rules, else (when allowed) auto-detection.
+    A feed recipe's page is a feed, read as one."""
+    if recipe.feed:
+        result = read_feed(page, recipe, now)
+        return Listing(result.items, result.warnings)
     _check_html(page, recipe)
     html = dom.decode_html(page.body, page.content_type)
     if recipe.rules is None:
