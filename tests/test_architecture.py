@@ -31,6 +31,7 @@ THIRD_PARTY = {
     "httpx": "bot.source.fetch",
     "pydantic": "bot.config",
     "nh3": "bot.publish.render",
+    "feedparser": "bot.source.feeds",
     "starlette": "bot.publish.web",
     "uvicorn": "bot.publish.web",
     "prometheus_client": "bot.publish.web",
