@@ -271,8 +271,11 @@ class ListSection(_Strict):
         return value
 
 
+AUTO_CONTENT = "auto"  # [article] content: the main text, found without selectors
+
+
 class ArticleSection(_Strict):
-    content: Selector | None = None
+    content: Selector | None = None  # a selector, or "auto"
     date: Selector | None = None
     author: Selector | None = None
     image: Selector | None = None
@@ -469,8 +472,10 @@ def _to_recipe(feed_id: str, parsed: RecipeFile, path: Path) -> Recipe:
     article = None
     if parsed.article is not None:
         a = parsed.article
+        auto = a.content is not None and a.content.strip() == AUTO_CONTENT
         article = ArticleRules(
-            content=parse_pick(a.content),
+            content=None if auto else parse_pick(a.content),
+            content_auto=auto,
             date=parse_pick(a.date),
             author=parse_pick(a.author),
             image=parse_pick(a.image),

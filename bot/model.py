@@ -48,6 +48,7 @@ class ArticleRules:
     author: Pick | None = None
     image: Pick | None = None
     title: Pick | None = None
+    content_auto: bool = False  # `content = "auto"`: the main text, found without selectors
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ THIRD_PARTY = {
     "pydantic": "bot.config",
     "nh3": "bot.publish.render",
     "feedparser": "bot.source.feeds",
+    "readability": "bot.source.readable",
     "starlette": "bot.publish.web",
     "uvicorn": "bot.publish.web",
     "prometheus_client": "bot.publish.web",
