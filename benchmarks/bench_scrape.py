@@ -7,7 +7,9 @@ decoding (`dom.decode_html`), parsing, selecting, dates and ids. The floor (`par
 any scraper must do at least: `lxml.html.fromstring` of the bytes, then the recipe's own CSS
 selectors (precompiled once) for the items and, in each item, for each of its fields. `ratio` =
 scrape / floor, interleaved so both see the same load; `parse ms` (the parse alone) and
-`bs4 ms` (BeautifulSoup+lxml) are for scale.
+`bs4 ms` (BeautifulSoup+lxml) are for scale. Then why bot/ scrapes with lxml + cssselect: one
+extraction (title and date of the real listing's 20 items) done with both libraries, interleaved
+(README.md cites the ratio).
 
 Pages: every recipe fixture in tests/fixtures/<feed>/ and the real gov.vn listings in
 tests/fixtures/realpages/capstone2/ (with the selectors benchmarks/peers-baseline.md gave
@@ -96,6 +98,27 @@ def scrape_or_none(page: FetchResult, recipe: Recipe) -> object:
         return None
 
 
+def extraction_vs_bs4(runs: int) -> None:
+    """Title and date of every item of the real listing: lxml + cssselect (precompiled, as
+    bot.source.dom does) against BeautifulSoup with the lxml parser and soupsieve."""
+    body = REAL_PAGE.read_bytes()
+    item, title, date = "div.asset-abstract", "h3.asset-title > a", "div.assetPublishDate"
+    compiled = CSSSelector(item), CSSSelector(title), CSSSelector(date)
+
+    def with_lxml() -> list[tuple[str, str]]:
+        rows = compiled[0](lxml.html.fromstring(body))
+        return [(compiled[1](r)[0].text_content(), compiled[2](r)[0].text_content()) for r in rows]
+
+    def with_bs4() -> list[tuple[str, str]]:
+        rows = bs4.BeautifulSoup(body, "lxml").select(item)
+        return [(r.select_one(title).get_text(), r.select_one(date).get_text()) for r in rows]
+
+    assert len(with_lxml()) == len(with_bs4()) == 20
+    med = interleaved_ms({"lxml": with_lxml, "bs4": with_bs4}, runs)
+    print(f"title+date of the real listing's 20 items: lxml+cssselect {med['lxml']:.2f} ms, "
+          f"BeautifulSoup(lxml)+soupsieve {med['bs4']:.2f} ms, x{med['bs4'] / med['lxml']:.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20 if QUICK else 60)
@@ -125,6 +148,7 @@ def main() -> None:
               f"{soup['bs4']:>7.2f}")  # fmt: skip
     print(f"median ratio scrape / (parse + select): {statistics.median(ratios):.2f}; "
           "scrape = check + decode + parse + select + dates + ids")
+    extraction_vs_bs4(max(10, args.runs // 2))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS: {peak:.1f} MiB")
     assert real is not None

@@ -2,6 +2,7 @@
 
 Usage: newsbot [--config PATH] [--debug] COMMAND ...
 
+    init [DIR] [--force]        write config.toml and feeds/ (the shipped recipes) into DIR
     run                         the daemon: poll on schedule, serve feeds, run the Telegram bot
     demo                        the daemon offline, against a simulated news site
     poll [FEED ...] [--dry-run] fetch now, store, publish; print the new items
@@ -32,8 +33,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot import __version__, app, demo
-from bot.config import Config, find_config, load_config, load_recipe, load_recipes
+from bot import __version__, app, demo, starter
+from bot.config import (
+    Config,
+    find_config,
+    load_config,
+    load_recipe,
+    load_recipes,
+    missing_config_hint,
+)
 from bot.errors import ConfigError, NewsbotError
 from bot.logs import redact, setup_logging
 from bot.model import FeedHealth, FetchResult, Item, PollReport, Recipe
@@ -87,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     def command(name: str, text: str) -> argparse.ArgumentParser:
         return commands.add_parser(name, help=text, description=text, parents=[common])
+
+    init = command("init", "write config.toml and feeds/ (the shipped recipes) into a folder")
+    init.add_argument("folder", nargs="?", type=Path, default=Path("."), metavar="DIR",
+                      help="where to write them (default: the current folder)")
+    init.add_argument("--force", action="store_true", help="overwrite files already there")
+    init.set_defaults(handler=cmd_init)
 
     run = command("run", "poll on schedule, serve feeds, run the Telegram bot")
     _add_init(run)
@@ -147,6 +161,18 @@ def _add_json(parser: argparse.ArgumentParser) -> None:
 
 
 # --- commands ----------------------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Write the example config and the shipped recipes into a folder."""
+    folder: Path = args.folder
+    written = starter.write_starter(folder, force=args.force)
+    for path in written:
+        print(f"wrote {path}")
+    where = "" if folder.resolve() == Path.cwd().resolve() else f"cd {folder} && "
+    print(f"next: edit config.toml if you like, then `{where}newsbot run` "
+          "(feeds on http://localhost:8080/)")
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -343,7 +369,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 def _config(args: argparse.Namespace, *, daemon: bool = False) -> Config:
     path, notice = find_config(args.config, os.environ)
-    config = load_config(path)
+    config = load_config(path, missing_hint=missing_config_hint(args.config, os.environ))
     # One-shot commands print their results; routine log lines would only bury them.
     quiet = "DEBUG" if args.debug else (config.log_level if daemon else "ERROR")
     setup_logging(quiet)

@@ -207,10 +207,22 @@ def find_config(cli_path: str | None, environ: Mapping[str, str]) -> tuple[Path,
     return default, None
 
 
-def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
+def missing_config_hint(cli_path: str | None, environ: Mapping[str, str]) -> str:
+    """What to do when the chosen config file does not exist, by who chose it."""
+    if cli_path:
+        return "check the path given to --config"
+    if environ.get(CONFIG_ENV):
+        return f"check ${CONFIG_ENV}, or unset it"
+    return "run `newsbot init` to write config.toml and feeds/ here, or give --config PATH"
+
+
+def load_config(
+    path: Path, environ: Mapping[str, str] | None = None, *, missing_hint: str = ""
+) -> Config:
     """Read and validate a config file; secrets from the environment win over the file."""
     environ = os.environ if environ is None else environ
-    raw = _read_toml(path, ConfigError, hint="copy config.example.toml to config.toml")
+    hint = missing_hint or missing_config_hint(None, environ)
+    raw = _read_toml(path, ConfigError, hint=hint)
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:

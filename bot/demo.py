@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot import shipped
 from bot.app import Daemon
 from bot.config import (
     Config,
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 
 EVERY_ENV = "NEWSBOT_DEMO_EVERY"  # seconds between two new articles (default 8)
 DEFAULT_EVERY = 8.0
-RECIPE = Path(__file__).resolve().parent.parent / "feeds" / "haiphong.toml"
+RECIPE = shipped.recipe("haiphong")  # the markup the simulated site imitates
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 HEADLINES = (
     "Hải Phòng khởi công cầu Nguyễn Trãi mới bắc qua sông Cấm",

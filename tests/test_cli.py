@@ -328,6 +328,62 @@ def test_a_missing_config_is_one_line(cli: Cli) -> None:
     err = cli.capsys.readouterr().err
 
     assert code == 1 and err.count("\n") == 1 and "nowhere.toml: file not found" in err
+    # a path was given: the fix is the path, not copying the example
+    assert err.rstrip().endswith("(check the path given to --config)"), err
+    assert "config.example.toml" not in err
+
+
+def test_a_missing_config_from_the_environment_names_the_variable(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSBOT_CONFIG", str(cli.tmp / "nowhere.toml"))
+    cli.capsys.readouterr()
+    code = main(["feeds"])
+    err = cli.capsys.readouterr().err
+
+    assert code == 1 and err.count("\n") == 1
+    assert "nowhere.toml: file not found (check $NEWSBOT_CONFIG, or unset it)" in err
+
+
+def test_no_config_here_points_to_init(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    empty = cli.tmp / "empty"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    monkeypatch.delenv("NEWSBOT_CONFIG", raising=False)
+    cli.capsys.readouterr()
+    code = main(["feeds"])
+    err = cli.capsys.readouterr().err
+
+    assert code == 1
+    assert err == ("newsbot: error: config.toml: file not found (run `newsbot init` to write "
+                   "config.toml and feeds/ here, or give --config PATH)\n")  # fmt: skip
+
+
+def test_init_writes_the_shipped_files_then_refuses_to_overwrite(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(cli.tmp)
+    cli.capsys.readouterr()
+    assert main(["init", "site"]) == 0
+    site = cli.tmp / "site"
+    assert (site / "config.toml").read_bytes() == (ROOT / "config.example.toml").read_bytes()
+    assert sorted(p.name for p in (site / "feeds").iterdir()) == sorted(
+        p.name for p in (ROOT / "feeds").glob("*.toml")
+    )
+    (site / "config.toml").write_text("# mine\n")
+    cli.capsys.readouterr()
+    assert main(["init", "site"]) == 1
+    assert "already there, nothing written (newsbot init --force overwrites them)" in (
+        cli.capsys.readouterr().err
+    )
+    assert (site / "config.toml").read_text() == "# mine\n"  # untouched
+    assert main(["init", "site", "--force"]) == 0
+    assert (site / "config.toml").read_bytes() == (ROOT / "config.example.toml").read_bytes()
+    # the folder it wrote is one `newsbot feeds` runs in
+    monkeypatch.chdir(site)
+    cli.capsys.readouterr()
+    assert main(["feeds"]) == 0
+    assert "haiphong" in cli.capsys.readouterr().out
 
 
 # --- check -------------------------------------------------------------------------------------
