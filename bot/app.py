@@ -375,6 +375,7 @@ def fetch_policy(config: Config) -> FetchPolicy:
         max_bytes=config.fetch.max_bytes,
         min_host_gap=config.fetch.min_host_gap.total_seconds(),
         respect_robots=config.fetch.respect_robots,
+        allow_private=config.fetch.allow_private,
     )
     if config.fetch.user_agent:
         policy = replace(policy, user_agent=config.fetch.user_agent)

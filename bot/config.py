@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.addresses import parse_allow_entry
 from bot.errors import ConfigError, RecipeError
 from bot.filters import fold
 from bot.model import DEFAULT_TIMEZONE, ArticleRules, ListRules, Pick, Recipe, Section
@@ -41,6 +42,12 @@ _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 WEBHOOK_SECRET_RULE = "1 to 256 characters of A-Z, a-z, 0-9, _ and -"
 CONFIG_ENV = "NEWSBOT_CONFIG"
 FEED_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+RESERVED_FEED_IDS = frozenset({"all"})  # /feeds/all.xml is every feed together (ALL_FEED)
+MAX_DURATION = timedelta(days=3650)  # beyond ten years a duration is a typo (and 1e20 s overflows)
+MIN_FETCH_TIMEOUT = timedelta(seconds=1)
+MAX_FETCH_TIMEOUT = timedelta(minutes=10)
+MAX_USER_AGENT = 256
+_PRINTABLE_ASCII = re.compile(r"^[\x20-\x7e]*$")  # a header value: no CR/LF, nothing to smuggle
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
 
 
@@ -49,15 +56,24 @@ def parse_duration(value: object) -> timedelta:
     if isinstance(value, timedelta):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        _check_not_too_long(value, float(value))  # inf and 1e20 would overflow timedelta
         return timedelta(seconds=value)
     match = _DURATION.match(value) if isinstance(value, str) and value.strip() else None
     if not match or not any(match.groups()):
         raise ValueError(f"{_show(value)} is not a duration (write 10m, 1h30m)")
     days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    _check_not_too_long(value, ((days * 24 + hours) * 60 + minutes) * 60.0 + seconds)
     duration = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
     if not duration:
         raise ValueError(f"{_show(value)} is zero; a duration must be positive (write 10m, 1h30m)")
     return duration
+
+
+def _check_not_too_long(value: object, seconds: float) -> None:
+    if not seconds <= MAX_DURATION.total_seconds():
+        raise ValueError(
+            f"{_show(value)} is too long: at most {MAX_DURATION.days}d (write 10m, 1h30m, 2d)"
+        )
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
@@ -84,6 +100,9 @@ class ServerConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     public_url: str = "http://localhost:8080"
+    # /metrics: "local" answers clients on this machine only (not through a proxy), "public"
+    # anyone who reaches the port, "off" nobody.
+    metrics: Literal["local", "off", "public"] = "local"
 
     @field_validator("public_url")
     @classmethod
@@ -99,6 +118,41 @@ class FetchConfig(_Strict):
     min_host_gap: Duration = timedelta(seconds=1)
     respect_robots: bool = True
     user_agent: str = ""  # empty: newsbot/<version>
+    # Non-public addresses a recipe on the internet may still reach (an intranet site):
+    # networks like "10.1.2.0/24", host names like "intranet.example".
+    allow_private: tuple[str, ...] = ()
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout_bounds(cls, value: timedelta) -> timedelta:
+        if not MIN_FETCH_TIMEOUT <= value <= MAX_FETCH_TIMEOUT:
+            raise ValueError(
+                f"{value.total_seconds():g} s is out of bounds: a page gets 1s to 10m to arrive "
+                "(write 30s)"
+            )
+        return value
+
+    @field_validator("user_agent")
+    @classmethod
+    def _one_header_line(cls, value: str) -> str:
+        if not _PRINTABLE_ASCII.match(value) or len(value) > MAX_USER_AGENT:
+            raise ValueError(
+                f"{value[:40]!r} is not a usable User-Agent: write one line of at most "
+                f"{MAX_USER_AGENT} printable ASCII characters, no line breaks (e.g. "
+                '"newsbot (+https://example.vn/contact)")'
+            )
+        return value
+
+    @field_validator("allow_private")
+    @classmethod
+    def _allow_entries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            try:
+                parse_allow_entry(entry)
+            except ValueError as exc:
+                example = '["10.1.2.0/24", "intranet.example"]'
+                raise ValueError(f"{exc} (write e.g. {example})") from None
+        return value
 
 
 class TelegramConfig(_Strict):
@@ -405,6 +459,11 @@ def load_recipe(path: Path) -> Recipe:
         raise RecipeError(
             f"{path}: {feed_id!r} is not a usable feed id",
             hint="name the file with lower-case letters, digits, - or _ (e.g. feeds/haiphong.toml)",
+        )
+    if feed_id in RESERVED_FEED_IDS:
+        raise RecipeError(
+            f"{path}: {feed_id!r} is reserved: /feeds/{feed_id}.xml is every feed together",
+            hint=f"rename the file, e.g. feeds/{feed_id}-news.toml",
         )
     raw = _read_toml(path, RecipeError, hint="see README.md, 'Writing a recipe'")
     try:

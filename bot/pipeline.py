@@ -68,7 +68,12 @@ UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # NUL bytes are text th
 
 
 class PageFetcher(Protocol):
-    async def fetch(self, url: str, cache: CacheHeaders | None = None) -> FetchResult: ...
+    """Fetches `url` for the recipe whose URLs are `recipe_urls` (bot.source.fetch.Fetcher):
+    which addresses it may reach depends on them."""
+
+    async def fetch(
+        self, url: str, cache: CacheHeaders | None = None, *, recipe_urls: Sequence[str] = ()
+    ) -> FetchResult: ...
 
 
 Route = Callable[[Item], Iterable[tuple[int, str | None]]]
@@ -235,10 +240,10 @@ async def fetch_pages(
     # Validators are kept for one URL only: a multi-page recipe re-reads every page each poll,
     # except a sectioned one, whose main page keeps them.
     conditional = cache if len(recipe.urls) == 1 or sections else None
-    pages = [await fetcher.fetch(recipe.urls[0], conditional)]
+    pages = [await fetcher.fetch(recipe.urls[0], conditional, recipe_urls=recipe.urls)]
     for url in recipe.urls[1:]:
         try:
-            pages.append(await fetcher.fetch(url))
+            pages.append(await fetcher.fetch(url, recipe_urls=recipe.urls))
         except FetchError as exc:
             if not sections:
                 raise
@@ -405,7 +410,7 @@ async def page_back_to_known(
             break
         visited.add(url)
         try:
-            page = await deps.fetcher.fetch(url)
+            page = await deps.fetcher.fetch(url, recipe_urls=recipe.urls)
             more = scrape_page(page, recipe, now)
             if sections := live_sections(recipe):  # the last section's next pages
                 more = in_section(more, sections[-1].section_id)
@@ -453,7 +458,7 @@ async def enrich_new_items(
 
 async def _enrich(item: Item, recipe: Recipe, fetcher: PageFetcher, now: datetime) -> Item:
     try:
-        page = await fetcher.fetch(item.url)
+        page = await fetcher.fetch(item.url, recipe_urls=recipe.urls)
     except FetchError as exc:
         # The listing already gave title and link: an unreachable article must not block the item.
         log.info("%s: article %s not fetched: %s", recipe.feed_id, item.url, exc)

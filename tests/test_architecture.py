@@ -29,6 +29,7 @@ THIRD_PARTY = {
     "cssselect": "bot.source.dom",
     "charset_normalizer": "bot.source.dom",
     "httpx": "bot.source.fetch",
+    "httpcore": "bot.source.connect",  # resolve, check and connect in one step (SSRF guard)
     "pydantic": "bot.config",
     "nh3": "bot.publish.render",
     "feedparser": "bot.source.feeds",

@@ -5,7 +5,9 @@ naming the URL and what went wrong. Every fetch is bounded: a total deadline (ht
 per read, so a server dripping a byte at a time would otherwise hold a fetch for minutes), a cap on
 the decoded body (a gzip bomb stops at max_bytes, memory stays small), at most max_redirects hops
 (http and https only, never https -> http). Per host: one request at a time, min_host_gap between
-fetches, robots.txt honoured and cached.
+fetches, robots.txt honoured and cached. Every connection, at every redirect hop, goes only to an
+address bot.addresses allows (resolved, checked and connected in bot.source.connect): a public
+page cannot make newsbot fetch from this machine or its network.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import random
 import re
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,8 +33,10 @@ from urllib.robotparser import RobotFileParser
 import httpx
 
 from bot import __version__
+from bot.addresses import AddressRefused, Allowance, url_categories
 from bot.errors import FetchError
 from bot.model import CacheHeaders, FetchResult
+from bot.source.connect import Resolver, guarded_pool, system_resolver
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +64,7 @@ class FetchPolicy:
     min_host_gap: float = 1.0  # between two fetches from one host
     respect_robots: bool = True
     robots_ttl: float = 6 * 3600
+    allow_private: tuple[str, ...] = ()  # networks and host names besides the recipe's own
 
 
 DEFAULT_POLICY = FetchPolicy()
@@ -84,10 +89,12 @@ class _CachedRobots:
 
 @dataclass
 class _Visit:
-    """State of one fetch: hosts it already talked to, and its deadline."""
+    """State of one fetch: hosts it already talked to, its deadline, and the client (whose
+    connections go only where this fetch may go)."""
 
     timeout: asyncio.Timeout
     seconds: float
+    client: httpx.AsyncClient
     hosts: set[str] = field(default_factory=set)
 
     def start_deadline(self) -> None:
@@ -97,7 +104,11 @@ class _Visit:
 
 
 class Fetcher:
-    """Fetches pages with one shared httpx client; `aclose()` when done."""
+    """Fetches pages with shared httpx clients (one per allowance); `aclose()` when done.
+
+    `resolver` turns host names into addresses (the system's by default); a `transport` replaces
+    the network altogether (tests), and with it the address checks.
+    """
 
     def __init__(
         self,
@@ -105,19 +116,14 @@ class Fetcher:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
+        resolver: Resolver = system_resolver,
     ) -> None:
         self.policy = policy
         self._clock = clock
-        self._client = httpx.AsyncClient(
-            transport=transport,
-            follow_redirects=False,  # followed by hand: hop cap, scheme checks, robots per hop
-            timeout=httpx.Timeout(policy.read_timeout, connect=policy.connect_timeout),
-            headers={
-                "User-Agent": policy.user_agent,
-                "Accept": ACCEPT,
-                "Accept-Encoding": "gzip, deflate",  # decoded by hand to bound memory
-            },
-        )
+        self._transport = transport
+        self._resolver = resolver
+        Allowance.build(policy.allow_private, frozenset())  # a bad entry fails here, not later
+        self._clients: dict[frozenset[str], httpx.AsyncClient] = {}
         self._host_locks: dict[str, asyncio.Lock] = {}
         self._host_done_at: dict[str, float] = {}
         self._robots: dict[str, _CachedRobots] = {}
@@ -136,11 +142,26 @@ class Fetcher:
 
     async def aclose(self) -> None:
         """Close the connections."""
-        await self._client.aclose()
+        clients = list(self._clients.values())
+        self._clients.clear()
+        for client in clients:
+            await client.aclose()
 
-    async def fetch(self, url: str, cache: CacheHeaders | None = None) -> FetchResult:
-        """GET `url` (conditionally when `cache` has validators); raise FetchError on failure."""
-        visit = _Visit(asyncio.timeout(None), self.policy.deadline)
+    async def fetch(
+        self,
+        url: str,
+        cache: CacheHeaders | None = None,
+        *,
+        recipe_urls: Sequence[str] = (),
+    ) -> FetchResult:
+        """GET `url` (conditionally when `cache` has validators); raise FetchError on failure.
+
+        `recipe_urls`: the URLs of the recipe this fetch is for (default: `url` itself). A
+        non-public address is reached only in a category one of them is written in, or through
+        policy.allow_private.
+        """
+        client = self._client_for(url_categories(recipe_urls or (url,)))
+        visit = _Visit(asyncio.timeout(None), self.policy.deadline, client)
         try:
             async with visit.timeout:
                 answer = await self._get_following(
@@ -154,6 +175,29 @@ class Fetcher:
                 hint="the site is too slow; newsbot will retry with backoff",
             ) from None
         return _result(answer, cache)
+
+    def _client_for(self, categories: frozenset[str]) -> httpx.AsyncClient:
+        """The client for fetches allowed `categories`: connections are never shared with
+        fetches allowed less."""
+        key = frozenset() if self._transport is not None else categories
+        client = self._clients.get(key)
+        if client is None:
+            transport = self._transport or _GuardedTransport(
+                Allowance.build(self.policy.allow_private, categories), self._resolver
+            )
+            client = self._clients[key] = httpx.AsyncClient(
+                transport=transport,
+                follow_redirects=False,  # followed by hand: hop cap, scheme checks, robots per hop
+                timeout=httpx.Timeout(
+                    self.policy.read_timeout, connect=self.policy.connect_timeout
+                ),
+                headers={
+                    "User-Agent": self.policy.user_agent,
+                    "Accept": ACCEPT,
+                    "Accept-Encoding": "gzip, deflate",  # decoded by hand to bound memory
+                },
+            )
+        return client
 
     async def _get_following(
         self,
@@ -170,7 +214,10 @@ class Fetcher:
         while True:
             if check_robots:
                 await self._check_robots(url, visit)
-            answer = await self._exchange(url, headers, visit, max_bytes)
+            try:
+                answer = await self._exchange(url, headers, visit, max_bytes)
+            except AddressRefused as exc:
+                raise _refused(url, exc, hops[-2] if len(hops) > 1 else None) from None
             if answer.status not in REDIRECT_STATUSES:
                 return answer
             target = _redirect_target(answer)
@@ -195,7 +242,7 @@ class Fetcher:
         async with self._host_slot(url, visit):
             visit.start_deadline()
             try:
-                async with self._client.stream("GET", url, headers=headers) as response:
+                async with visit.client.stream("GET", url, headers=headers) as response:
                     body = b""
                     if 200 <= response.status_code < 300:
                         body = await _read_body(response, url, max_bytes)
@@ -269,6 +316,24 @@ class Fetcher:
 
 
 _URL_HINT = "use a full http:// or https:// URL, like https://example.com/news"
+_REFUSED_HINT = (
+    "newsbot does not fetch from this machine or a private network for a site on the internet; "
+    "if the site is on your network, add it to [fetch] allow_private in the config"
+)
+
+
+class _GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport over a pool that resolves, checks and connects by itself."""
+
+    def __init__(self, allowance: Allowance, resolver: Resolver) -> None:
+        super().__init__(trust_env=False)  # a proxy would resolve names out of our sight
+        # httpx takes no network backend, so its pool is replaced by one built with ours.
+        self._pool = guarded_pool(allowance, resolver, httpx.create_ssl_context())
+
+
+def _refused(url: str, exc: AddressRefused, redirected_from: str | None) -> FetchError:
+    via = f" (redirected from {redirected_from})" if redirected_from else ""
+    return FetchError(f"{url}: not fetched: {exc}{via}", hint=_REFUSED_HINT)
 
 
 def check_target(url: str, *, redirected_from: str | None = None) -> None:
