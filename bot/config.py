@@ -32,6 +32,7 @@ from pydantic import (
 from bot.addresses import parse_allow_entry
 from bot.errors import ConfigError, RecipeError
 from bot.filters import fold
+from bot.logs import remember_secret
 from bot.model import DEFAULT_TIMEZONE, ArticleRules, ListRules, Pick, Recipe, Section
 from bot.source import dom
 
@@ -292,6 +293,8 @@ def load_config(
     telegram = config.telegram.model_copy(
         update={"token": SecretStr(token), "webhook_secret": SecretStr(secret)}
     )
+    for known in (token, secret):  # from here on, no log line or error shows them
+        remember_secret(known)
     return config.model_copy(
         update={
             "path": path.resolve(),

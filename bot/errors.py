@@ -22,17 +22,22 @@ Messages are one line, written for the person who has to act; tracebacks are for
 
 from __future__ import annotations
 
+from bot.logs import redact
+
 
 class NewsbotError(Exception):
     """Base of every newsbot error; `hint` tells the reader how to fix it."""
 
     def __init__(self, message: str, *, hint: str = "") -> None:
+        # Messages quote URLs and server answers, which may echo the bot token: never keep it.
+        message, hint = redact(message), redact(hint)
         super().__init__(message)
         self.message = message
         self.hint = hint
 
     def __str__(self) -> str:
-        return f"{self.message} ({self.hint})" if self.hint else self.message
+        text = f"{self.message} ({self.hint})" if self.hint else self.message
+        return redact(text)  # again: a secret remembered after the error was made
 
 
 class ConfigError(NewsbotError):

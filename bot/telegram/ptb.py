@@ -66,7 +66,7 @@ from bot.errors import (
     TopicGone,
     TransientDelivery,
 )
-from bot.logs import RedactToken, redact
+from bot.logs import RedactToken, redact, remember_secret
 from bot.telegram.commands.dispatch import CommandContext, Reply
 from bot.telegram.delivery import ChatRegistry
 from bot.telegram.messages import safe_href, to_plain_text
@@ -470,6 +470,7 @@ def build_application(
 ) -> App:
     """A PTB Application whose handlers call `commands`; start it with `start_bot`."""
     quiet_http_loggers()
+    remember_secret(token)  # whoever built the config, the token is redacted in every spelling
     request = HTTPXRequest(
         connection_pool_size=16,
         read_timeout=read_timeout,
