@@ -149,6 +149,7 @@ class Daemon:
                 health=self.health,
                 metrics=self.metrics,
                 telegram_webhook=self._webhook_route(),
+                metrics_access=server.metrics,
             )
             self._web = await web.serve(app, server.host, server.port)
             self.web_port = self._web.port

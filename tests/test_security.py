@@ -364,6 +364,7 @@ def test_other_methods_are_refused_with_nosniff(web: FeedServerThread, method: b
 def test_malformed_requests_get_400_and_the_server_keeps_serving(
     web: FeedServerThread, request_bytes: bytes
 ) -> None:
-    status, _, body = raw_request(web.port, request_bytes)
+    status, headers, body = raw_request(web.port, request_bytes)
     assert status == 400 and b"Traceback" not in body
+    assert headers.get("x-content-type-options") == "nosniff"  # uvicorn's own 400 too
     assert httpx.get(web.url("/feeds/hp.xml")).status_code == 200

@@ -8,13 +8,19 @@ Routes (read-only; GET and HEAD):
     /                             index page (Vietnamese; English if Accept-Language prefers it)
     /search?q=hai an&page=2       stored items matching every phrase (bot.search), as HTML
     /healthz                      JSON from the health callable: 200 when running, else 503
-    /metrics                      Prometheus text format
+    /metrics                      Prometheus text format ([server] metrics: local clients only,
+                                  everyone, or nobody)
     POST <webhook path>           Telegram updates in webhook mode (see TelegramWebhook)
 
 Rendered bodies are cached by (feed, format, filters, store.last_change_at), so a repeated request
 costs one indexed query. Responses carry a strong ETag (hash of the body; `-gz` for the gzip
 variant) and Last-Modified; If-None-Match wins over If-Modified-Since. No route touches the file
 system. The only importer of starlette, uvicorn and prometheus_client.
+
+The server bounds what a client can hold: request headers must arrive within HEADER_TIMEOUT, an
+idle kept-alive connection is closed after KEEP_ALIVE_TIMEOUT, and past MAX_CONNECTIONS a new
+connection is closed at once. Every answer, uvicorn's own 400 for a malformed request included,
+carries `X-Content-Type-Options: nosniff`.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Se
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 from urllib.parse import urlencode
 
 import uvicorn
@@ -50,7 +56,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from bot.addresses import LOOPBACK, category, parse_address
 from bot.errors import ConfigError, KeywordError, StoreError
 from bot.filters import item_matches, parse_keywords
 from bot.model import Item, KeywordFilter, PollReport
@@ -79,6 +87,11 @@ MAX_QUERY = 2048
 CACHE_CONTROL = "public, max-age=300"
 NO_STORE = "no-store"
 STOP_TIMEOUT = 5.0
+HEADER_TIMEOUT = 10.0  # seconds from connecting (or the last answer) to a request's full head
+KEEP_ALIVE_TIMEOUT = 5  # idle seconds before a kept-alive connection is closed (uvicorn: int)
+MAX_CONNECTIONS = 256  # open connections; feed readers and Telegram need a handful each
+FORWARDED_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")  # a proxy is in between
+MetricsAccess = Literal["local", "off", "public"]
 CONTENT_TYPES: dict[Format, str] = {
     "rss": "application/rss+xml; charset=utf-8",
     "atom": "application/atom+xml; charset=utf-8",
@@ -363,7 +376,9 @@ class _FeedServer:
         public_url: str,
         health: Callable[[], HealthReport],
         metrics: Metrics,
+        metrics_access: MetricsAccess = "local",
     ) -> None:
+        self.metrics_access = metrics_access
         self.store = store
         self.feeds = dict(feeds)
         self.public_url = public_url.rstrip("/")
@@ -490,6 +505,10 @@ class _FeedServer:
         )
 
     async def metrics_text(self, request: Request) -> Response:
+        if self.metrics_access == "off":
+            return _text(404, "metrics are off ([server] metrics)")
+        if self.metrics_access == "local" and not is_local_client(request):
+            return _text(403, "metrics are served to this machine only ([server] metrics)")
         return Response(
             self.metrics.exposition(),
             media_type=CONTENT_TYPE_LATEST,
@@ -554,6 +573,14 @@ def _conditional(
         headers["Content-Encoding"] = "gzip"
     body = rendered.gzipped if use_gzip else rendered.body
     return Response(body, headers=headers, media_type=rendered.content_type)
+
+
+def is_local_client(request: Request) -> bool:
+    """The request comes from this machine, and not through a proxy on it."""
+    if any(name in request.headers for name in FORWARDED_HEADERS):
+        return False
+    address = parse_address(request.client.host) if request.client else None
+    return address is not None and category(address) == LOOPBACK
 
 
 def _search_problem(request: Request, query: str) -> str:
@@ -641,10 +668,11 @@ def create_app(
     health: Callable[[], HealthReport],
     metrics: Metrics | None = None,
     telegram_webhook: TelegramWebhook | None = None,
+    metrics_access: MetricsAccess = "local",
 ) -> Starlette:
     """The ASGI app. `health` returns (running, details) for /healthz; `telegram_webhook` adds
-    the POST route Telegram sends updates to."""
-    server = _FeedServer(store, feeds, public_url, health, metrics or Metrics())
+    the POST route Telegram sends updates to; `metrics_access` says who may read /metrics."""
+    server = _FeedServer(store, feeds, public_url, health, metrics or Metrics(), metrics_access)
     routes = [] if telegram_webhook is None else [
         Route(telegram_webhook.path, _WebhookEndpoint(telegram_webhook).handle, methods=["POST"]),
     ]
@@ -675,6 +703,79 @@ class _NoSignals(uvicorn.Server):
         yield
 
 
+@dataclass(frozen=True)
+class ServerLimits:
+    """What one client can hold of the server; seconds."""
+
+    header_timeout: float = HEADER_TIMEOUT
+    keep_alive_timeout: int = KEEP_ALIVE_TIMEOUT
+    max_connections: int = MAX_CONNECTIONS
+
+
+BAD_REQUEST = b"Invalid HTTP request received."
+
+
+class _BoundedH11(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for request heads, a connection cap, and nosniff
+    on its own 400. uvicorn only times out idle kept-alive connections: a client sending half a
+    request head (or one byte a second) would otherwise hold its connection for ever."""
+
+    limits: ClassVar[ServerLimits] = ServerLimits()
+    _head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if len(self.connections) > self.limits.max_connections:
+            log.warning("feed server: %d connections open, refusing more", len(self.connections))
+            transport.close()
+            return
+        self._await_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._head_arrived()
+        super().connection_lost(exc)
+
+    def handle_events(self) -> None:
+        cycle = self.cycle
+        super().handle_events()
+        if self.cycle is not cycle:  # a request head was parsed: the app has it now
+            self._head_arrived()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._await_head()  # the next request on this connection gets the same deadline
+
+    def send_400_response(self, msg: str) -> None:
+        self._head_arrived()
+        body = BAD_REQUEST + b"\n"
+        self.transport.write(
+            b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n"
+            b"x-content-type-options: nosniff\r\ncache-control: no-store\r\n"
+            b"connection: close\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n"
+            + body
+        )
+        self.transport.close()
+
+    def _await_head(self) -> None:
+        self._head_arrived()
+        self._head_timer = self.loop.call_later(self.limits.header_timeout, self._head_late)
+
+    def _head_arrived(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_late(self) -> None:
+        self._head_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+def _bounded_protocol(limits: ServerLimits) -> type[H11Protocol]:
+    return type("BoundedH11", (_BoundedH11,), {"limits": limits})
+
+
 class Server:
     """A running uvicorn server; `port` is the bound port (useful with port 0)."""
 
@@ -694,16 +795,21 @@ class Server:
             await self._task
 
 
-async def serve(app: ASGIApp, host: str, port: int) -> Server:
+async def serve(
+    app: ASGIApp, host: str, port: int, limits: ServerLimits | None = None
+) -> Server:
     """Start uvicorn on host:port in the running loop; ConfigError if it cannot listen."""
+    limits = limits or ServerLimits()
     sock = _listen(host, port)
     config = uvicorn.Config(
         app,
+        http=_bounded_protocol(limits),
         log_config=None,  # keep the daemon's logging setup
         access_log=False,
         lifespan="off",
         server_header=False,
         timeout_graceful_shutdown=int(STOP_TIMEOUT),
+        timeout_keep_alive=limits.keep_alive_timeout,
     )
     server = _NoSignals(config)
     task = asyncio.create_task(server.serve(sockets=[sock]), name="web")
