@@ -18,6 +18,7 @@ import importlib
 import logging
 import random
 import re
+import ssl
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -123,6 +124,8 @@ class Fetcher:
         self._transport = transport
         self._resolver = resolver
         Allowance.build(policy.allow_private, frozenset())  # a bad entry fails here, not later
+        # Loading the CA bundle takes a while: once per fetcher, shared by its pools.
+        self._ssl_context = httpx.create_ssl_context() if transport is None else None
         self._clients: dict[frozenset[str], httpx.AsyncClient] = {}
         self._host_locks: dict[str, asyncio.Lock] = {}
         self._host_done_at: dict[str, float] = {}
@@ -183,7 +186,9 @@ class Fetcher:
         client = self._clients.get(key)
         if client is None:
             transport = self._transport or _GuardedTransport(
-                Allowance.build(self.policy.allow_private, categories), self._resolver
+                Allowance.build(self.policy.allow_private, categories),
+                self._resolver,
+                self._ssl_context or httpx.create_ssl_context(),
             )
             client = self._clients[key] = httpx.AsyncClient(
                 transport=transport,
@@ -325,10 +330,13 @@ _REFUSED_HINT = (
 class _GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport over a pool that resolves, checks and connects by itself."""
 
-    def __init__(self, allowance: Allowance, resolver: Resolver) -> None:
-        super().__init__(trust_env=False)  # a proxy would resolve names out of our sight
+    def __init__(
+        self, allowance: Allowance, resolver: Resolver, ssl_context: ssl.SSLContext
+    ) -> None:
+        # trust_env=False: a proxy would resolve names out of our sight.
+        super().__init__(verify=ssl_context, trust_env=False)
         # httpx takes no network backend, so its pool is replaced by one built with ours.
-        self._pool = guarded_pool(allowance, resolver, httpx.create_ssl_context())
+        self._pool = guarded_pool(allowance, resolver, ssl_context)
 
 
 def _refused(url: str, exc: AddressRefused, redirected_from: str | None) -> FetchError:
