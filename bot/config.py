@@ -85,7 +85,9 @@ def _show(value: object) -> str:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: a model's validator is built when first used, so `newsbot check` (recipes
+    # only) does not pay for the config file's models, nor the daemon for recipes it never reads.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class ScheduleConfig(_Strict):

@@ -479,3 +479,34 @@ def test_console_script_exit_codes_and_no_traceback(cli: Cli) -> None:
     assert_one_clean_error(failed, "HTTP 500")
     assert usage.code == 2 and "usage:" in usage.err and "Traceback" not in usage.err
     assert debug.code == 1 and "Traceback" in debug.err and "ConfigError" in debug.err
+
+
+# --- start-up: what each command imports --------------------------------------------------------
+
+# The daemon's stack: a one-shot command that needs none of it must not pay for importing it
+# (0.35 s for bot.app alone; see bot/cli.py).
+DAEMON = ("bot.app", "bot.scheduler", "bot.publish.web", "bot.telegram", "apscheduler", "telegram",
+          "starlette", "uvicorn", "prometheus_client")
+
+
+def imported_by(*argv: str) -> set[str]:
+    """The modules `newsbot ARGV` has imported when it is done, in a fresh interpreter."""
+    code = ("import sys; from bot.cli import main; code = main(sys.argv[1:]); "
+            "print(' '.join(sorted(sys.modules)), file=sys.stderr); sys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", code, *argv], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return set(done.stderr.split()[-1000:])
+
+
+@pytest.mark.parametrize("argv", [
+    ("--help",),
+    ("check", "feeds/haiphong.toml", "--file", str(LISTING_FILE)),
+])  # fmt: skip
+def test_one_shot_commands_do_not_import_the_daemon(argv: tuple[str, ...]) -> None:
+    assert sorted(m for m in imported_by(*argv) if m.startswith(DAEMON)) == []
+
+
+def test_help_imports_no_library() -> None:
+    modules = imported_by("--help")
+    assert {"pydantic", "lxml", "httpx", "bot.config", "bot.pipeline"}.isdisjoint(modules)
