@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 
 from bot.filters import fold
 from bot.model import Attachment
@@ -68,6 +69,7 @@ _NUMBER = re.compile(
 # --- numbers and types -------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=16384)  # pure, and a listing shows the same titles poll after poll
 def document_info(title: str) -> tuple[str | None, str | None]:
     """(number, type) an official document's title states: ("123/QĐ-UBND", "Quyết định")."""
     text = unicodedata.normalize("NFC", title)

@@ -15,6 +15,7 @@ import contextlib
 import re
 import string
 import unicodedata
+from functools import lru_cache
 from operator import itemgetter
 from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
@@ -37,6 +38,12 @@ _HREF_NOISE = re.compile(r"[\t\n\r\x00-\x1f]")
 _HREF_SAFE = "/:@!$&'()*+,;=%~-._"
 
 
+# Pure functions of their text, called for every link of every poll, and a page lists the same
+# links poll after poll: cached (a few MB at most).
+URL_CACHE = 16384
+
+
+@lru_cache(maxsize=URL_CACHE)
 def absolute_url(href: str | None, base_url: str) -> str | None:
     """`href` made absolute (dot segments removed, fragment dropped); None if unusable."""
     if not href:
@@ -57,6 +64,7 @@ def absolute_url(href: str | None, base_url: str) -> str | None:
     )
 
 
+@lru_cache(maxsize=URL_CACHE)
 def canonical_url(url: str) -> str:
     """One spelling per http(s) URL: `https://`, lower-case host, no trackers, sorted query."""
     url = url.strip()

@@ -86,9 +86,12 @@ def _embedded_file(embed: Node, base_url: str) -> Attachment | None:
 
 
 def _may_name_a_file(href: str) -> bool:
-    """A cheap first look: a file name with a dot, a query naming one, or the portal's CDN."""
-    path, _, query = href.partition("?")
-    return "." in path.rsplit("/", 1)[-1] or "=" in query or "/gov-hpg/" in path.lower()
+    """A cheap first look, before resolving the URL: a file name with a file's extension (not
+    `.html`: most links are articles), a query naming one, or the portal's CDN."""
+    path, _, query = href.partition("#")[0].partition("?")
+    name = path.rsplit("/", 1)[-1]
+    extension = unquote(name).rpartition(".")[2].lower() if "." in unquote(name) else ""
+    return extension in FILE_KINDS or "=" in query or "/gov-hpg/" in path.lower()
 
 
 def _file_in_query(url: str) -> str | None:
