@@ -2,7 +2,10 @@
 
 `poll_source` is the only place that knows the whole flow (miniflux's RefreshFeed). Every step it
 calls takes values and returns values; the I/O edges (fetcher, store, files) come in `PollDeps`.
-A failure at any step leaves what is stored and published as it was.
+A failure at any step leaves what is stored and published as it was, and no exception of any
+type escapes a poll: an unexpected one (a bug, a page that trips a library) is a failed poll like
+any other, with backoff and one admin alert. A new item whose article page cannot be read is
+stored with what the listing gave, and a warning.
 
 Diff semantics: a feed's first successful poll stores what it finds silently; later polls queue
 new items oldest first. An item is new once: ids survive http/https and tracking parameters
@@ -63,6 +66,7 @@ MAX_ARTICLE_FETCHES = 10  # per poll: enriching a backlog must not hammer the si
 FLOOD_MIN_ITEMS = 5  # flood guard: more unseen items than max(this, FLOOD_SHARE of the page)...
 FLOOD_SHARE = 0.5  # ...on a feed with history are held back (a redesign that changed every URL)
 MAX_PAGES = 5  # listing pages read in one poll when a burst of news pushes known items further
+MAX_ERROR_CHARS = 300  # an unexpected error's text in health, alerts and reports
 HTML_SNIFF_BYTES = 4096
 UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # NUL bytes are text there
 
@@ -152,7 +156,22 @@ class Listing:
 
 
 async def poll_source(recipe: Recipe, deps: PollDeps, now: datetime) -> PollReport:
-    """Fetch the recipe's pages, store what is new, republish, and queue announcements."""
+    """Fetch the recipe's pages, store what is new, republish, and queue announcements.
+
+    Never raises (cancellation aside): whatever goes wrong is a failed poll, recorded with backoff.
+    """
+    try:
+        return await _poll(recipe, deps, now)
+    except Exception as exc:  # a bug must not stall the feed: retried, with backoff, alerted once
+        log.error("%s: poll crashed", recipe.feed_id, exc_info=exc)
+        try:
+            return _record_crash(recipe, deps, exc, now)
+        except Exception as record_exc:  # nowhere to record it: the scheduler's backoff applies
+            log.error("%s: poll failure not recorded: %s", recipe.feed_id, _describe(record_exc))
+            return PollReport(recipe.feed_id, "failed", error=_describe(exc))
+
+
+async def _poll(recipe: Recipe, deps: PollDeps, now: datetime) -> PollReport:
     store = deps.store
     health = store.health(recipe.feed_id)
     try:
@@ -176,7 +195,7 @@ async def poll_source(recipe: Recipe, deps: PollDeps, now: datetime) -> PollRepo
         items = diff.oldest_first(listing.items)
         unseen = diff.select_new(items, known)
         flood = is_flood(health, len(unseen), len(items)) and not listing.paged_to_known
-        items = await enrich_new_items(recipe, items, known, deps, now)
+        items, enrich_warnings = await enrich_new_items(recipe, items, known, deps, now)
         announcing = health.seeded and deps.announce and not flood
         route = route_for(recipe, deps, now) if announcing else None
         changed_before = store.last_change_at(recipe.feed_id)
@@ -198,7 +217,7 @@ async def poll_source(recipe: Recipe, deps: PollDeps, now: datetime) -> PollRepo
     deps.last_pages[recipe.feed_id] = fingerprint
     outcome: PollOutcome = "new" if new_items else "unchanged"
     return PollReport(recipe.feed_id, outcome, tuple(new_items), seeded=not health.seeded,
-                      warnings=listing.warnings, flood=flood)
+                      warnings=listing.warnings + enrich_warnings, flood=flood)
 
 
 async def preview_source(recipe: Recipe, deps: PollDeps, now: datetime) -> PollReport:
@@ -444,25 +463,33 @@ def is_flood(health: FeedHealth, unseen: int, on_page: int) -> bool:
 
 async def enrich_new_items(
     recipe: Recipe, items: Sequence[Item], known: set[str], deps: PollDeps, now: datetime
-) -> list[Item]:
-    """Fill content, date, author and image of new items from their own pages, when asked to."""
+) -> tuple[list[Item], tuple[str, ...]]:
+    """Fill content, date, author and image of new items from their own pages, when asked to;
+    also the warnings for articles that could not be read (their items are kept as listed)."""
     if recipe.article is None:
-        return list(items)
+        return list(items), ()
     budget = MAX_ARTICLE_FETCHES
-    enriched = []
+    enriched, warnings = [], []
     for item in items:
         if item.item_id not in known and budget > 0:
             budget -= 1
-            item = await _enrich(item, recipe, deps.fetcher, now)
+            try:
+                item = await _enrich(item, recipe, deps.fetcher, now)
+            except Exception as exc:  # one article page must never block the listing
+                log.warning("%s: article %s not read, item kept without it", recipe.feed_id,
+                            item.url, exc_info=exc)
+                warnings.append(f"article {item.url} not read ({_describe(exc)}): "
+                                "item stored without its content")
         enriched.append(item)
-    return enriched
+    return enriched, tuple(warnings)
 
 
 async def _enrich(item: Item, recipe: Recipe, fetcher: PageFetcher, now: datetime) -> Item:
+    assert recipe.article is not None  # enrich_new_items asks only then
     try:
         page = await fetcher.fetch(item.url, recipe_urls=recipe.urls)
     except FetchError as exc:
-        # The listing already gave title and link: an unreachable article must not block the item.
+        # The listing already gave title and link: an unreachable article is no news.
         log.info("%s: article %s not fetched: %s", recipe.feed_id, item.url, exc)
         return item
     html = dom.decode_html(page.body, page.content_type)
@@ -656,8 +683,31 @@ def _save_success(
     )
 
 
+def _record_crash(recipe: Recipe, deps: PollDeps, exc: Exception, now: datetime) -> PollReport:
+    """An unexpected error as a failed poll: backoff, and an alert at once (it is a bug, which
+    retrying will not fix), once per failure streak."""
+    error = NewsbotError(
+        f"{recipe.feed_id}: unexpected {_describe(exc)}",
+        hint="a bug in newsbot: the traceback is in the log; polls go on with backoff",
+    )
+    health = deps.store.health(recipe.feed_id)
+    return _record_failure(recipe, deps, health, error, now, alert_now=True)
+
+
+def _describe(exc: BaseException) -> str:
+    """`ValueError: text`, cut short: an exception's text may quote a whole page."""
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
+
+
 def _record_failure(
-    recipe: Recipe, deps: PollDeps, health: FeedHealth, exc: NewsbotError, now: datetime
+    recipe: Recipe,
+    deps: PollDeps,
+    health: FeedHealth,
+    exc: NewsbotError,
+    now: datetime,
+    *,
+    alert_now: bool = False,
 ) -> PollReport:
     failures = health.consecutive_failures + 1
     retry_after = exc.retry_after if isinstance(exc, FetchError) else None
@@ -671,7 +721,7 @@ def _record_failure(
     # Once per failure streak: at the N-th failure, or at once for a markup change, which will
     # not fix itself.
     alert = not health.alerted and (
-        failures >= deps.alert_after_failures or isinstance(exc, ScrapeError)
+        failures >= deps.alert_after_failures or isinstance(exc, ScrapeError) or alert_now
     )
     if alert:
         text = str(exc)
@@ -687,7 +737,7 @@ def _record_failure(
     )
     try:
         deps.store.save_health(failed)
-    except StoreError as store_exc:  # e.g. the disk is full: report the poll's own error
+    except Exception as store_exc:  # e.g. the disk is full: report the poll's own error
         log.warning("%s: poll health not saved: %s", recipe.feed_id, store_exc)
     log.warning("%s: poll failed (%d in a row): %s", recipe.feed_id, failures, exc)
     return PollReport(recipe.feed_id, "failed", error=str(exc))

@@ -5,7 +5,9 @@ soon after start. The scheduler owns the tasks it starts rather than letting APS
 them: APScheduler's shutdown cancels running coroutine jobs at once (and logs the cancellation as
 a crash), while the daemon wants a poll in flight to get a few seconds to finish (`drain`).
 Backoff after failures is not the scheduler's business: the job itself skips a poll until the
-feed's `next_poll_at` (see pipeline), which keeps the policy in one place.
+feed's `next_poll_at` (see pipeline), which keeps the policy in one place. A job that crashes
+(raises) cannot have recorded anything, though, so the scheduler itself then skips its runs for
+a while, doubling per crash in a row: a bug must not turn into a request every tick.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -23,19 +26,23 @@ log = logging.getLogger(__name__)
 
 Job = Callable[[], Awaitable[None]]
 FIRST_POLL_WITHIN = timedelta(seconds=5)
+CRASH_PAUSE = timedelta(seconds=30)  # runs skipped after a crash; doubled per crash in a row
+MAX_CRASH_PAUSE = timedelta(hours=1)
 
 
 class FeedScheduler:
     """Runs one job per feed on the running asyncio loop; at most one run of a job at a time."""
 
     def __init__(self, *, jitter: timedelta, first_poll_within: timedelta = FIRST_POLL_WITHIN,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._jitter = jitter
         self._first_within = first_poll_within.total_seconds()
         self._rng = rng or random.Random()
         self._running: dict[str, asyncio.Task[None]] = {}
         self._accepting = False
+        self._crashes = CrashPauses(clock)
 
     def add_feed(self, feed_id: str, interval: timedelta, job: Job) -> None:
         """Run `job` every `interval` (plus up to `jitter`), the first time soon after start."""
@@ -71,7 +78,10 @@ class FeedScheduler:
             if name in self._running:
                 log.debug("%s: previous run still in progress; this one skipped", name)
                 return
-            task = asyncio.create_task(_logged(name, job), name=f"job {name}")
+            if self._crashes.paused(name):
+                log.debug("%s: paused after a crash; this run skipped", name)
+                return
+            task = asyncio.create_task(self._crashes.watch(name, job), name=f"job {name}")
             self._running[name] = task
             task.add_done_callback(lambda _: self._running.pop(name, None))
 
@@ -107,13 +117,43 @@ class FeedScheduler:
         """Names of the jobs running now."""
         return sorted(self._running)
 
+    @property
+    def skipped_after_crash(self) -> dict[str, int]:
+        """Runs skipped per job because it crashed lately."""
+        return dict(self._crashes.skipped)
+
     def next_runs(self) -> dict[str, datetime | None]:
         return {job.id: job.next_run_time for job in self._scheduler.get_jobs()}
 
 
-async def _logged(name: str, job: Job) -> None:
-    try:
-        await job()
-    except Exception:
-        # A bug in one job must not go unseen, nor stop the other jobs.
-        log.exception("%s: job crashed", name)
+class CrashPauses:
+    """Which jobs crashed lately, and until when their runs are skipped."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._in_a_row: dict[str, int] = {}
+        self._until: dict[str, float] = {}
+        self.skipped: dict[str, int] = {}  # runs skipped per job, for tests and debugging
+
+    def paused(self, name: str) -> bool:
+        """Whether `name` crashed recently enough that this run is to be skipped (counted)."""
+        if self._clock() >= self._until.get(name, float("-inf")):
+            return False
+        self.skipped[name] = self.skipped.get(name, 0) + 1
+        return True
+
+    async def watch(self, name: str, job: Job) -> None:
+        """Run the job; a crash is logged (a bug must not go unseen, nor stop the other jobs)
+        and pauses the job, a clean run ends the pause streak."""
+        try:
+            await job()
+        except Exception:
+            crashes = self._in_a_row.get(name, 0) + 1
+            self._in_a_row[name] = crashes
+            doublings = min(crashes - 1, 16)  # 30 s * 2**16 is past the cap already
+            pause = min(CRASH_PAUSE * 2**doublings, MAX_CRASH_PAUSE).total_seconds()
+            self._until[name] = self._clock() + pause
+            log.exception("%s: job crashed (%d in a row); next run in %.0f s", name, crashes,
+                          pause)
+        else:
+            self._in_a_row.pop(name, None)

@@ -258,6 +258,45 @@ async def test_a_slow_poll_is_never_overlapped_by_the_next_tick(tmp_path: Path) 
             await asyncio.wait_for(task, 10)
 
 
+async def test_a_crashing_job_is_paused_doubling_not_rerun_every_tick() -> None:
+    clock = [0.0]  # the scheduler's monotonic clock, moved by hand
+    scheduler = FeedScheduler(jitter=timedelta(0), first_poll_within=timedelta(0),
+                              clock=lambda: clock[0])
+    runs: list[float] = []
+
+    async def buggy_job() -> None:
+        runs.append(clock[0])
+        raise RuntimeError("a bug")
+
+    def skipped() -> int:
+        return scheduler.skipped_after_crash.get("hp", 0)
+
+    async def ticks_skipped(ticks: int = 3) -> None:
+        base = skipped()
+        await until(lambda: skipped() >= base + ticks)
+
+    async def one_more_run() -> None:
+        count = len(runs)
+        await until(lambda: len(runs) == count + 1)
+
+    scheduler.add_feed("hp", timedelta(seconds=0.05), buggy_job)
+    scheduler.start()
+    try:
+        await until(lambda: len(runs) == 1)
+        for pause in (30, 60, 120):  # seconds: doubling per crash in a row
+            count = len(runs)
+            await ticks_skipped()  # ticks come and are skipped: no run
+            clock[0] += pause - 1
+            await ticks_skipped()
+            assert len(runs) == count
+            clock[0] += 1
+            await one_more_run()
+        assert runs == [0.0, 30.0, 90.0, 210.0]
+    finally:
+        scheduler.stop()
+        await scheduler.drain(1)
+
+
 async def test_healthz_reports_feeds_while_running_and_503_once_the_scheduler_stops(
     tmp_path: Path,
 ) -> None:

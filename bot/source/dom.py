@@ -68,6 +68,13 @@ _BOMS = (
 _PARSER = lxml_html.HTMLParser(huge_tree=True, encoding="utf-8")
 _HTML_TRANSLATOR = HTMLTranslator()
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# Character references to those same characters (`&#1;`, `&#x1b`, `&#00011;`, `&#xFFFE;`): the
+# parser would turn them into the raw characters the pass above removes. The semicolon is
+# optional in HTML; the lookahead keeps `&#12` from matching inside `&#123;`.
+_XML_ILLEGAL_REF = re.compile(
+    r"&#0*(?:[0-8]|1[124-9]|2[0-9]|3[01]|6553[45])(?![0-9]);?"
+    r"|&#[xX]0*(?:[0-8bcefBCEF]|1[0-9a-fA-F]|[fF]{3}[eEfF])(?![0-9a-fA-F]);?"
+)
 _FOLLOWING = etree.XPath("following::*[position() <= $n]")
 
 
@@ -93,8 +100,10 @@ def parse_html(text: str) -> Node:
     """Parse HTML leniently; never raises (an empty or hopeless document gives an empty root)."""
     text = _XML_DECLARATION.sub("", text, count=1)
     # XML-illegal control characters would make later lxml edits (drop_tree, links) raise, and
-    # lxml turns NULs into U+FFFD: neither belongs in news text.
+    # lxml turns NULs into U+FFFD: neither belongs in news text, written raw or as a reference.
     text = _XML_ILLEGAL.sub("", text)
+    if "&#" in text:
+        text = _XML_ILLEGAL_REF.sub("", text)
     # lxml parses UTF-8 bytes faster than str, and this way lone surrogates cannot trip it.
     data = text.encode("utf-8", errors="replace")
     try:
