@@ -2,8 +2,10 @@
 
 Decoding follows what browsers and Miniflux do for real Vietnamese pages: a BOM wins, then the
 declared charset (HTTP header, then `<meta>`), except that a body which is valid UTF-8 is read as
-UTF-8 whatever the label says; with no usable label, charset_normalizer guesses. Text comes out
-NFC, because Python's cp1258 codec yields decomposed tone marks.
+UTF-8 whatever the label says; with no usable label, charset_normalizer guesses. A UTF-8 page
+with a few broken bytes (a truncated character) stays UTF-8, with U+FFFD in those spots: another
+charset wins only on strong evidence (see `_reads_as_utf8`). Text comes out NFC, because Python's
+cp1258 codec yields decomposed tone marks.
 """
 
 from __future__ import annotations
@@ -22,7 +24,14 @@ from lxml import etree
 from lxml import html as lxml_html
 from lxml.html import HtmlElement as Node  # untyped: lxml ships no stubs
 
+from bot.mojibake import utf8_evidence
+
 _META_SCAN_BYTES = 4096
+# Broken UTF-8 is still read as UTF-8 when well-formed sequences outnumber the bad spots this
+# many times (a windows-1258 page has almost none), or when UTF-8 is the only charset declared
+# and the bad spots are this few, or no more than the good sequences.
+UTF8_MAJORITY = 4
+FEW_BAD_SPOTS = 3
 _META_CHARSET = re.compile(
     rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""", re.IGNORECASE
 )
@@ -86,8 +95,11 @@ def decode_html(body: bytes, content_type: str | None = None) -> str:
     utf8 = _try_decode(body, "utf-8")
     if utf8 is not None:
         return _nfc_document(utf8)
-    for label in (_header_charset(content_type), _meta_charset(body)):
-        codec = _python_codec(label)
+    labels = [_python_codec(_header_charset(content_type)), _python_codec(_meta_charset(body))]
+    declared = {codec for codec in labels if codec is not None}
+    if _reads_as_utf8(body, declared):
+        return _nfc_document(body.decode("utf-8", errors="replace"))
+    for codec in labels:  # header first, then meta
         if codec is None or codec == "utf-8":
             continue  # a utf-8 label on a body that is not UTF-8 is a lie: keep looking
         text = _try_decode(body, codec)
@@ -335,6 +347,14 @@ def _try_decode(body: bytes, encoding: str) -> str | None:
         return body.decode(encoding)
     except (UnicodeDecodeError, LookupError):
         return None
+
+
+def _reads_as_utf8(body: bytes, declared: set[str]) -> bool:
+    """Whether a body that is not valid UTF-8 is still best read as UTF-8 (see UTF8_MAJORITY)."""
+    good, bad = utf8_evidence(body)
+    if good >= UTF8_MAJORITY * bad:
+        return True
+    return declared == {"utf-8"} and bad <= max(FEW_BAD_SPOTS, good)
 
 
 def _header_charset(content_type: str | None) -> str | None:

@@ -23,6 +23,7 @@ from typing import Any
 from bot.documents import merge_attachments
 from bot.errors import DatabaseDamaged, StoreError
 from bot.model import CacheHeaders, FeedHealth, Item
+from bot.mojibake import is_worse_decoding
 from bot.search import SCAN_LIMIT, Matcher
 from bot.store.base import (
     ITEM_COLUMNS,
@@ -307,6 +308,8 @@ class Store(OutboxMixin, ChatsMixin):
                 row = db.execute("SELECT title, summary, image, attachments, doc_number, "
                                  "doc_type, section FROM items "
                                  "WHERE feed_id = ? AND item_id = ?", key).fetchone()
+                if row is not None:
+                    item = _without_worse_decoding(row, item)
                 if row is None and (seen := _pruned_first_seen(db, key)) is not None:
                     # Pruned once and back on the page: stored again in its old place, and
                     # never announced a second time.
@@ -456,6 +459,18 @@ def _edited(stored: Sequence[Any], item: Item) -> bool:
             or (doc_number, doc_type) != (item.doc_number, item.doc_type)
             or (item.section is not None and item.section != section)
             or _kept_attachments(stored, item) != attachments)
+
+
+def _without_worse_decoding(stored: Sequence[Any], item: Item) -> Item:
+    """The item with its stored title (and the document number read from it) and summary kept
+    where the new text is a worse decoding (U+FFFD, mojibake): one broken byte on the page is
+    no edit, and must not replace good text in the feeds."""
+    title, summary, _, _, doc_number, doc_type, _ = stored
+    if is_worse_decoding(title, item.title):
+        item = dataclasses.replace(item, title=title, doc_number=doc_number, doc_type=doc_type)
+    if is_worse_decoding(summary, item.summary):
+        item = dataclasses.replace(item, summary=summary)
+    return item
 
 
 def _kept_attachments(stored: Sequence[Any], item: Item) -> str:
