@@ -343,8 +343,8 @@ def test_random_pages_never_break_a_poll(hostile: Hostile) -> None:
 
 
 @pytest.mark.slow
-@settings(max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(HOSTILE)
 def test_random_pages_never_break_a_poll_at_length(hostile: Hostile) -> None:
-    """`make test-crash`: the same property, explored 25 times further."""
+    """`make test-crash`: the same property, explored ten times further."""
     check_hostile_poll(hostile)
