@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
@@ -87,6 +88,19 @@ def test_control_character_references_are_dropped_from_article_content(content: 
     assert info.content_html is not None
     assert "ketthuc" in info.content_html.replace(" ", "")
     assert "<script" not in info.content_html and "<input" not in info.content_html
+
+
+@pytest.mark.parametrize("content", [*HOSTILE_CONTENT, "raw\x1f control"])
+def test_automatic_content_survives_control_characters(
+    content: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    recipe = recipe_for("http://127.0.0.1:1")
+    assert recipe.article is not None
+    rules = replace(recipe.article, content=None, content_auto=True)  # readability's own parse
+    info = scrape.scrape_article(article_page(content), "http://127.0.0.1:1/a-749400", rules,
+                                 tz=recipe.timezone, now=NOW)
+    assert info.content_html is not None and "Hải An" in info.content_html
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO] == []
 
 
 def test_references_to_legal_characters_still_decode() -> None:
@@ -245,6 +259,7 @@ class Hostile:
     raw_at: float
     article_raw: bytes
     content_type: str
+    content_auto: bool  # the recipe's `content = "auto"` (readability) instead of its selectors
 
 
 HOSTILE = st.builds(
@@ -259,6 +274,7 @@ HOSTILE = st.builds(
         "text/html; charset=utf-8", "text/html", "text/html; charset=windows-1258",
         "text/html; charset=utf-16", "application/octet-stream", "text/html; charset=bogus",
     ]),
+    content_auto=st.booleans(),
 )  # fmt: skip
 
 
@@ -301,10 +317,13 @@ class Site:
                               headers={"Content-Type": content_type})
 
 
-async def _poll_hostile(hostile: Hostile, tmp: Path) -> PollReport:
+async def _poll_hostile(hostile: Hostile, tmp: Path) -> tuple[PollReport, int]:
     """Poll the hostile site as news for a subscriber."""
     site = Site()
     recipe = recipe_for(BASE)
+    if hostile.content_auto:
+        assert recipe.article is not None
+        recipe = replace(recipe, article=replace(recipe.article, content=None, content_auto=True))
     store = Store.open(tmp / "newsbot.db")
     store.upsert_chat(Chat(1))
     store.subscribe(1, recipe.feed_id)
@@ -316,9 +335,10 @@ async def _poll_hostile(hostile: Hostile, tmp: Path) -> PollReport:
             # As if an earlier poll had seeded the feed: the hostile items are news, announced.
             store.save_health(replace(store.health(recipe.feed_id), seeded=True))
             site.pages = hostile_site(hostile)
-            return await poll_source(recipe, deps, NOW)
+            report = await poll_source(recipe, deps, NOW)
         finally:
             store.close()
+    return report, feed_files_parse(tmp / "public")
 
 
 # A tmpfs where there is one: each example commits and writes feed files, and fsync on a disk
@@ -326,14 +346,31 @@ async def _poll_hostile(hostile: Hostile, tmp: Path) -> PollReport:
 SCRATCH = "/dev/shm" if Path("/dev/shm").is_dir() else None
 
 
+class ErrorRecords(logging.Handler):
+    """Log records at ERROR and above, from any logger (a library's caught crash included)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 def check_hostile_poll(hostile: Hostile) -> None:
-    with tempfile.TemporaryDirectory(dir=SCRATCH) as tmp:
-        report = asyncio.run(_poll_hostile(hostile, Path(tmp)))  # raises if anything escapes
-        # The ordinary paths handled the pages: no crash was caught on the way.
-        assert "unexpected" not in (report.error or ""), report.error
-        assert not any("not read" in warning for warning in report.warnings), report.warnings
-        written = feed_files_parse(Path(tmp) / "public")
-        assert written >= 6 if report.outcome == "new" else written == 0, report
+    errors = ErrorRecords()
+    logging.getLogger().addHandler(errors)
+    try:
+        with tempfile.TemporaryDirectory(dir=SCRATCH) as tmp:
+            # Raises if anything escapes; the feed files are parsed before they go.
+            report, written = asyncio.run(_poll_hostile(hostile, Path(tmp)))
+    finally:
+        logging.getLogger().removeHandler(errors)
+    # The ordinary paths handled the pages: no crash was caught (and logged) on the way.
+    assert [record.getMessage() for record in errors.records] == []
+    assert "unexpected" not in (report.error or ""), report.error
+    assert not any("not read" in warning for warning in report.warnings), report.warnings
+    assert written >= 6 if report.outcome == "new" else written == 0, report
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

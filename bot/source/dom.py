@@ -110,18 +110,23 @@ def decode_html(body: bytes, content_type: str | None = None) -> str:
 
 def parse_html(text: str) -> Node:
     """Parse HTML leniently; never raises (an empty or hopeless document gives an empty root)."""
-    text = _XML_DECLARATION.sub("", text, count=1)
-    # XML-illegal control characters would make later lxml edits (drop_tree, links) raise, and
-    # lxml turns NULs into U+FFFD: neither belongs in news text, written raw or as a reference.
-    text = _XML_ILLEGAL.sub("", text)
-    if "&#" in text:
-        text = _XML_ILLEGAL_REF.sub("", text)
+    text = without_xml_illegal(_XML_DECLARATION.sub("", text, count=1))
     # lxml parses UTF-8 bytes faster than str, and this way lone surrogates cannot trip it.
     data = text.encode("utf-8", errors="replace")
     try:
         return lxml_html.document_fromstring(data, parser=_PARSER)
     except (etree.ParserError, ValueError, TypeError):
         return lxml_html.document_fromstring(b"<html><body></body></html>")
+
+
+def without_xml_illegal(html: str) -> str:
+    """The page without the characters lxml refuses in a tree, written raw or as references.
+
+    They would make later lxml edits (drop_tree, links, a library's own rewriting) raise, and
+    lxml turns NULs into U+FFFD: none belongs in news text. Whatever parses a page goes first.
+    """
+    html = _XML_ILLEGAL.sub("", html)
+    return _XML_ILLEGAL_REF.sub("", html) if "&#" in html else html
 
 
 def compile_selector(css: str) -> None:
@@ -418,4 +423,5 @@ __all__ = [
     "select_one",
     "tag_of",
     "text_of",
+    "without_xml_illegal",
 ]

@@ -25,7 +25,9 @@ log = logging.getLogger(__name__)
 def main_content(html: str, url: str) -> str | None:
     """The article's main text as HTML with absolute links; None when there is no article."""
     try:
-        summary = Document(html, url=url).summary(html_partial=True)
+        # readability parses and rewrites the page itself: the same XML-illegal characters
+        # that dom.parse_html drops would make its lxml edits raise.
+        summary = Document(dom.without_xml_illegal(html), url=url).summary(html_partial=True)
     except Exception as exc:  # a library guessing on hostile HTML must never fail a poll
         log.info("%s: no main text found: %s", url, exc)
         return None
