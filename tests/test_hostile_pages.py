@@ -13,7 +13,7 @@ import json
 import logging
 import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -167,10 +167,12 @@ class BrokenFetcher:
         self.inner = inner
         self.broken_path = broken_path
 
-    async def fetch(self, url: str, cache: CacheHeaders | None = None) -> FetchResult:
+    async def fetch(
+        self, url: str, cache: CacheHeaders | None = None, *, recipe_urls: Sequence[str] = ()
+    ) -> FetchResult:
         if self.inner is None or url.endswith(self.broken_path):
             raise RuntimeError("a bug in the fetcher")
-        return await self.inner.fetch(url, cache)
+        return await self.inner.fetch(url, cache, recipe_urls=recipe_urls)
 
 
 async def test_an_unexpected_error_is_a_failed_poll_with_backoff_and_one_alert(
