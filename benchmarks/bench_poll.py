@@ -68,10 +68,10 @@ from bot.pipeline import (
     poll_source,
     publish_all,
     publish_feed,
-    read_listing,
 )
 from bot.publish.render import render_feeds
 from bot.source.fetch import Fetcher, FetchPolicy
+from bot.source.listing import read_listing
 from bot.store.db import Store
 
 PAGE = REAL_PAGE

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_scrape.py [--runs N]
 
-`scrape ms` times `pipeline.scrape_page`, what a poll runs on a fetched page: the HTML check,
+`scrape ms` times `listing.scrape_page`, what a poll runs on a fetched page: the HTML check,
 decoding (`dom.decode_html`), parsing, selecting, dates and ids. The floor (`parse+sel ms`) is what
 any scraper must do at least: `lxml.html.fromstring` of the bytes, then the recipe's own CSS
 selectors (precompiled once) for the items and, in each item, for each of its fields. `ratio` =
@@ -33,7 +33,7 @@ from lxml.cssselect import CSSSelector
 
 from bot.config import load_recipes
 from bot.model import FetchResult, ListRules, Pick, Recipe
-from bot.pipeline import scrape_page
+from bot.source.listing import scrape_page
 
 NOW = datetime(2022, 8, 27, 4, 0, tzinfo=UTC)
 GOAL_RATIO = 2.0
@@ -153,7 +153,7 @@ def main() -> None:
     print(f"peak RSS: {peak:.1f} MiB")
     assert real is not None
     ratio, med = real
-    row("2", "recipe scrape of the real listing, warm (pipeline.scrape_page) / bare lxml "
+    row("2", "recipe scrape of the real listing, warm (listing.scrape_page) / bare lxml "
         "parse+select", ratio, GOAL_RATIO, "x",
         note=f"{med['scrape']:.2f} ms vs {med['floor']:.2f} ms (parse alone {med['parse']:.2f})")
 

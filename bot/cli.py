@@ -256,7 +256,7 @@ def _fresh_alerts(alerts: Sequence[str], reports: Sequence[PollReport]) -> list[
 def cmd_check(args: argparse.Namespace) -> int:
     """Show what a recipe extracts from a page; nothing is stored."""
     from bot.config import load_recipe
-    from bot.pipeline import read_listing
+    from bot.source.listing import read_listing
 
     recipe = load_recipe(args.recipe)
     base_url = args.base_url or recipe.urls[0]

@@ -18,7 +18,6 @@ and a flood of unseen items on a feed with history is stored and published but n
 from __future__ import annotations
 
 import asyncio
-import codecs
 import hashlib
 import logging
 import random
@@ -29,7 +28,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from bot import diff, documents, filters, urls
+from bot import diff, documents, filters
 from bot.config import Config
 from bot.errors import FetchError, NewsbotError, ScrapeError, StoreError
 from bot.failpoints import failpoint
@@ -38,11 +37,9 @@ from bot.model import (
     FeedHealth,
     FetchResult,
     Item,
-    Pick,
     PollOutcome,
     PollReport,
     Recipe,
-    Section,
 )
 from bot.publish.render import (
     FORMATS,
@@ -53,10 +50,18 @@ from bot.publish.render import (
     section_meta,
     write_feeds,
 )
-from bot.source import dom, scrape
-from bot.source.detect import detect
-from bot.source.feeds import read_feed
 from bot.source.fetch import next_delay
+from bot.source.listing import (
+    Listing,
+    check_detected_list,
+    combine,
+    in_section,
+    live_sections,
+    next_page_url,
+    read_article,
+    read_listing,
+    scrape_page,
+)
 from bot.store.db import Store
 
 log = logging.getLogger(__name__)
@@ -67,8 +72,6 @@ FLOOD_MIN_ITEMS = 5  # flood guard: more unseen items than max(this, FLOOD_SHARE
 FLOOD_SHARE = 0.5  # ...on a feed with history are held back (a redesign that changed every URL)
 MAX_PAGES = 5  # listing pages read in one poll when a burst of news pushes known items further
 MAX_ERROR_CHARS = 300  # an unexpected error's text in health, alerts and reports
-HTML_SNIFF_BYTES = 4096
-UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # NUL bytes are text there
 
 
 class PageFetcher(Protocol):
@@ -138,21 +141,6 @@ class PollDeps:
             alert=alert,
             defer_all=True,  # the `all` feed by `publish_all`, once per tick / after the polls
         )
-
-
-@dataclass(frozen=True)
-class Listing:
-    """What the listing pages hold: items in page order, warnings, and how they were found."""
-
-    items: tuple[Item, ...]
-    warnings: tuple[str, ...]
-    auto_detected: bool = False
-    recipe_error: ScrapeError | None = None  # why the recipe's own rules were not used
-    paged_to_known: bool = False  # next pages were read until a known item showed up
-
-    @property
-    def ids(self) -> list[str]:
-        return [item.item_id for item in self.items]
 
 
 async def poll_source(recipe: Recipe, deps: PollDeps, now: datetime) -> PollReport:
@@ -277,13 +265,6 @@ def is_not_modified(pages: Sequence[FetchResult]) -> bool:
     return all(page.not_modified for page in pages)
 
 
-def live_sections(recipe: Recipe) -> tuple[Section, ...]:
-    """The recipe's sections, if its URLs are theirs (a test or `check --url` may swap them)."""
-    if recipe.urls == tuple(section.url for section in recipe.sections):
-        return recipe.sections
-    return ()
-
-
 def pages_fingerprint(recipe: Recipe, pages: Sequence[FetchResult]) -> bytes:
     """sha256 of what a poll's result depends on: the recipe, and each page's URL, type and body."""
     digest = hashlib.sha256(repr(recipe).encode())
@@ -293,127 +274,7 @@ def pages_fingerprint(recipe: Recipe, pages: Sequence[FetchResult]) -> bytes:
     return digest.digest()
 
 
-# --- scraping ----------------------------------------------------------------------------------
-
-
-def read_listing(pages: Sequence[FetchResult], recipe: Recipe, now: datetime) -> Listing:
-    """The items of every page; ScrapeError (or FetchError) when a page has none.
-
-    Pages of a sectioned recipe are its sections in order: their items carry the section's id,
-    an item listed in two sections belongs to the first, and a section after the first whose
-    page yields nothing is a warning. A page not modified since the last poll adds no items.
-    """
-    sections = live_sections(recipe)
-    found = []
-    for index, page in enumerate(pages):
-        if page.not_modified:
-            continue
-        section = sections[index] if index < len(sections) else None
-        try:
-            listing = scrape_page(page, recipe, now)
-        except NewsbotError as exc:
-            if section is None or index == 0:
-                raise
-            found.append(Listing((), (f"section {section.name!r} skipped: {exc}",)))
-            continue
-        found.append(in_section(listing, section.section_id) if section else listing)
-    listing = combine(found)
-    if not sections:
-        return listing
-    first: dict[str, Item] = {}
-    for item in listing.items:
-        first.setdefault(item.item_id, item)
-    return replace(listing, items=tuple(first.values()))
-
-
-def in_section(listing: Listing, section_id: str) -> Listing:
-    """The listing with every item marked as listed in the section."""
-    return replace(listing, items=tuple(replace(i, section=section_id) for i in listing.items))
-
-
-def combine(found: Sequence[Listing]) -> Listing:
-    """Listings of consecutive pages as one."""
-    return Listing(
-        items=tuple(item for listing in found for item in listing.items),
-        warnings=tuple(w for listing in found for w in listing.warnings),
-        auto_detected=any(listing.auto_detected for listing in found),
-        recipe_error=next((lst.recipe_error for lst in found if lst.recipe_error), None),
-        paged_to_known=any(listing.paged_to_known for listing in found),
-    )
-
-
-def scrape_page(page: FetchResult, recipe: Recipe, now: datetime) -> Listing:
-    """One page's items in page order: the recipe's rules, else (when allowed) auto-detection.
-    A feed recipe's page is a feed, read as one."""
-    if recipe.feed:
-        result = read_feed(page, recipe, now)
-        return Listing(result.items, result.warnings)
-    _check_html(page, recipe)
-    html = dom.decode_html(page.body, page.content_type)
-    if recipe.rules is None:
-        return _detect(html, page.url, recipe, now, recipe_error=None)
-    try:
-        result = scrape.scrape(html, page.url, recipe, now)
-    except ScrapeError as exc:
-        if recipe.rules.fallback != "auto":
-            raise
-        return _detect(html, page.url, recipe, now, recipe_error=exc)
-    return Listing(result.items, result.warnings)
-
-
-def _check_html(page: FetchResult, recipe: Recipe) -> None:
-    """A body that is no web page (binary junk, an empty 200) is a failed fetch, not a redesign."""
-    head = page.body[:HTML_SNIFF_BYTES]
-    # A stray NUL in a real page is dropped by the parser; junk is full of them.
-    if head.startswith(UTF16_BOMS) or (b"<" in head and head.count(0) * 100 <= len(head)):
-        return
-    kind = page.content_type or "no content type"
-    raise FetchError(
-        f"{recipe.feed_id}: {page.url} sent {len(page.body)} bytes of {kind} that are not HTML",
-        hint="the site may be broken or serving an error page; newsbot will retry with backoff",
-    )
-
-
-def _detect(
-    html: str, url: str, recipe: Recipe, now: datetime, *, recipe_error: ScrapeError | None
-) -> Listing:
-    candidates = detect.detect_lists(html, url, now=now, tz=recipe.timezone, limit=1)
-    if not candidates:
-        raise recipe_error or ScrapeError(
-            f"{recipe.feed_id}: no list of articles found on {url}: has the markup changed?",
-            hint=f"try `newsbot detect {url} --all` and write a [list] section",
-        )
-    best = candidates[0]
-    items = tuple(_own_item(item, recipe) for item in best.items)
-    warnings: tuple[str, ...] = ()
-    if recipe_error is not None:
-        warnings = (f"{recipe_error.message}; auto-detected list {best.rules.item!r} instead",)
-        log.warning("%s", warnings[0])
-    return Listing(items, warnings, auto_detected=True, recipe_error=recipe_error)
-
-
-def _own_item(item: Item, recipe: Recipe) -> Item:
-    """A detected item with the recipe's feed id and id rule, and its document number."""
-    item_id = diff.item_id(
-        item.url, title=item.title, published_at=item.published_at, id_pattern=recipe.id_pattern
-    )
-    doc_number, doc_type = documents.document_info(item.title)
-    return replace(
-        item, feed_id=recipe.feed_id, item_id=item_id, doc_number=doc_number, doc_type=doc_type
-    )
-
-
-def check_detected_list(
-    listing: Listing, known: set[str], health: FeedHealth, recipe: Recipe
-) -> None:
-    """An auto-detected list sharing no item with the feed's history is another list: refuse it."""
-    if not listing.auto_detected or not health.seeded or known:
-        return
-    raise listing.recipe_error or ScrapeError(
-        f"{recipe.feed_id}: the list auto-detected on {recipe.urls[0]} shares no item with the "
-        "feed's history: has the markup changed?",
-        hint=f"try `newsbot detect {recipe.urls[0]} --all` and write a [list] section",
-    )
+# --- reading further pages ---------------------------------------------------------------------
 
 
 async def page_back_to_known(
@@ -443,14 +304,6 @@ async def page_back_to_known(
         if known:
             return listing, known
     return listing, set()
-
-
-def next_page_url(page: FetchResult, pick: Pick) -> str | None:
-    """The absolute URL of the page's next-page link, if it has one."""
-    root = dom.parse_html(dom.decode_html(page.body, page.content_type))
-    node = dom.select_one(root, pick.css) if pick.css else None
-    href = (dom.attr_of(node, pick.attr or "href") or None) if node is not None else None
-    return urls.absolute_url(href, scrape.document_base(root, page.url))
 
 
 def is_flood(health: FeedHealth, unseen: int, on_page: int) -> bool:
@@ -492,8 +345,7 @@ async def _enrich(item: Item, recipe: Recipe, fetcher: PageFetcher, now: datetim
         # The listing already gave title and link: an unreachable article is no news.
         log.info("%s: article %s not fetched: %s", recipe.feed_id, item.url, exc)
         return item
-    html = dom.decode_html(page.body, page.content_type)
-    info = scrape.scrape_article(html, page.url, recipe.article, tz=recipe.timezone, now=now)
+    info = read_article(page, recipe, now)
     return replace(
         item,
         content=info.content_html or item.content,

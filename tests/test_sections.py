@@ -10,7 +10,7 @@ from conftest import ROOT
 from bot.config import load_recipe
 from bot.errors import RecipeError
 from bot.model import Section
-from bot.pipeline import live_sections
+from bot.source.listing import live_sections
 
 HEAD = 'title = "Cổng TTĐT Hải Phòng"\n'
 SECTIONS = """
