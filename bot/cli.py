@@ -10,6 +10,8 @@ Usage: newsbot [--config PATH] [--debug] COMMAND ...
                                 print what a recipe extracts, touching nothing stored
     feeds                       each feed with its item count, newest item and last poll
     detect URL|FILE [--all]     find the list of articles on a page and print a recipe for it
+    add URL [--id ID] [--yes]   add a site or feed: its feed if it has one, else its list
+    import FILE.opml            add each feed of an OPML file
     backup PATH                 a consistent copy of the database (also while `run` runs)
 
 `run` and `poll` take --init: start a new database where the data dir's is missing or damaged.
@@ -21,7 +23,6 @@ Errors are one line on stderr; `--debug` shows tracebacks and debug logs.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -32,10 +33,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from bot import __version__, starter
+from bot import __version__, cli_sources, starter
+from bot.cli_print import error as _error
+from bot.cli_print import item_json as _item_json
+from bot.cli_print import jsonable as _jsonable
+from bot.cli_print import print_items as _print_items
+from bot.cli_print import print_json as _print_json
+from bot.cli_print import short as _short
 from bot.errors import ConfigError, NewsbotError
-from bot.logs import redact, setup_logging
-from bot.model import FeedHealth, FetchResult, Item, PollReport, Recipe
+from bot.logs import setup_logging
+from bot.model import FeedHealth, FetchResult, PollReport, Recipe
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -129,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument("--all", action="store_true", help="also show the runner-up lists")
     _add_json(find)
     find.set_defaults(handler=cmd_detect)
+
+    cli_sources.add_parsers(command, _config)
 
     backup = command("backup", "copy the database consistently, also while `run` runs")
     backup.add_argument("path", type=Path, help="a new file, or a directory for a dated one")
@@ -407,11 +416,6 @@ def _notice(message: str) -> None:
     print(f"newsbot: {message}", file=sys.stderr)
 
 
-def _error(message: str) -> None:
-    # A mistyped config can put the bot token into an error message: never print it.
-    print(f"newsbot: error: {redact(' '.join(message.split()))}", file=sys.stderr)
-
-
 def _select(recipes: list[Recipe], wanted: Sequence[str]) -> list[Recipe]:
     known = {recipe.feed_id: recipe for recipe in recipes}
     unknown = [feed_id for feed_id in wanted if feed_id not in known]
@@ -471,30 +475,6 @@ def _print_report(report: PollReport, *, dry_run: bool) -> None:
         print(f"warning: {warning}")
 
 
-def _print_items(items: Sequence[Item]) -> None:
-    for item in items:
-        date = item.published_at.isoformat(timespec="minutes") if item.published_at else "-"
-        print(f"  {date:<25} {_short(item.title, 70):<70}  id={item.item_id}")
-        print(f"  {'':<25} {item.url}")
-
-
-def _short(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _item_json(item: Item) -> dict[str, Any]:
-    return {
-        "feed_id": item.feed_id,
-        "item_id": item.item_id,
-        "title": item.title,
-        "url": item.url,
-        "summary": item.summary,
-        "published_at": _jsonable(item.published_at),
-        "image": item.image,
-        "first_seen_at": _jsonable(item.first_seen_at),
-    }
-
-
 def _report_json(report: PollReport) -> dict[str, Any]:
     return {
         "feed_id": report.feed_id,
@@ -505,21 +485,6 @@ def _report_json(report: PollReport) -> dict[str, Any]:
         "warnings": list(report.warnings),
         "new_items": [_item_json(item) for item in report.new_items],
     }
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {key: _jsonable(v) for key, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def _print_json(document: dict[str, Any]) -> None:
-    json.dump(document, sys.stdout, ensure_ascii=False, indent=2)
-    print()
 
 
 if __name__ == "__main__":

@@ -459,6 +459,12 @@ def parse_pick(value: str | None) -> Pick | None:
 
 def load_recipe(path: Path) -> Recipe:
     """Read and validate `feeds/<id>.toml`; the file name is the feed id."""
+    feed_id = _feed_id_of(path)
+    raw = _read_toml(path, RecipeError, hint=_RECIPE_HINT)
+    return _validated_recipe(feed_id, raw, path)
+
+
+def _feed_id_of(path: Path) -> str:
     feed_id = path.stem
     if not FEED_ID.match(feed_id):
         raise RecipeError(
@@ -470,7 +476,22 @@ def load_recipe(path: Path) -> Recipe:
             f"{path}: {feed_id!r} is reserved: /feeds/{feed_id}.xml is every feed together",
             hint=f"rename the file, e.g. feeds/{feed_id}-news.toml",
         )
-    raw = _read_toml(path, RecipeError, hint="see README.md, 'Writing a recipe'")
+    return feed_id
+
+
+def recipe_from_text(text: str, path: Path) -> Recipe:
+    """A recipe not saved yet (`newsbot add`), read exactly as `load_recipe(path)` will read it."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RecipeError(f"{path}: not valid TOML: {exc}", hint=_RECIPE_HINT) from None
+    return _validated_recipe(_feed_id_of(path), raw, path)
+
+
+_RECIPE_HINT = "see README.md, 'Writing a recipe'"
+
+
+def _validated_recipe(feed_id: str, raw: dict[str, Any], path: Path) -> Recipe:
     try:
         parsed = RecipeFile.model_validate(raw)
     except ValidationError as exc:
@@ -484,15 +505,22 @@ def load_recipes(feeds_dir: Path) -> list[Recipe]:
         raise ConfigError(
             f"{feeds_dir}: feeds folder not found", hint="set feeds_dir in the config file"
         )
-    recipes, problems = [], []
+    recipes, problems = scan_recipes(feeds_dir)
+    if problems:
+        raise RecipeError("; ".join(problems.values()))
+    return recipes
+
+
+def scan_recipes(feeds_dir: Path) -> tuple[list[Recipe], dict[Path, str]]:
+    """Every recipe in a folder that loads, sorted by id, and the one-line problem of each file
+    that does not (a missing folder is no recipes)."""
+    recipes, problems = [], {}
     for path in sorted(feeds_dir.glob("*.toml")):
         try:
             recipes.append(load_recipe(path))
         except RecipeError as exc:
-            problems.append(str(exc))
-    if problems:
-        raise RecipeError("; ".join(problems))
-    return recipes
+            problems[path] = str(exc)
+    return recipes, problems
 
 
 def sections_of(parsed: RecipeFile) -> tuple[Section, ...]:

@@ -21,6 +21,7 @@ import pytest
 BOT = Path(__file__).resolve().parent.parent / "bot"
 WINGS = frozenset({"source", "store", "publish", "telegram"})
 COMPOSITION = frozenset({"bot.pipeline", "bot.scheduler", "bot.app", "bot.cli", "bot.demo",
+                         "bot.add", "bot.cli_sources",
                          "bot.__main__"})
 
 # library -> the one module allowed to import it
@@ -55,6 +56,9 @@ LATE_IMPORTS: dict[tuple[str, str], str] = {
     for name in ("cmd_run", "cmd_demo", "cmd_poll", "_read_store", "_poll", "cmd_check",
                  "_check_article", "cmd_feeds", "cmd_detect", "cmd_backup", "_config",
                  "_read_page", "_fetch_one")
+} | {
+    ("bot.cli_sources", name): _CLI_START
+    for name in ("cmd_add", "cmd_import", "_sources", "_propose", "_import")
 }
 
 

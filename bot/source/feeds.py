@@ -48,6 +48,7 @@ class FeedInfo:
     title: str
     link: str | None
     kind: str  # "rss20", "atom10", "json1", ... (feedparser's version names, plus json)
+    language: str | None = None  # primary subtag of the feed's own language ("vi", "ko")
 
 
 def looks_like_feed(body: bytes, content_type: str | None) -> bool:
@@ -140,6 +141,7 @@ def _parse_xml(page: FetchResult, recipe: Recipe) -> tuple[list[_Entry], FeedInf
         title=_plain(feed.get("title", "")),
         link=_http(feed.get("link")),
         kind=str(parsed.get("version") or "rss"),
+        language=_language(feed.get("language")),
     )
     return [_xml_entry(entry) for entry in parsed.entries], info
 
@@ -212,6 +214,7 @@ def _parse_json(page: FetchResult, recipe: Recipe) -> tuple[list[_Entry], FeedIn
         title=_plain(_str(document.get("title"))),
         link=_http(_str(document.get("home_page_url"))),
         kind="json" + _str(document.get("version")).rstrip("/").rsplit("/", 1)[-1],
+        language=_language(document.get("language")),
     )
     tz = ZoneInfo(recipe.timezone)
     return [_json_entry(item, tz) for item in items if isinstance(item, dict)], info
@@ -312,6 +315,11 @@ def _plain(html: str) -> str:
     if "<" not in html and "&" not in html:
         return dom.normalize_text(html)
     return dom.text_of(dom.parse_html(f"<html><body><div>{html}</div></body></html>"))
+
+
+def _language(value: object) -> str | None:
+    primary = _str(value).replace("_", "-").split("-")[0].lower()
+    return primary if re.fullmatch(r"[a-z]{2,3}", primary) else None
 
 
 def _clip(text: str, limit: int) -> str:

@@ -25,7 +25,7 @@ import heapq
 import json
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -93,14 +93,25 @@ def same_list(a: ListRules, b: ListRules) -> bool:
     )
 
 
-def recipe_toml(candidate: Candidate, *, feed_id: str, url: str, title: str) -> str:
-    """A ready-to-save `feeds/<feed_id>.toml` for a candidate."""
+def recipe_toml(
+    candidate: Candidate,
+    *,
+    feed_id: str,
+    url: str,
+    title: str,
+    by: str = "newsbot detect",
+    settings: Sequence[tuple[str, str]] = (),
+    article_auto: bool = False,
+) -> str:
+    """A ready-to-save `feeds/<feed_id>.toml` for a candidate; `settings` are more top-level
+    string keys (language, timezone), `article_auto` adds `[article] content = "auto"`."""
     rules = candidate.rules
     lines = [
-        f"# feeds/{feed_id}.toml: proposed by `newsbot detect` ({len(candidate.items)} items).",
+        f"# feeds/{feed_id}.toml: proposed by `{by}` ({len(candidate.items)} items).",
         f"# Signals: {'; '.join(candidate.reasons)}",
         f"title = {_toml_str(title)}",
         f"url = {_toml_str(url)}",
+        *(f"{key} = {_toml_str(value)}" for key, value in settings),
     ]
     pattern = _id_pattern([item.url for item in candidate.items])
     if pattern:
@@ -112,6 +123,8 @@ def recipe_toml(candidate: Candidate, *, feed_id: str, url: str, title: str) -> 
         if pick is not None:
             lines.append(f"{name} = {_toml_str(str(pick))}")
     lines.append('fallback = "auto"  # if these selectors stop matching, auto-detect again')
+    if article_auto:
+        lines += ["", "[article]", 'content = "auto"  # the full text of each new article']
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,57 @@
+"""How the command line prints: one-line errors (token redacted), item lines, JSON documents.
+Shared by bot.cli and the commands split out of it (bot.cli_sources)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from bot.logs import redact
+from bot.model import Item
+
+
+def error(message: str) -> None:
+    # A mistyped config can put the bot token into an error message: never print it.
+    print(f"newsbot: error: {redact(' '.join(message.split()))}", file=sys.stderr)
+
+
+def print_items(items: Sequence[Item]) -> None:
+    for item in items:
+        date = item.published_at.isoformat(timespec="minutes") if item.published_at else "-"
+        print(f"  {date:<25} {short(item.title, 70):<70}  id={item.item_id}")
+        print(f"  {'':<25} {item.url}")
+
+
+def short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def item_json(item: Item) -> dict[str, Any]:
+    return {
+        "feed_id": item.feed_id,
+        "item_id": item.item_id,
+        "title": item.title,
+        "url": item.url,
+        "summary": item.summary,
+        "published_at": jsonable(item.published_at),
+        "image": item.image,
+        "first_seen_at": jsonable(item.first_seen_at),
+    }
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {key: jsonable(v) for key, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def print_json(document: dict[str, Any]) -> None:
+    json.dump(document, sys.stdout, ensure_ascii=False, indent=2)
+    print()
