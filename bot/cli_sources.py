@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 PREVIEW_ITEMS = 5  # items shown before asking
 
-ConfigOf = Callable[[argparse.Namespace], Config]
+ConfigOf = Callable[[argparse.Namespace], "Config"]
 Command = Callable[[str, str], argparse.ArgumentParser]
 
 
