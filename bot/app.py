@@ -14,7 +14,7 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -27,6 +27,7 @@ from bot.errors import DeliveryError, NewsbotError, RateLimited, TransientDelive
 from bot.model import FeedHealth, PollReport, Recipe
 from bot.pipeline import ALL_FEED, PollDeps, feed_meta, poll_source, publish_all, repair_feeds
 from bot.publish import web
+from bot.publish.status import feed_state
 from bot.publish.web import Metrics, Server, TelegramWebhook
 from bot.scheduler import FeedScheduler, Job
 from bot.source.fetch import Fetcher, FetchPolicy
@@ -150,6 +151,7 @@ class Daemon:
                 metrics=self.metrics,
                 telegram_webhook=self._webhook_route(),
                 metrics_access=server.metrics,
+                bot_username=self.bot_username,
             )
             self._web = await web.serve(app, server.host, server.port)
             self.web_port = self._web.port
@@ -329,15 +331,33 @@ class Daemon:
             for feed_id in self.recipes
         }
         running = self.scheduler.running and not self.stop_event.is_set()
-        return running, {"status": "ok" if running else "stopped", "version": __version__,
-                         "feeds": feeds}
+        status = overall_status(feeds.values()) if running else "stopped"
+        return running, {"status": status, "version": __version__, "feeds": feeds}
+
+    def bot_username(self) -> str | None:
+        """The running Telegram bot's @username (without the @), for the index page's links."""
+        if not self._bot_ready or self._bot is None:
+            return None
+        return telegram.username(self._bot)
 
     def stats(self) -> Mapping[str, object]:
         return {"feeds": len(self.recipes), "outbox": self.store.outbox_counts()}
 
 
+def overall_status(feeds: Iterable[Mapping[str, Any]]) -> str:
+    """/healthz's top line: "failing" (HTTP 503) when every feed is, "degraded" when any feed's
+    last poll failed, else "ok"."""
+    statuses = [feed["status"] for feed in feeds]
+    if statuses and all(status == "failing" for status in statuses):
+        return "failing"
+    if any(status in ("retrying", "failing") for status in statuses):
+        return "degraded"
+    return "ok"
+
+
 def feed_status(health: FeedHealth, alert_after_failures: int) -> dict[str, Any]:
-    """One feed's entry in /healthz."""
+    """One feed's entry in /healthz: `status` for monitors (failing: as many failures in a row
+    as alert the admin), `state` as the index page words it."""
     if health.last_poll_at is None:
         status = "pending"
     elif health.consecutive_failures == 0:
@@ -353,6 +373,10 @@ def feed_status(health: FeedHealth, alert_after_failures: int) -> dict[str, Any]
         "last_error": health.last_error,
         "consecutive_failures": health.consecutive_failures,
         "next_poll_at": _iso(health.next_poll_at),
+        "state": feed_state(health).kind,
+        "never_succeeded": health.last_success_at is None,
+        "held_back_at": _iso(health.held_back_at),
+        "held_back_items": health.held_back_items,
     }
 
 

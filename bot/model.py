@@ -160,6 +160,10 @@ class FeedHealth:
     seeded: bool = False  # a first successful poll happened: later polls announce new items
     last_full_fetch_at: datetime | None = None  # last 200 to an unconditional GET
     alerted: bool = False  # the admin was told about the current failure streak
+    # The flood guard held back the announcements of this many new items at that poll; cleared
+    # by the next poll that stores new items normally.
+    held_back_at: datetime | None = None
+    held_back_items: int = 0
 
 
 PollOutcome = Literal["new", "unchanged", "not_modified", "failed", "skipped"]

@@ -198,6 +198,9 @@ async def _poll(recipe: Recipe, deps: PollDeps, now: datetime) -> PollReport:
     except NewsbotError as exc:
         return _record_failure(recipe, deps, health, exc, now)
     _alert_surprises(recipe, deps, health, listing, new_items, flood=flood)
+    if new_items:  # the flood guard's mark says what happened to the latest new items
+        health = replace(health, held_back_at=now if flood else None,
+                         held_back_items=len(new_items) if flood else 0)
     try:
         _save_success(recipe, deps, health, now, pages[0])
     except StoreError as exc:  # e.g. the disk filled after the commit: back off like a failure

@@ -189,6 +189,23 @@ def test_start_reactivates_and_keeps_chosen_feeds(store: Store, bot: Commands) -
     assert store.subscriptions_of(USER) == [NEWS]
 
 
+def test_start_with_a_feed_follows_just_that_feed(store: Store, bot: Commands) -> None:
+    # The index page links t.me/<bot>?start=<feed>: Telegram sends `/start <feed>`.
+    reply = say(bot, private(language="en"), f"/start {NEWS}")
+    assert store.subscriptions_of(USER) == [NEWS]  # not every default feed
+    assert reply.text.startswith("👋 Hello!") and "Tin tức Hải Phòng" in reply.text
+    say(bot, private(language="en"), f"/start {NOTICES}")  # a second link adds that one
+    assert store.subscriptions_of(USER) == [NOTICES, NEWS]
+
+
+def test_start_with_an_unknown_feed_names_the_feeds_and_changes_nothing(
+    store: Store, bot: Commands
+) -> None:
+    reply = say(bot, private(language="en"), "/start no-such-feed")
+    assert "no-such-feed" in reply.text and NEWS in reply.text
+    assert store.subscriptions_of(USER) == []
+
+
 def test_start_with_no_feeds_configured(store: Store) -> None:
     bot = Commands(store, {}, now=Clock())
     assert say(bot, private(language="en"), "/start").text == t("en", "start_no_feeds")

@@ -388,6 +388,8 @@ async def test_flood_guard_stores_all_announces_none_alerts_once(env: Env) -> No
     assert "9749312" in feed  # published all the same
     assert env.pending() == []
     assert len(env.alerts) == 1 and "12 of 12 items" in env.alerts[0]
+    held = env.store.health("haiphong")  # the index page and /healthz say so
+    assert (held.held_back_at, held.held_back_items) == (NOW + timedelta(minutes=15), 12)
     env.serve(listings.with_article(listings.with_new_ids(listings.listing_html()), 749400,
                                     "Bài mới", TODAY))
 
@@ -396,6 +398,8 @@ async def test_flood_guard_stores_all_announces_none_alerts_once(env: Env) -> No
     assert not normal.flood and [item.item_id for item in normal.new_items] == ["749400"]
     assert env.pending() == [(1, "749400")]
     assert len(env.alerts) == 1
+    cleared = env.store.health("haiphong")
+    assert (cleared.held_back_at, cleared.held_back_items) == (None, 0)
 
 
 async def test_a_page_with_nothing_known_left_alerts_a_gap(env: Env) -> None:

@@ -190,8 +190,21 @@ def test_empty_feed_is_valid_and_stable() -> None:
         assert parsed.entries == []
     atom = etree.fromstring(render_atom(META, [], PUBLIC))
     updated = datetime.fromisoformat(atom.findtext(f"{ATOM}updated") or "")
-    assert updated == EMPTY_FEED_UPDATED_AT
+    assert updated == EMPTY_FEED_UPDATED_AT  # Atom requires one; no context gives a real one
+    assert etree.fromstring(render_rss(META, [], PUBLIC)).find("channel/lastBuildDate") is None
     assert json.loads(render_json(META, [], PUBLIC))["items"] == []
+
+
+def test_an_empty_feed_is_dated_by_its_last_poll_not_an_invented_date() -> None:
+    polled = replace(META, updated_if_empty=T0, description="Chưa có tin: …")
+    rss = etree.fromstring(render_rss(polled, [], PUBLIC))
+    assert rss.findtext("channel/lastBuildDate") == "Thu, 28 Nov 2024 10:15:00 +0700"
+    assert rss.findtext("channel/description") == "Chưa có tin: …"
+    atom = etree.fromstring(render_atom(polled, [], PUBLIC))
+    assert datetime.fromisoformat(atom.findtext(f"{ATOM}updated") or "") == T0
+    # with items, the items date the feed as before
+    item_rss = etree.fromstring(render_rss(polled, [make_item(0)], PUBLIC))
+    assert item_rss.findtext("channel/lastBuildDate") != "Thu, 28 Nov 2024 10:15:00 +0700"
 
 
 def test_order_is_kept_even_for_many_items() -> None:

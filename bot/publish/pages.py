@@ -16,8 +16,10 @@ from zoneinfo import ZoneInfo
 from bot import urls
 from bot.model import DEFAULT_TIMEZONE, Item
 from bot.publish.render import FeedMeta, feed_urls, plain_text
+from bot.publish.status import FeedState, describe
 
 Language = Literal["vi", "en"]
+TELEGRAM_DEEP_LINK = "https://t.me/{bot}?start={feed}"  # /start <feed> follows that feed
 
 TEXTS: dict[Language, dict[str, str]] = {
     "vi": {
@@ -39,6 +41,8 @@ TEXTS: dict[Language, dict[str, str]] = {
         "search_prev": "← Trang trước",
         "search_next": "Trang sau →",
         "search_home": "← Tất cả nguồn tin",
+        "bot": "Nhận tin mới qua Telegram: bot {bot}.",
+        "telegram": "Nhận qua Telegram",
     },
     "en": {
         "title": "News as feeds",
@@ -59,6 +63,8 @@ TEXTS: dict[Language, dict[str, str]] = {
         "search_prev": "← Previous page",
         "search_next": "Next page →",
         "search_home": "← All feeds",
+        "bot": "New items on Telegram: bot {bot}.",
+        "telegram": "Get it on Telegram",
     },
 }
 
@@ -77,6 +83,10 @@ li{margin:.35rem 0}time,.sub{color:#666;font-size:.85rem}a{color:#0b57d0}
 .links a{display:inline-block;margin-right:.75rem}code{word-break:break-all}
 form.search{display:flex;gap:.5rem}form.search input{flex:1;font:inherit;padding:.3rem .5rem}
 form.search button{font:inherit}.error{color:#b00020}
+.state{border-radius:.35rem;padding:.4rem .6rem;font-size:.9rem;margin:.4rem 0}
+.state-ok{background:#e3f4e8;color:#0d4d23}.state-held{background:#fff4d6;color:#5c4300}
+.state-waiting{background:#eceff3;color:#30343a}
+.state-retrying,.state-never{background:#fde7e9;color:#8a0012}
 """
 SEARCH_MAX_CHARS = 200  # bot.search.MAX_QUERY_CHARS (pages stays free of non-page imports)
 
@@ -87,6 +97,7 @@ class FeedListing:
 
     meta: FeedMeta
     items: Sequence[Item]
+    state: FeedState | None = None  # how its polling goes; None: not known here
 
 
 def pick_language(accept_language: str | None) -> Language:
@@ -104,13 +115,16 @@ def pick_language(accept_language: str | None) -> Language:
 
 
 def render_index(
-    listings: Sequence[FeedListing], all_meta: FeedMeta, public_url: str, lang: Language
+    listings: Sequence[FeedListing], all_meta: FeedMeta, public_url: str, lang: Language,
+    *, bot: str | None = None,
 ) -> str:
-    """The whole page, escaped, with autodiscovery links for every feed."""
+    """The whole page, escaped, with autodiscovery links for every feed; with `bot` (the running
+    Telegram bot's username) a link per feed that starts the bot on that feed."""
     text = TEXTS[lang]
     heads = [_autodiscovery(all_meta, public_url, f"{text['all']}: ")]
     heads += [_autodiscovery(listing.meta, public_url, "") for listing in listings]
-    sections = [_section(listing, public_url, text) for listing in listings]
+    sections = [_section(listing, public_url, text, lang, bot) for listing in listings]
+    bot_line = f"<p>{escape(text['bot'].format(bot='@' + bot))}</p>" if bot else ""
     return "\n".join(
         [
             "<!doctype html>",
@@ -125,6 +139,7 @@ def render_index(
             "<body><main>",
             f"<h1>{escape(text['title'])}</h1>",
             f"<p>{escape(text['intro'])}</p>",
+            bot_line,
             _search_box(public_url, text, ""),
             *sections,
             _all_section(all_meta, public_url, text),
@@ -135,18 +150,29 @@ def render_index(
     )
 
 
-def _section(listing: FeedListing, public_url: str, text: dict[str, str]) -> str:
+def _section(
+    listing: FeedListing, public_url: str, text: dict[str, str], lang: Language, bot: str | None
+) -> str:
     meta = listing.meta
     zone = ZoneInfo(meta.timezone)
     rows = [_item_row(item, zone) for item in listing.items]
     items_html = f"<ul>{''.join(rows)}</ul>" if rows else f"<p>{escape(text['empty'])}</p>"
     site = _safe_href(meta.site_url)
     source = f' · <a href="{site}" rel="noopener">{escape(text["source"])}</a>' if site else ""
+    telegram = ""
+    if bot:
+        href = escape(TELEGRAM_DEEP_LINK.format(bot=quote(bot), feed=quote(meta.feed_id)))
+        label = escape(text["telegram"])
+        telegram = f' · <a class="telegram" href="{href}" rel="noopener">{label}</a>'
+    state = ""
+    if listing.state is not None:
+        words = escape(describe(listing.state, lang, zone))
+        state = f'<p class="state state-{listing.state.kind}" role="status">{words}</p>'
     return (
         f'<section id="{escape(meta.feed_id)}">'
-        f"<h2>{escape(plain_text(meta.title) or meta.feed_id)}</h2>"
+        f"<h2>{escape(plain_text(meta.title) or meta.feed_id)}</h2>{state}"
         f'<p class="links">{escape(text["subscribe"])} {_subscribe_links(meta, public_url)}'
-        f"{source}</p>{_sections_links(meta, public_url, text)}{items_html}</section>"
+        f"{source}{telegram}</p>{_sections_links(meta, public_url, text)}{items_html}</section>"
     )
 
 

@@ -73,6 +73,10 @@ class FeedMeta:
     description: str = ""
     sections: tuple[Section, ...] = ()  # the feed's named sections (names label categories)
     section: str | None = None  # set: this is that section's own feed
+    # A feed with no items has no item date to give as its build date: this one (its last poll,
+    # set by the web server) instead. Unset, RSS leaves lastBuildDate out and Atom, which
+    # requires <updated>, falls back to a fixed placeholder so the bytes stay stable.
+    updated_if_empty: datetime | None = None
 
     def section_name(self, section_id: str) -> str:
         """A section's display name (its id when the feed does not know it)."""
@@ -373,13 +377,22 @@ def _categories(meta: FeedMeta, item: Item) -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
-def _feed_updated_at(entries: Sequence[_Entry], zone: tzinfo) -> datetime:
-    """Newest change among the entries (never "now"), so unchanged input keeps its bytes."""
+def _feed_updated_at(entries: Sequence[_Entry], zone: tzinfo) -> datetime | None:
+    """Newest change among the entries (never "now"), so unchanged input keeps its bytes; None
+    when no entry gives a time."""
     changes = [e.changed_at for e in entries if e.changed_at]
     if changes:
         return max(changes).astimezone(zone)
     dates = [e.published_at for e in entries if e.published_at]
-    return max(dates) if dates else _local_epoch(zone)
+    return max(dates) if dates else None
+
+
+def _built_at(meta: FeedMeta, entries: Sequence[_Entry]) -> datetime | None:
+    zone = _zone(meta.timezone)
+    found = _feed_updated_at(entries, zone)
+    if found is None and meta.updated_if_empty is not None:
+        return _aware(meta.updated_if_empty).astimezone(zone)
+    return found
 
 
 def _web_url(base: str, url: str | None) -> str | None:
@@ -455,7 +468,7 @@ def _feed_title(meta: FeedMeta) -> str:
 
 def _rss_bytes(meta: FeedMeta, entries: Sequence[_Entry], self_url: str) -> bytes:
     title = _feed_title(meta)
-    updated = _feed_updated_at(entries, _zone(meta.timezone))
+    updated = _built_at(meta, entries)
     parts = [
         XML_DECLARATION, RSS_OPEN, "  <channel>\n",
         f"    <title>{_text(title)}</title>\n",
@@ -465,8 +478,9 @@ def _rss_bytes(meta: FeedMeta, entries: Sequence[_Entry], self_url: str) -> byte
         f"    <docs>{RSS_DOCS}</docs>\n",
         f"    <generator>{GENERATOR}</generator>\n",
         f"    <language>{_text(meta.language)}</language>\n",
-        f"    <lastBuildDate>{_rfc822(updated)}</lastBuildDate>\n",
     ]  # fmt: skip
+    if updated is not None:  # optional in RSS: no date rather than an invented one
+        parts.append(f"    <lastBuildDate>{_rfc822(updated)}</lastBuildDate>\n")
     parts += (_rss_item(meta, entry) for entry in entries)
     parts.append("  </channel>\n</rss>\n")
     return "".join(parts).encode("utf-8")
@@ -507,7 +521,7 @@ def _rss_item(meta: FeedMeta, entry: _Entry) -> str:
 
 def _atom_bytes(meta: FeedMeta, entries: Sequence[_Entry], self_url: str) -> bytes:
     title = _text(_feed_title(meta))
-    updated = _feed_updated_at(entries, _zone(meta.timezone))
+    updated = _built_at(meta, entries) or _local_epoch(_zone(meta.timezone))  # Atom requires one
     parts = [
         XML_DECLARATION,
         f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="{_attr(meta.language)}">\n',

@@ -35,11 +35,12 @@ import logging
 import socket
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import uvicorn
 from prometheus_client import (
@@ -61,8 +62,15 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from bot.addresses import LOOPBACK, category, parse_address
 from bot.errors import ConfigError, KeywordError, StoreError
 from bot.filters import item_matches, parse_keywords
-from bot.model import Item, KeywordFilter, PollReport
-from bot.publish.pages import FeedListing, SearchPage, pick_language, render_index, render_search
+from bot.model import FeedHealth, Item, KeywordFilter, PollReport
+from bot.publish.pages import (
+    FeedListing,
+    Language,
+    SearchPage,
+    pick_language,
+    render_index,
+    render_search,
+)
 from bot.publish.render import (
     ALL_FEED,
     EXTENSIONS,
@@ -73,6 +81,7 @@ from bot.publish.render import (
     render_opml,
     section_meta,
 )
+from bot.publish.status import empty_feed_note, feed_state
 from bot.search import MAX_QUERY_CHARS, SCAN_LIMIT, parse_query
 
 log = logging.getLogger(__name__)
@@ -100,7 +109,8 @@ CONTENT_TYPES: dict[Format, str] = {
 FORMAT_OF_EXTENSION: dict[str, Format] = {ext: fmt for fmt, ext in EXTENSIONS.items()}
 HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src https: http:"
 
-# /healthz: (running, details). details must be JSON-serialisable (datetimes become str).
+# /healthz: (running, details). details must be JSON-serialisable (datetimes become str). The
+# answer is 503 when not running, or when details' "status" is "failing" (every feed failing).
 HealthReport = tuple[bool, Mapping[str, object]]
 MAX_UPDATE_BYTES = 1024 * 1024  # a Telegram update is a few KB; anything this big is not one
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
@@ -126,6 +136,14 @@ class FeedSource(Protocol):
     ) -> list[Item]: ...
 
     def last_change_at(self, feed_id: str | None = None) -> datetime | None: ...
+
+
+@runtime_checkable
+class HealthSource(Protocol):
+    """A FeedSource that knows how each feed's polling goes (bot.store.db.Store does): the
+    index page then says it in words, and an empty feed says why it is empty."""
+
+    def all_health(self) -> list[FeedHealth]: ...
 
 
 @runtime_checkable
@@ -377,6 +395,7 @@ class _FeedServer:
         health: Callable[[], HealthReport],
         metrics: Metrics,
         metrics_access: MetricsAccess = "local",
+        bot_username: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.metrics_access = metrics_access
         self.store = store
@@ -384,6 +403,8 @@ class _FeedServer:
         self.public_url = public_url.rstrip("/")
         self.health = health
         self.metrics = metrics
+        self.bot_username = bot_username
+        self.started_at = datetime.now(UTC)  # an empty feed's date before any poll
         self.all_meta = self.feeds.get(ALL_FEED) or all_feed_meta(self.feeds.values())
         self.cache = _RenderCache()
         self.opml = make_rendered(
@@ -394,6 +415,27 @@ class _FeedServer:
 
     def _meta(self, feed_id: str) -> FeedMeta | None:
         return self.all_meta if feed_id == ALL_FEED else self.feeds.get(feed_id)
+
+    def _healths(self) -> dict[str, FeedHealth]:
+        """Each feed's polling record, by feed id ({} when the store does not keep them)."""
+        if not isinstance(self.store, HealthSource):
+            return {}
+        return {record.feed_id: record for record in self.store.all_health()}
+
+    def _empty_meta(self, meta: FeedMeta, source_id: str | None) -> FeedMeta:
+        """An empty feed dated by its last poll, and, before its first successful read, saying
+        so in its description (in the feed's language)."""
+        healths = self._healths()
+        records = [healths.get(source_id) or FeedHealth(source_id)] if source_id else [
+            healths.get(feed_id) or FeedHealth(feed_id) for feed_id in self.feeds
+        ]
+        polled = [r.last_poll_at for r in records if r.last_poll_at is not None]
+        meta = replace(meta, updated_if_empty=max(polled) if polled else self.started_at)
+        if source_id is None:
+            return meta
+        lang: Language = "vi" if meta.language.lower().startswith("vi") else "en"
+        note = empty_feed_note(records[0], lang, ZoneInfo(meta.timezone))
+        return replace(meta, description=note) if note else meta
 
     async def feed(self, request: Request) -> Response:
         name: str = request.path_params["name"]
@@ -428,10 +470,13 @@ class _FeedServer:
 
         def build() -> Rendered:
             items = select_items(self.store, source_id, query, meta)
-            body = RENDERERS[fmt](meta, items, self.public_url, self_url=self_url)
+            shown = meta if items else self._empty_meta(meta, source_id)
+            body = RENDERERS[fmt](shown, items, self.public_url, self_url=self_url)
             return make_rendered(body, CONTENT_TYPES[fmt], changed_at)
 
-        key = (meta.feed_id, meta.section, fmt, query, changed_at)
+        # A feed that never changed says how its polls go: those records are part of its key.
+        polls = None if changed_at else tuple(sorted(self._healths().items()))
+        key = (meta.feed_id, meta.section, fmt, query, changed_at, polls)
         rendered = await self.cache.get(key, build)
         response = _conditional(request, rendered)
         label = f"{meta.feed_id}/{meta.section}" if meta.section else meta.feed_id
@@ -445,19 +490,29 @@ class _FeedServer:
         lang = pick_language(request.headers.get("accept-language"))
         changed_at = self.store.last_change_at(None)
 
+        healths = self._healths()
+        bot = self.bot_username()
+
         def build() -> Rendered:
-            listings = [
-                FeedListing(meta, self.store.items(feed_id, limit=INDEX_ITEMS))
-                for feed_id, meta in self.feeds.items()
-            ]
-            page = render_index(listings, self.all_meta, self.public_url, lang)
+            listings = [self._listing(fid, meta, healths) for fid, meta in self.feeds.items()]
+            page = render_index(listings, self.all_meta, self.public_url, lang, bot=bot)
             return make_rendered(page.encode("utf-8"), "text/html; charset=utf-8", changed_at)
 
-        rendered = await self.cache.get(("index", lang, changed_at), build)
+        key = ("index", lang, changed_at, tuple(sorted(healths.items())), bot)
+        rendered = await self.cache.get(key, build)
         response = _conditional(request, rendered, vary="Accept-Encoding, Accept-Language")
         response.headers["Content-Security-Policy"] = HTML_CSP
         response.headers["Content-Language"] = lang
         return response
+
+    def _listing(self, feed_id: str, meta: FeedMeta, healths: Mapping[str, FeedHealth]
+                 ) -> FeedListing:
+        items = self.store.items(feed_id, limit=INDEX_ITEMS)
+        if not healths and not isinstance(self.store, HealthSource):
+            return FeedListing(meta, items)
+        seen = [item.first_seen_at for item in items if item.first_seen_at is not None]
+        state = feed_state(healths.get(feed_id) or FeedHealth(feed_id), max(seen, default=None))
+        return FeedListing(meta, items, state)
 
     async def search(self, request: Request) -> Response:
         lang = pick_language(request.headers.get("accept-language"))
@@ -497,9 +552,10 @@ class _FeedServer:
             log.exception("health check failed")
             running, details = False, {"error": "health check failed"}
         body = json.dumps({"running": running, **details}, ensure_ascii=False, default=str)
+        up = running and details.get("status") != "failing"
         return Response(
             body.encode("utf-8") + b"\n",
-            status_code=200 if running else 503,
+            status_code=200 if up else 503,
             media_type="application/json",
             headers={"Cache-Control": NO_STORE},
         )
@@ -669,10 +725,14 @@ def create_app(
     metrics: Metrics | None = None,
     telegram_webhook: TelegramWebhook | None = None,
     metrics_access: MetricsAccess = "local",
+    bot_username: Callable[[], str | None] | None = None,
 ) -> Starlette:
     """The ASGI app. `health` returns (running, details) for /healthz; `telegram_webhook` adds
-    the POST route Telegram sends updates to; `metrics_access` says who may read /metrics."""
-    server = _FeedServer(store, feeds, public_url, health, metrics or Metrics(), metrics_access)
+    the POST route Telegram sends updates to; `metrics_access` says who may read /metrics;
+    `bot_username` gives the running Telegram bot's username (None while none runs) for the
+    index page's links."""
+    server = _FeedServer(store, feeds, public_url, health, metrics or Metrics(), metrics_access,
+                         bot_username or (lambda: None))
     routes = [] if telegram_webhook is None else [
         Route(telegram_webhook.path, _WebhookEndpoint(telegram_webhook).handle, methods=["POST"]),
     ]

@@ -60,7 +60,8 @@ def _health(row: Sequence[Any]) -> FeedHealth:
     return FeedHealth(feed_id=row[0], last_poll_at=_when(row[1]), last_success_at=_when(row[2]),
                       last_error=row[3], consecutive_failures=row[4], next_poll_at=_when(row[5]),
                       cache=CacheHeaders(etag=row[6], last_modified=row[7]), seeded=bool(row[8]),
-                      last_full_fetch_at=_when(row[9]), alerted=bool(row[10]))
+                      last_full_fetch_at=_when(row[9]), alerted=bool(row[10]),
+                      held_back_at=_when(row[11]), held_back_items=row[12])
 
 def _hint(reason: str) -> str:
     if "full" in reason:
@@ -431,12 +432,14 @@ class Store(OutboxMixin, ChatsMixin):
 
     def save_health(self, health: FeedHealth) -> None:
         """Replace a feed's health record."""
-        self._write("INSERT OR REPLACE INTO feed_health VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        self._write("INSERT OR REPLACE INTO feed_health VALUES "
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (health.feed_id, _iso_or_none(health.last_poll_at),
                      _iso_or_none(health.last_success_at), health.last_error,
                      health.consecutive_failures, _iso_or_none(health.next_poll_at),
                      health.cache.etag, health.cache.last_modified, int(health.seeded),
-                     _iso_or_none(health.last_full_fetch_at), int(health.alerted)))
+                     _iso_or_none(health.last_full_fetch_at), int(health.alerted),
+                     _iso_or_none(health.held_back_at), health.held_back_items))
 
     def all_health(self) -> list[FeedHealth]:
         """Every feed's health record, by feed id."""

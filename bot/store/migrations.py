@@ -118,4 +118,9 @@ MIGRATIONS: tuple[Migration, ...] = (
             pruned_at TEXT NOT NULL, PRIMARY KEY (feed_id, item_id)) WITHOUT ROWID""",
         "CREATE INDEX pruned_items_age ON pruned_items (feed_id, pruned_at)",
     )),
+    # The index page and /healthz say when the flood guard last held back a batch of new items.
+    Migration(8, "feed_health.held_back_at/held_back_items", (
+        "ALTER TABLE feed_health ADD COLUMN held_back_at TEXT",
+        "ALTER TABLE feed_health ADD COLUMN held_back_items INTEGER NOT NULL DEFAULT 0",
+    )),
 )

@@ -567,6 +567,15 @@ async def feed_update(app: App, data: dict[str, object]) -> None:
     await app.update_queue.put(update)
 
 
+def username(app: App) -> str | None:
+    """The bot's username, known once the application is initialised (getMe)."""
+    try:
+        name = app.bot.username
+    except RuntimeError:  # PTB: not initialised yet
+        return None
+    return str(name) if name else None
+
+
 async def stop_bot(app: App) -> None:
     """The reverse of start_bot and start_bot_webhook; safe on a half-started app.
 

@@ -26,10 +26,17 @@ class FeedCommands(CommandBase):
     _feed_by_token: dict[str, str]
 
     def _start(self, call: Call) -> Reply:
-        """Register the chat, wake it up, and follow the default feeds if it follows nothing."""
+        """Register the chat, wake it up, and follow the default feeds if it follows nothing;
+        `/start FEED` (the index page's t.me/<bot>?start=FEED links) follows that feed."""
+        wanted = call.args.strip()
+        found = self._find_feed(wanted, call.lang) if wanted else None
+        if isinstance(found, Reply):
+            return found  # names the feeds there are
         self._ensure_chat(call)
         self.store.set_chat(call.chat_id, active=True, paused=False)
-        if not self.store.subscriptions_of(call.chat_id):
+        if found is not None:
+            self.store.subscribe(call.chat_id, found, thread_id=call.ctx.thread_id or 0)
+        elif not self.store.subscriptions_of(call.chat_id):
             for feed_id in self.default_feeds:
                 self.store.subscribe(call.chat_id, feed_id, thread_id=call.ctx.thread_id or 0)
         followed = self.store.subscriptions_of(call.chat_id)
