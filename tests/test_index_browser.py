@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import struct
 from collections.abc import AsyncIterator
@@ -17,8 +18,9 @@ import lxml.html
 import pytest
 import pytest_asyncio
 from conftest import FIXTURES
+from fakes import png
 
-from bot.model import Item
+from bot.model import FeedHealth, Item
 from bot.publish.render import FeedMeta
 from bot.publish.web import Server, create_app, serve
 from bot.store.db import Store
@@ -131,3 +133,44 @@ async def test_index_renders_on_a_phone_sized_screen(site: Site, tmp_path: Path)
     width, height = struct.unpack(">II", png[16:24])  # IHDR
     assert (width, height) == PHONE
     assert len(png) > 20_000  # text and boxes, not a blank page
+
+
+# --- a failing and a healthy feed, as a browser shows them -------------------------------------
+
+OK_GREEN, FAILING_RED = (0xE3, 0xF4, 0xE8), (0xFD, 0xE7, 0xE9)  # .state-ok / .state-never in pages
+
+
+async def test_screenshot_shows_a_failing_and_a_healthy_feed(tmp_path: Path) -> None:
+    # What a user sees: the Hải Phòng card says in red that the portal was never read (4 tries,
+    # the admin's error line, the next try); the Sở TT&TT card says in green that all is well,
+    # with its newest item and last read. Both boxes are on screen, not only in the DOM.
+    store = Store.open(tmp_path / "newsbot.db")
+    store.add_items("sotttt", ITEMS["sotttt"], T0)
+    store.save_health(FeedHealth("sotttt", last_poll_at=T0, last_success_at=T0, seeded=True,
+                                 next_poll_at=T0 + timedelta(minutes=10)))
+    store.save_health(FeedHealth(
+        "haiphong", last_poll_at=T0, consecutive_failures=4,
+        next_poll_at=T0 + timedelta(minutes=20),
+        last_error="haiphong: https://haiphong.gov.vn/tin-tuc-su-kien: connection refused"))
+    app = create_app(store=store, feeds=FEEDS, public_url="http://localhost:8080",
+                     health=lambda: (True, {}))
+    server = await serve(app, "127.0.0.1", 0)
+    try:
+        url = f"http://127.0.0.1:{server.port}/"
+        dom = lxml.html.fromstring(await run_chromium(tmp_path, "--accept-lang=vi", "--dump-dom",
+                                                      url))
+        shot = Path(os.environ.get("NEWSBOT_SCREENSHOT_DIR", tmp_path)) / "index-states.png"
+        await run_chromium(tmp_path, "--accept-lang=vi", "--window-size=900,1400",
+                           f"--screenshot={shot}", url)
+    finally:
+        await server.stop()
+        store.close()
+    failing = dom.get_element_by_id("haiphong").cssselect("p.state")[0].text_content()
+    healthy = dom.get_element_by_id("sotttt").cssselect("p.state")[0].text_content()
+    assert failing.startswith("Chưa đọc được trang nguồn lần nào (4 lần thử).")
+    assert "connection refused" in failing and "Lần thử tới: 28/11/2024 15:20" in failing
+    assert healthy.startswith("Hoạt động bình thường · tin mới gần nhất: 28/11/2024 15:00")
+    width, height, colours = png.pixels(shot.read_bytes())
+    assert (width, height) == (900, 1400)
+    # each box paints thousands of pixels of its own background
+    assert colours[FAILING_RED] > 5_000 and colours[OK_GREEN] > 5_000, colours.most_common(8)
