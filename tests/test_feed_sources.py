@@ -188,8 +188,8 @@ def _bare(entries: Sequence[Entry], *drop: str) -> list[Entry]:
 async def test_entries_lacking_ids_or_dates_keep_their_ids_across_polls(
     env: Env, drop: tuple[str, ...]
 ) -> None:
-    if env.fmt == "rss10" and "link" in drop:
-        pytest.skip("an RSS 1.0 item is identified by its link (rdf:about)")
+    if env.fmt == "rss10":  # an RSS 1.0 item is its link (rdf:about): it cannot lack one
+        drop = tuple(key for key in drop if key != "link")
     entries = _bare(feedfiles.entries(5, env.site.base_url), *drop)
     env.serve(entries)
     env.subscribe(1)
