@@ -24,9 +24,11 @@ from urllib.parse import urlsplit
 from bot import __version__
 from bot.config import Config, load_recipes
 from bot.errors import DeliveryError, NewsbotError, RateLimited, TransientDelivery
+from bot.live import Changes, RecipeFolder
 from bot.model import FeedHealth, PollReport, Recipe
 from bot.pipeline import ALL_FEED, PollDeps, feed_meta, poll_source, publish_all, repair_feeds
 from bot.publish import web
+from bot.publish.render import FeedMeta
 from bot.publish.status import feed_state
 from bot.publish.web import Metrics, Server, TelegramWebhook
 from bot.scheduler import FeedScheduler, Job
@@ -36,7 +38,7 @@ from bot.store.guard import open_data_store
 from bot.telegram import ptb as telegram
 from bot.telegram.commands.dispatch import Commands
 from bot.telegram.delivery import Deliverer, Pacing, Sender
-from bot.telegram.feedinfo import feed_infos
+from bot.telegram.feedinfo import FeedInfo, feed_infos
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +105,25 @@ class Daemon:
         self.deps = PollDeps.from_config(
             config, store=self.store, fetcher=self.fetcher, feeds=self.recipes, alert=self.alert
         )
+        # Recipes live: feeds/ as the daemon started with it; rescans apply what changed since.
+        self.recipe_folder = RecipeFolder.scan(config.feeds_dir)
+        self._rescanning = asyncio.Lock()
+        self._set_web_feeds: Callable[[Mapping[str, FeedMeta]], None] | None = None
+        self._commands: Commands | None = None
+        self._bot_feeds: dict[str, FeedInfo] = {}  # the deliverer's: updated in place
 
     async def run_until_signalled(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._on_signal, sig)
+        loop.add_signal_handler(signal.SIGHUP, self._on_hangup)
         await self.run()
+
+    def _on_hangup(self) -> None:
+        log.info("SIGHUP: reading %s again", self.config.feeds_dir)
+        task = asyncio.create_task(self.rescan_recipes(), name="rescan")
+        task.add_done_callback(_log_crash)
+        self._tasks.append(task)
 
     def _on_signal(self, sig: signal.Signals) -> None:
         if not self.stop_event.is_set():
@@ -153,6 +168,7 @@ class Daemon:
                 metrics_access=server.metrics,
                 bot_username=self.bot_username,
             )
+            self._set_web_feeds = partial(web.set_feeds, app)
             self._web = await web.serve(app, server.host, server.port)
             self.web_port = self._web.port
             log.info("serving feeds on http://%s:%d/ (public URL %s)", server.host,
@@ -171,14 +187,16 @@ class Daemon:
             self.scheduler.add_feed(feed_id, self.interval_of(recipe), self._poll_job(recipe))
         self.scheduler.add_every("prune", PRUNE_EVERY, self._prune)
         self.scheduler.add_every(ALL_FEED, ALL_FEED_EVERY, self._publish_all)
+        self.scheduler.add_every("recipes", self.config.schedule.rescan, self._rescan_job)
         self.scheduler.start()
 
     async def _start_bot(self) -> None:
         tg = self.config.telegram
         public_url = self.config.server.public_url
-        feeds = feed_infos(self.recipes, public_url)
-        commands = Commands(self.store, feeds, default_feeds=tg.default_feeds,
-                            public_url=public_url, stats=self.stats)
+        feeds = self._bot_feeds
+        feeds.update(feed_infos(self.recipes, public_url))
+        commands = self._commands = Commands(self.store, feeds, default_feeds=tg.default_feeds,
+                                             public_url=public_url, stats=self.stats)
         self._bot = telegram.build_application(
             self.config.token, base_url=tg.api_base_url, commands=commands, admins=tg.admins,
             channels=tg.channels, store=self.store,
@@ -291,6 +309,49 @@ class Daemon:
                      " (first poll: stored silently)" if report.seeded else "")
             self.wake_sender.set()
         return report
+
+    async def _rescan_job(self) -> None:
+        await self.rescan_recipes()
+
+    async def rescan_recipes(self) -> Changes:
+        """Read feeds/ again and apply what changed: a recipe added is polled (its first poll
+        seeds silently), a changed one replaces the old, a removed one is polled no more (its
+        items and subscriptions stay until `newsbot forget`), a broken one is refused with one
+        admin alert and the last good one keeps running."""
+        async with self._rescanning:
+            changes = await asyncio.to_thread(self.recipe_folder.rescan)
+            self.apply_recipes(changes)
+            return changes
+
+    def apply_recipes(self, changes: Changes) -> None:
+        for refusal in changes.refused:
+            self.alert(refusal.alert())
+        if not (changes.added or changes.changed or changes.removed):
+            return
+        for recipe in (*changes.added, *changes.changed):
+            self.recipes[recipe.feed_id] = recipe
+            self.deps.unpublished.add(recipe.feed_id)  # a new title or sections: rewrite files
+            self.scheduler.add_feed(recipe.feed_id, self.interval_of(recipe),
+                                    self._poll_job(recipe))
+        for feed_id in changes.removed:
+            if self.recipes.pop(feed_id, None) is not None:
+                self.scheduler.remove_feed(feed_id)
+        ordered = sorted(self.recipes.items())  # in place: self.deps shares this dict
+        self.recipes.clear()
+        self.recipes.update(ordered)
+        self.deps.all_stale = True
+        self._share_feed_list()
+        log.info("recipes: %s (%d feeds)", changes.summary(), len(self.recipes))
+
+    def _share_feed_list(self) -> None:
+        """The web server and the bot see the feeds as they are now."""
+        if self._set_web_feeds is not None:
+            self._set_web_feeds({fid: feed_meta(r) for fid, r in self.recipes.items()})
+        infos = feed_infos(self.recipes, self.config.server.public_url)
+        self._bot_feeds.clear()
+        self._bot_feeds.update(infos)
+        if self._commands is not None:
+            self._commands.set_feeds(infos)
 
     async def _publish_all(self) -> None:
         """Rewrite the `all` feed if a poll changed a feed since the last time."""

@@ -12,6 +12,7 @@ Usage: newsbot [--config PATH] [--debug] COMMAND ...
     detect URL|FILE [--all]     find the list of articles on a page and print a recipe for it
     add URL [--id ID] [--yes]   add a site or feed: its feed if it has one, else its list
     import FILE.opml            add each feed of an OPML file
+    forget ID                   delete what is stored for a feed whose recipe was removed
     backup PATH                 a consistent copy of the database (also while `run` runs)
 
 `run` and `poll` take --init: start a new database where the data dir's is missing or damaged.

@@ -1,4 +1,4 @@
-"""The command line's source commands: `newsbot add URL` and `newsbot import FILE.opml`.
+"""The command line's source commands: `newsbot add URL`, `import FILE.opml` and `forget ID`.
 
 Split out of bot.cli, which registers them (`add_parsers`) and lends its config loader. Like
 bot.cli, the commands import what they need when they run (`newsbot --help` stays fast).
@@ -43,6 +43,11 @@ def add_parsers(command: Command, config_of: ConfigOf) -> None:
     opml = command("import", "add each feed of an OPML file (feeds already followed are skipped)")
     opml.add_argument("file", type=Path, help="an OPML file, e.g. exported by a feed reader")
     opml.set_defaults(handler=partial(cmd_import, config_of))
+
+    forget = command("forget", "delete what is stored for a feed whose recipe was removed")
+    forget.add_argument("feed_id", metavar="ID", help="the id of a feed no longer in feeds/")
+    forget.add_argument("--yes", "-y", action="store_true", help="do it without asking")
+    forget.set_defaults(handler=partial(cmd_forget, config_of))
 
 
 def cmd_add(config_of: ConfigOf, args: argparse.Namespace) -> int:
@@ -94,6 +99,43 @@ def cmd_import(config_of: ConfigOf, args: argparse.Namespace) -> int:
     print(f"{len(done.added)} added, {len(done.skipped)} already followed, "
           f"{len(done.failed)} failed")
     return 1 if done.failed else 0
+
+
+def cmd_forget(config_of: ConfigOf, args: argparse.Namespace) -> int:
+    """Delete a removed feed's items, subscriptions, filters, messages and files; the daemon
+    may be running (it stopped polling the feed when its recipe went)."""
+    from bot.config import scan_recipes
+    from bot.pipeline import forget_feed
+    from bot.store.db import Store
+
+    if not (args.yes or sys.stdin.isatty()):
+        error("forget: no terminal to ask on: run it with --yes to forget without asking")
+        return 2
+    config = config_of(args)
+    feed_id: str = args.feed_id
+    recipe = config.feeds_dir / f"{feed_id}.toml"
+    if recipe.exists():
+        raise ConfigError(f"{recipe} still exists: {feed_id} is still followed",
+                          hint="remove the file first (the daemon stops polling it within a "
+                               "minute), then forget the feed")
+    if not config.db_path.exists():
+        raise ConfigError(f"{config.db_path}: no database, nothing to forget")
+    with Store.open(config.db_path, must_exist=True) as store:
+        items, subscribers = store.item_count(feed_id), len(store.subscribers_of(feed_id))
+        if not items and not subscribers and store.health(feed_id).last_poll_at is None:
+            raise ConfigError(f"nothing is stored for a feed {feed_id!r}",
+                              hint="`newsbot feeds` lists the feeds followed")
+        question = (f"Forget {feed_id}: {items} items and {subscribers} subscriptions, for good? "
+                    "[y/N] ")
+        if not args.yes and not _confirm(question):
+            print("nothing deleted")
+            return 0
+        recipes, _ = scan_recipes(config.feeds_dir)
+        counts = forget_feed(store, feed_id, feeds={r.feed_id: r for r in recipes},
+                             public_dir=config.public_dir, public_url=config.server.public_url)
+    print(f"forgot {feed_id}: {counts['items']} items, {counts['subscriptions']} subscriptions, "
+          f"{counts['outbox']} messages, {counts['files']} feed files")
+    return 0
 
 
 def show(proposal: add.Proposal) -> None:

@@ -96,6 +96,7 @@ class ScheduleConfig(_Strict):
     max_backoff: Duration = timedelta(hours=6)
     alert_after_failures: int = Field(3, ge=1)
     retention: Duration = timedelta(days=180)  # items unseen on the page for this long are pruned
+    rescan: Duration = timedelta(seconds=45)  # feeds/ is read again this often (and on SIGHUP)
 
 
 class ServerConfig(_Strict):

@@ -47,6 +47,7 @@ from bot.publish.render import (
     all_feed_meta,
     feed_path,
     is_whole,
+    remove_feed_files,
     section_meta,
     write_feeds,
 )
@@ -435,14 +436,28 @@ def publish_all(deps: PollDeps, *, force: bool = False) -> None:
     if deps.public_dir is None or not (deps.all_stale or force):
         return
     deps.all_stale = False  # first: a poll that stores meanwhile marks it stale again
-    limit = max((r.max_items for r in deps.feeds.values()), default=50)
     try:
-        with _writing(ALL_FEED, deps.public_dir):
-            write_feeds(deps.public_dir, all_meta(deps.feeds), deps.store.items(None, limit=limit),
-                        deps.public_url)  # fmt: skip
+        _write_all(deps.store, deps.feeds, deps.public_dir, deps.public_url)
     except NewsbotError:
         deps.all_stale = True  # the next call tries again
         raise
+
+
+def _write_all(store: Store, feeds: Mapping[str, Recipe], public_dir: Path, public_url: str
+               ) -> None:
+    limit = max((r.max_items for r in feeds.values()), default=50)
+    with _writing(ALL_FEED, public_dir):
+        write_feeds(public_dir, all_meta(feeds), store.items(None, limit=limit), public_url)
+
+
+def forget_feed(store: Store, feed_id: str, *, feeds: Mapping[str, Recipe], public_dir: Path,
+                public_url: str) -> dict[str, int]:
+    """`newsbot forget`: delete a removed feed's stored rows and files, and rewrite the `all`
+    feed without its items (`feeds`: the recipes left). Counts by table, and of files."""
+    counts = store.forget_feed(feed_id)
+    counts["files"] = len(remove_feed_files(public_dir, feed_id))
+    _write_all(store, feeds, public_dir, public_url)
+    return counts
 
 
 def repair_feeds(deps: PollDeps) -> list[str]:

@@ -13,12 +13,14 @@ a while, doubling per crash in a row: a bug must not turn into a request every t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -55,13 +57,19 @@ class FeedScheduler:
                 jitter=int(self._jitter.total_seconds()) or None,
                 timezone=UTC,
             ),
-            id=feed_id,
+            id=_feed_job(feed_id),
             name=f"poll {feed_id}",
             coalesce=True,
             max_instances=1,
             misfire_grace_time=max(1, int(interval.total_seconds())),
             next_run_time=first_at,
+            replace_existing=True,  # a changed recipe: its new job takes the old one's place
         )
+
+    def remove_feed(self, feed_id: str) -> None:
+        """Poll the feed no more (a run in flight finishes)."""
+        with contextlib.suppress(JobLookupError):  # never scheduled, or already removed
+            self._scheduler.remove_job(_feed_job(feed_id))
 
     def add_every(self, name: str, interval: timedelta, job: Job) -> None:
         """A housekeeping job (pruning) at a fixed interval, first run one interval after start."""
@@ -157,3 +165,8 @@ class CrashPauses:
                           pause)
         else:
             self._in_a_row.pop(name, None)
+
+
+def _feed_job(feed_id: str) -> str:
+    """APScheduler's id of a feed's job: never one of the housekeeping jobs' (a feed `prune`)."""
+    return f"feed:{feed_id}"

@@ -58,7 +58,7 @@ LATE_IMPORTS: dict[tuple[str, str], str] = {
                  "_read_page", "_fetch_one")
 } | {
     ("bot.cli_sources", name): _CLI_START
-    for name in ("cmd_add", "cmd_import", "_sources", "_propose", "_import")
+    for name in ("cmd_add", "cmd_import", "cmd_forget", "_sources", "_propose", "_import")
 }
 
 

@@ -6,6 +6,7 @@ build date is the newest item change. The only importer of nh3.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import html
 import json
@@ -285,6 +286,23 @@ def feed_path(public_dir: Path, meta: FeedMeta, fmt: Format) -> Path:
     if meta.section is not None:
         return feeds_dir / meta.feed_id / f"{meta.section}.{EXTENSIONS[fmt]}"
     return feeds_dir / f"{meta.feed_id}.{EXTENSIONS[fmt]}"
+
+
+def remove_feed_files(public_dir: Path, feed_id: str) -> list[Path]:
+    """Delete a feed's files and its sections' (a forgotten feed); the paths removed."""
+    feeds_dir = public_dir / "feeds"
+    paths = [feeds_dir / f"{feed_id}.{EXTENSIONS[fmt]}" for fmt in FORMATS]
+    sections = feeds_dir / feed_id
+    if sections.is_dir():
+        paths += [path for path in sections.iterdir() if path.is_file()]
+    removed = []
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path)
+    with contextlib.suppress(OSError):  # not there, or holding something newsbot did not write
+        sections.rmdir()
+    return removed
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -399,14 +399,18 @@ class _FeedServer:
     ) -> None:
         self.metrics_access = metrics_access
         self.store = store
-        self.feeds = dict(feeds)
         self.public_url = public_url.rstrip("/")
         self.health = health
         self.metrics = metrics
         self.bot_username = bot_username
         self.started_at = datetime.now(UTC)  # an empty feed's date before any poll
+        self.set_feeds(feeds)
+
+    def set_feeds(self, feeds: Mapping[str, FeedMeta]) -> None:
+        """Serve this feed list from now on (recipes added, changed or removed while running)."""
+        self.feeds = dict(feeds)
         self.all_meta = self.feeds.get(ALL_FEED) or all_feed_meta(self.feeds.values())
-        self.cache = _RenderCache()
+        self.cache = _RenderCache()  # pages and feeds rendered with the old titles go
         self.opml = make_rendered(
             render_opml(list(self.feeds.values()), self.public_url),
             "text/x-opml; charset=utf-8",
@@ -749,7 +753,14 @@ def create_app(
     # No trailing-slash redirects: their Location is built from the client's Host header.
     app.router.redirect_slashes = False
     app.state.metrics = server.metrics
+    app.state.feed_server = server
     return app
+
+
+def set_feeds(app: Starlette, feeds: Mapping[str, FeedMeta]) -> None:
+    """Change the feed list an app made by `create_app` serves (index, OPML, /feeds/…)."""
+    server: _FeedServer = app.state.feed_server
+    server.set_feeds(feeds)
 
 
 # --- serving -----------------------------------------------------------------------------------

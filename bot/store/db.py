@@ -423,6 +423,24 @@ class Store(OutboxMixin, ChatsMixin):
                        (feed_id, _iso(now - PRUNED_IDS_KEPT)))
         return int(pruned)
 
+    def forget_feed(self, feed_id: str) -> dict[str, int]:
+        """Delete everything stored for a feed (items, remembered ids, its outbox rows, sent or
+        not, which go with their items anyway, subscriptions, its keyword filters, its poll
+        health) in one transaction; the counts by table."""
+        counts = {}
+        with self._tx() as db:
+            for table, where in (
+                ("outbox", "feed_id = ?"),
+                ("subscriptions", "feed_id = ?"),
+                ("keyword_filters", "feed_id = ?"),
+                ("items", "feed_id = ?"),
+                ("pruned_items", "feed_id = ?"),
+                ("feed_health", "feed_id = ?"),
+            ):
+                counts[table] = int(db.execute(f"DELETE FROM {table} WHERE {where}",
+                                               (feed_id,)).rowcount)
+        return counts
+
     # -- feed health ---------------------------------------------------------------------
 
     def health(self, feed_id: str) -> FeedHealth:

@@ -101,21 +101,18 @@ def write_setup(
     interval: float = 0.5,
     server: bool = True,
     admins: Iterable[int] = (),
+    rescan: str = "45s",
 ) -> Path:
     """config.toml (web server on port 0 when enabled) and one recipe per feed id -> listing URL."""
     feeds_dir = tmp_path / "feeds"
     feeds_dir.mkdir(exist_ok=True)
     for feed_id, url in feeds.items():
         (feeds_dir / f"{feed_id}.toml").write_text(
-            f'title = "Tin thử {feed_id}"\nurl = "{url}"\ninterval = {interval}\n'
-            f"max_items = 500\n"
-            '[list]\nitem = "ul.news li"\ntitle = "a"\nlink = "a@href"\nsummary = "p"\n',
-            encoding="utf-8",
-        )
+            recipe_text(f"Tin thử {feed_id}", url, interval), encoding="utf-8")
     config = tmp_path / "config.toml"
     config.write_text(
         'data_dir = "data"\nfeeds_dir = "feeds"\n'
-        f"[schedule]\ninterval = {interval}\njitter = 0.1\n"  # seconds
+        f'[schedule]\ninterval = {interval}\njitter = 0.1\nrescan = "{rescan}"\n'  # seconds
         f'[server]\nenabled = {"true" if server else "false"}\nport = 0\n'
         'public_url = "http://127.0.0.1:8080"\n'
         '[fetch]\nmin_host_gap = 0.01\nrespect_robots = false\n'
@@ -126,6 +123,12 @@ def write_setup(
         encoding="utf-8",
     )
     return config
+
+
+def recipe_text(title: str, url: str, interval: float = 0.5) -> str:
+    """A recipe for a NewsPage listing."""
+    return (f'title = "{title}"\nurl = "{url}"\ninterval = {interval}\nmax_items = 500\n'
+            '[list]\nitem = "ul.news li"\ntitle = "a"\nlink = "a@href"\nsummary = "p"\n')
 
 
 def add_subscribers(config: Path, chats: Mapping[int, ChatKind], feed_ids: Iterable[str]) -> None:

@@ -85,15 +85,13 @@ class Commands(FeedCommands, SectionCommands, FilterCommands, SettingsCommands, 
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
-        self.feeds = dict(feeds)  # in the configured order
-        self.default_feeds = [f for f in default_feeds if f in self.feeds] or list(self.feeds)
+        self.configured_defaults = tuple(default_feeds)
+        self.set_feeds(feeds)
         self.public_url = public_url
         self.stats = stats
         self.now = now
         self._command_limit = RateLimiter(COMMANDS_PER_MINUTE)
         self._press_limit = RateLimiter(PRESSES_PER_MINUTE)
-        self._feed_by_token = {button_token(f): f for f in self.feeds}
-        self._feed_by_hash = {hash_token(f): f for f in self.feeds}
         self._searches = OrderedDict()
         self._handlers: dict[str, Callable[[Call], Reply]] = {
             "start": self._start, "help": self._help, "feeds": self._feeds,
@@ -104,6 +102,14 @@ class Commands(FeedCommands, SectionCommands, FilterCommands, SettingsCommands, 
             "tim": self._search, "quiet": self._quiet, "urgent": self._urgent,
             "digest": self._digest, "edits": self._edits, "sections": self._sections,
         }  # fmt: skip
+
+    def set_feeds(self, feeds: Mapping[str, FeedInfo]) -> None:
+        """The feeds the commands offer from now on (recipes changed while running)."""
+        self.feeds = dict(feeds)  # in the configured order
+        self.default_feeds = [f for f in self.configured_defaults if f in self.feeds] or list(
+            self.feeds)
+        self._feed_by_token = {button_token(f): f for f in self.feeds}
+        self._feed_by_hash = {hash_token(f): f for f in self.feeds}
 
     def run(self, ctx: CommandContext, command: str, args: str) -> Reply | None:
         """Answer `/command args` (command without "/" and "@bot"); None: say nothing."""
