@@ -143,6 +143,12 @@ class PollDeps:
             defer_all=True,  # the `all` feed by `publish_all`, once per tick / after the polls
         )
 
+    def __post_init__(self) -> None:
+        # A new process cannot know whether the last one died between a poll's commit and its
+        # publish (kill -9, power loss): each feed's first poll rewrites its files (identical
+        # bytes are left untouched).
+        self.unpublished.update(self.feeds)
+
 
 async def poll_source(recipe: Recipe, deps: PollDeps, now: datetime) -> PollReport:
     """Fetch the recipe's pages, store what is new, republish, and queue announcements.
@@ -167,10 +173,12 @@ async def _poll(recipe: Recipe, deps: PollDeps, now: datetime) -> PollReport:
         pages = await fetch_pages(recipe, deps.fetcher, cache_to_send(health, now, deps))
         failpoint("after_fetch")
         if is_not_modified(pages):
+            await publish_pending(recipe, deps)
             _save_success(recipe, deps, health, now, pages[0])
             return PollReport(recipe.feed_id, "not_modified")
         fingerprint = pages_fingerprint(recipe, pages)
         if deps.last_pages.get(recipe.feed_id) == fingerprint:
+            await publish_pending(recipe, deps)
             _save_success(recipe, deps, health, now, pages[0])
             return PollReport(recipe.feed_id, "unchanged")
         deps.last_pages.pop(recipe.feed_id, None)  # set again only if this poll succeeds
@@ -190,12 +198,9 @@ async def _poll(recipe: Recipe, deps: PollDeps, now: datetime) -> PollReport:
         changed_before = store.last_change_at(recipe.feed_id)
         new_items = store.add_items(recipe.feed_id, items, now, route=route)
         failpoint("after_commit_before_send")
-        if (store.last_change_at(recipe.feed_id) != changed_before
-                or recipe.feed_id in deps.unpublished or not is_published(recipe, deps)):
+        if store.last_change_at(recipe.feed_id) != changed_before:
             deps.unpublished.add(recipe.feed_id)  # until the files are written
-            # Rendering a large feed takes a while: keep the web server and the bot responsive.
-            await asyncio.to_thread(publish_feed, recipe, deps)
-            deps.unpublished.discard(recipe.feed_id)
+        await publish_pending(recipe, deps)
     except NewsbotError as exc:
         return _record_failure(recipe, deps, health, exc, now)
     _alert_surprises(recipe, deps, health, listing, new_items, flood=flood)
@@ -409,6 +414,15 @@ def is_published(recipe: Recipe, deps: PollDeps) -> bool:
     return all(path.exists() for path in paths)
 
 
+async def publish_pending(recipe: Recipe, deps: PollDeps) -> None:
+    """Write the feed's files if the store changed since they were written, or they are gone."""
+    if recipe.feed_id in deps.unpublished or not is_published(recipe, deps):
+        deps.unpublished.add(recipe.feed_id)  # until the files are written
+        # Rendering a large feed takes a while: keep the web server and the bot responsive.
+        await asyncio.to_thread(publish_feed, recipe, deps)
+        deps.unpublished.discard(recipe.feed_id)
+
+
 def publish_feed(recipe: Recipe, deps: PollDeps) -> None:
     """Rewrite the feed's files (and its sections') from the store (same bytes: untouched), and
     the `all` feed's, now or (`defer_all`) at the next `publish_all`."""
@@ -419,6 +433,7 @@ def publish_feed(recipe: Recipe, deps: PollDeps) -> None:
     meta = feed_meta(recipe)
     with _writing(recipe.feed_id, deps.public_dir):
         write_feeds(deps.public_dir, meta, items, deps.public_url)
+        failpoint("during_publish")
         for section in meta.sections:
             in_it = store.items(recipe.feed_id, limit=recipe.max_items, section=section.section_id)
             section_feed = section_meta(meta, section.section_id)

@@ -13,8 +13,10 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
+import feedparser
 import pytest
 from fakes.newsbot_proc import (
     TOKEN,
@@ -129,11 +131,16 @@ def unmarked(world: World, accepted: list[tuple[int, int]]) -> list[tuple[int, i
 
 def finish(world: World, timeout: float = 60) -> None:
     """Run a last life to the end of the broadcast, then stop it with SIGTERM."""
+    started = datetime.now(UTC)
     process = world.start()
     process.wait_for(r"newsbot \S+: \d+ feeds")  # up, so SIGTERM finds its handler
 
+    def polled(feed_id: str) -> bool:
+        return (world.ledger.last_poll(feed_id) or started) > started
+
     def done() -> bool:
-        return world.expected <= set(received(world.fake)) and world.ledger.counts()["pending"] == 0
+        return (world.expected <= set(received(world.fake))
+                and world.ledger.counts()["pending"] == 0 and all(map(polled, world.pages)))
 
     wait_until(done, timeout, "every (chat, item) delivered")
     code, took = process.terminate()
@@ -145,7 +152,8 @@ def duplicates(world: World) -> int:
 
 
 def check_delivered_exactly(world: World) -> None:
-    """0 lost, nothing unexpected (no old article announced), integrity ok, outbox drained."""
+    """0 lost, nothing unexpected (no old article announced), integrity ok, outbox drained, and
+    the feed files show what is stored."""
     got = received(world.fake)
     assert world.expected - set(got) == set(), "lost"
     assert set(got) - world.expected == set(), "sent what nobody should get"
@@ -154,6 +162,18 @@ def check_delivered_exactly(world: World) -> None:
         "rows": len(world.expected), "pending": 0, "sent": len(world.expected), "failed": 0,
     }
     world.check_no_token_leak()
+    check_feeds_published(world)
+
+
+def check_feeds_published(world: World) -> None:
+    """Each feed file (and `all`) lists the newest stored items: a crash while publishing left
+    no stale file behind once the daemon ran again."""
+    feeds = world.config.parent / "data" / "public" / "feeds"
+    for feed_id in [*world.pages, "all"]:
+        parsed = feedparser.parse((feeds / f"{feed_id}.xml").read_bytes())
+        assert parsed.bozo == 0, (feed_id, parsed.bozo_exception)
+        stored = world.ledger.titles(None if feed_id == "all" else feed_id, limit=500)
+        assert [entry.title for entry in parsed.entries] == stored, f"{feed_id}.xml is stale"
 
 
 # --- failpoints (issue 6, plan C1) --------------------------------------------------------------
@@ -225,12 +245,14 @@ def test_a_crash_at_any_failpoint_loses_nothing_and_duplicates_only_an_accepted_
     queued = {"rows": 9, "pending": 9, "sent": 0, "failed": 0}
     assert runs["after_commit_before_send"].counts_at_crash == queued
     assert runs["after_send_before_mark"].counts_at_crash == queued
-    assert [run.accepted_at_crash for run in runs.values()] == [0, 0, 0, 1]
+    assert runs["during_publish"].counts_at_crash == queued
+    assert [run.accepted_at_crash for run in runs.values()] == [0, 0, 0, 0, 1]
     # The one send whose outcome the crash left unknown goes out again: one duplicate.
     assert {name: (run.in_flight, run.duplicates) for name, run in runs.items()} == {
         "after_fetch": (0, 0),
         "after_diff_before_commit": (0, 0),
         "after_commit_before_send": (0, 0),
+        "during_publish": (0, 0),
         "after_send_before_mark": (1, 1),
     }
 

@@ -48,3 +48,15 @@ def test_every_named_failpoint_is_placed_in_the_code() -> None:
                    if p.name != "failpoints.py")
     for name in failpoints.NAMES:
         assert code.count(f'failpoint("{name}")') == 1, name
+
+
+def test_a_failpoint_armed_at_its_nth_time_lets_the_earlier_ones_pass() -> None:
+    script = ("from bot.failpoints import failpoint\n"
+              "for n in range(1, 6):\n"
+              "    print(n, flush=True)\n"
+              "    failpoint('after_fetch')\n")
+    env = {**os.environ, failpoints.FAILPOINT_ENV: "after_fetch@3"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=30)
+    assert done.returncode == 137 and done.stdout == "1\n2\n3\n", done
+    assert done.stderr == "failpoint after_fetch: exiting\n"

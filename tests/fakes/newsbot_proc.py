@@ -25,6 +25,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 
 from bot.model import Chat, ChatKind
@@ -323,6 +324,21 @@ class Ledger:
         )
         total, pending, sent, failed = (int(str(v)) for v in rows[0])
         return {"rows": total, "pending": pending, "sent": sent, "failed": failed}
+
+    def titles(self, feed_id: str | None, *, limit: int) -> list[str]:
+        """Stored titles newest first, as a feed lists them (`None`: every feed)."""
+        where, params = ("WHERE feed_id = ?", (feed_id,)) if feed_id else ("", ())
+        rows = self._query(f"SELECT title FROM items {where} ORDER BY coalesce(published_at, "
+                           f"first_seen_at) DESC, first_seen_at DESC, rowid DESC LIMIT ?",
+                           (*params, limit))
+        return [str(row[0]) for row in rows]
+
+    def last_poll(self, feed_id: str) -> datetime | None:
+        """When the feed was last polled (successfully or not), by the feed_health row."""
+        if not self.exists():
+            return None
+        rows = self._query("SELECT last_poll_at FROM feed_health WHERE feed_id = ?", (feed_id,))
+        return datetime.fromisoformat(str(rows[0][0])) if rows and rows[0][0] else None
 
     def seeded(self, feed_id: str) -> bool:
         if not self.exists():
