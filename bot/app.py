@@ -31,7 +31,7 @@ from bot.publish import web
 from bot.publish.render import FeedMeta
 from bot.publish.status import feed_state
 from bot.publish.web import Metrics, Server, TelegramWebhook
-from bot.scheduler import FeedScheduler, Job
+from bot.scheduler import FIRST_POLL_WITHIN, FeedScheduler, Job
 from bot.source.fetch import Fetcher, FetchPolicy
 from bot.store.db import acquire_lock
 from bot.store.guard import open_data_store
@@ -88,7 +88,10 @@ class Daemon:
         self.recipes = {recipe.feed_id: recipe for recipe in recipes}
         self.store = open_data_store(config.db_path, config.public_dir, init=init)
         self.fetcher = fetcher or Fetcher(fetch_policy(config))
-        self.scheduler = scheduler or FeedScheduler(jitter=config.schedule.jitter)
+        # First polls spread over a few seconds, and never later than one interval.
+        self.scheduler = scheduler or FeedScheduler(
+            jitter=config.schedule.jitter,
+            first_poll_within=min(FIRST_POLL_WITHIN, config.schedule.interval))
         self.clock = clock
         self.stop_grace = stop_grace
         self.stop_event = asyncio.Event()

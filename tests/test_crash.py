@@ -9,7 +9,9 @@ are counted at every kill from the fake's records and the database ("in flight a
 from __future__ import annotations
 
 import random
+import re
 import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,7 +36,7 @@ from fakes.newsbot_proc import (
 from fakes.site import FakeSite
 from fakes.telegram_api import FakeBotAPI
 
-from bot.failpoints import EXIT_CODE, NAMES
+from bot.failpoints import EXIT_CODE, NAMES, POLL_POINTS
 from bot.model import ChatKind
 from bot.telegram.delivery import Pacing
 
@@ -65,6 +67,8 @@ class World:
     chats: dict[int, ChatKind]
     processes: list[NewsbotProcess]
     expected: set[tuple[int, int]] = field(default_factory=set)
+    extra_room: int = 0  # new articles a feed may get on top of the first burst (flood guard)
+    extras: Counter[str] = field(default_factory=Counter)
 
     @property
     def ledger(self) -> Ledger:
@@ -75,6 +79,17 @@ class World:
         for page in self.pages.values():
             for number in page.publish_many(per_feed):
                 self.expected.update((chat_id, number) for chat_id in self.chats)
+
+    def publish_extra(self, rng: random.Random) -> int:
+        """One or two new articles on one feed, while the flood guard's margin lasts."""
+        feed_id = rng.choice(sorted(self.pages))
+        count = min(rng.randint(1, 2), self.extra_room - self.extras[feed_id])
+        if count <= 0:
+            return 0
+        self.extras[feed_id] += count
+        for number in self.pages[feed_id].publish_many(count):
+            self.expected.update((chat_id, number) for chat_id in self.chats)
+        return count
 
     def start(self, failpoint: str | None = None) -> NewsbotProcess:
         process = NewsbotProcess(self.config, failpoint=failpoint).start()
@@ -257,7 +272,7 @@ def test_a_crash_at_any_failpoint_loses_nothing_and_duplicates_only_an_accepted_
     }
 
 
-# --- random kill -9 (issue 4 and plan C2) -------------------------------------------------------
+# --- random kill -9 (issue 4 and plan C2), and kills inside polls (issue 12) -------------------
 
 
 @dataclass
@@ -267,7 +282,22 @@ class Campaign:
     integrity: list[str] = field(default_factory=list)  # per kill
     kills_while_starting: int = 0  # before the life's first item message
     kills_before_the_end: int = 0  # with (chat, item) pairs still to deliver after the kill
+    kills_in_polls: Counter[str] = field(default_factory=Counter)  # poll point -> lives ended
+    life_seconds: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+
+
+def kill_schedule(kills: int, rng: random.Random, *, in_polls: float) -> list[str]:
+    """What ends each life: "sends" (kill -9 after a number of sends), "start" (kill -9 at a
+    random moment of its start), or a point of POLL_POINTS (the process dies there, mid-poll).
+    With `in_polls` > 0 every poll point is in the schedule at least once."""
+    plan = [rng.choice(POLL_POINTS) if rng.random() < in_polls
+            else "start" if rng.random() < 0.15 else "sends" for _ in range(kills)]
+    for point in POLL_POINTS if in_polls else ():
+        if point not in plan:
+            others = [n for n, mode in enumerate(plan) if mode not in POLL_POINTS]
+            plan[rng.choice(others)] = point
+    return plan
 
 
 def wait_for_sends(
@@ -287,26 +317,55 @@ def wait_for_sends(
         time.sleep(0.005)
 
 
-def kill_at_random(world: World, kills: int, rng: random.Random) -> Campaign:
-    """Start the daemon, SIGKILL it `kills` times at random moments, restart it each time.
+def life_ending_in_a_poll(world: World, point: str, rng: random.Random) -> NewsbotProcess:
+    """A life armed to die at `point` of a poll, with fresh articles so its polls have work:
+    store (the armed route of the Nth new item, mid-transaction), publish, fetch."""
+    published = world.publish_extra(rng)
+    if point == "after_diff_before_commit" and not published:
+        point = "during_publish"  # no room left for new articles: nothing would be routed
+    times = {"after_fetch": 3, "after_diff_before_commit": published,  # once per new item
+             "during_publish": len(world.pages)}  # each feed's first poll publishes
+    process = world.start(failpoint=f"{point}@{rng.randint(1, times[point])}")
+    give_up_at = process.started_at + 20  # polls come every 0.5 s
+    while process.running and time.monotonic() < give_up_at:
+        time.sleep(0.01)
+    return process
 
-    Each life is killed after a random number of sends (about what remains divided by the kills
-    left, so the broadcast lasts through all kills) plus a few milliseconds; some lives sooner,
-    at a random moment of their start (loading, joining Telegram, polling, first sends)."""
+
+def kill_at_random(world: World, plan: list[str], rng: random.Random) -> Campaign:
+    """Start the daemon, end it as `plan` says, restart it each time.
+
+    A "sends" life is killed after a random number of sends (about what remains divided by the
+    kills left, so the broadcast lasts through all kills) plus a few milliseconds; a "start"
+    life at a random moment of its start (loading, joining Telegram, polling, first sends); a
+    poll point's life dies there by itself (bot.failpoints), else it is killed after 20 s."""
     campaign = Campaign()
     started = time.monotonic()
-    for k in range(kills):
+    for k, mode in enumerate(plan):
         mark = sent_count(world.fake)
-        left = kills - k
-        spare = len(world.expected - set(received(world.fake))) - left
-        target = rng.randint(1, max(1, min(spare, 2 * spare // left)))
-        deadline = rng.uniform(0.0, 1.5) if rng.random() < 0.15 else 30.0
-        process = world.start()
-        wait_for_sends(world.fake, process, mark + target, deadline)
-        time.sleep(rng.uniform(0.0, 0.01))
-        assert process.running, f"the daemon died by itself:\n{process.output}"
+        if mode in POLL_POINTS:
+            process = life_ending_in_a_poll(world, mode, rng)
+            if not process.running:
+                died = re.search(r"failpoint (\w+): exiting", process.output)
+                assert died, f"the daemon died by itself:\n{process.output}"
+                campaign.kills_in_polls[died.group(1)] += 1
+        else:
+            left = len(plan) - k
+            remaining = len(world.expected - set(received(world.fake)))
+            spare = remaining - left
+            target = rng.randint(1, max(1, min(spare, 2 * spare // left)))
+            # Lives that died in polls sent too: once all is sent, a life is killed while
+            # starting (or polling) instead.
+            short = mode == "start" or remaining == 0
+            deadline = rng.uniform(0.0, 1.5) if short else 30.0
+            process = world.start()
+            wait_for_sends(world.fake, process, mark + target, deadline)
+            time.sleep(rng.uniform(0.0, 0.01))
+            assert process.running, f"the daemon died by itself:\n{process.output}"
         process.kill()
         settle(world.fake)
+        campaign.life_seconds[mode if mode in POLL_POINTS else "other"] += (
+            time.monotonic() - process.started_at)
         campaign.kills += 1
         accepted = sends_since(world.fake, mark)
         campaign.kills_while_starting += not accepted
@@ -324,31 +383,41 @@ def run_campaign(
     *,
     chats: int,
     feeds: int,
-    per_feed: int,
+    old_per_feed: int,
+    new_per_feed: int,
     kills: int,
     seed_value: int,
+    in_polls: float = 0.0,
 ) -> tuple[World, Campaign]:
+    rng = random.Random(seed_value)
+    plan = kill_schedule(kills, rng, in_polls=in_polls)
+    print(f"\ncrash seed {seed_value}: {plan.count('sends')} kills after sends, "
+          f"{plan.count('start')} while starting, "
+          + ", ".join(f"{plan.count(p)} at {p}" for p in POLL_POINTS))
     scale = 0.02  # 1 s of Telegram's time (and of the daemon's pacing) lasts 20 ms
     fake = FakeBotAPI(token=TOKEN, time_scale=scale).start_in_thread()
     try:
         world = make_world(
             tmp_path, site, fake, processes,
             chats={8000 + n: "private" for n in range(chats)},
-            feeds=feeds, old_per_feed=per_feed, scale=scale,
+            feeds=feeds, old_per_feed=old_per_feed, scale=scale,
         )
-        world.publish(per_feed)  # as many new as old: below the flood guard's half of the page
-        campaign = kill_at_random(world, kills, random.Random(seed_value))
+        # At most as many new as old on a page: below the flood guard's half of the page.
+        world.extra_room = old_per_feed - new_per_feed
+        world.publish(new_per_feed)
+        campaign = kill_at_random(world, plan, rng)
         finish(world, timeout=120)
         check_delivered_exactly(world)
         dup = duplicates(world)
         print(
-            f"\nkill -9: {campaign.kills} kills ({campaign.kills_while_starting} while starting, "
-            f"{campaign.kills_before_the_end} before the broadcast ended) "
-            f"during {len(world.expected)} messages to {chats} chats in {campaign.seconds:.0f} s; "
-            f"lost 0; duplicates {dup}; in flight at the kills {sum(campaign.in_flight)} "
-            f"(max {max(campaign.in_flight)} per kill); integrity ok "
-            f"{campaign.integrity.count('ok')}/{campaign.kills}; "
-            f"429s {len(fake.errors_with(429))}"
+            f"kill -9: {campaign.kills} kills ({campaign.kills_while_starting} while starting, "
+            f"{campaign.kills_before_the_end} before the broadcast ended, in polls "
+            f"{dict(campaign.kills_in_polls)}) during {len(world.expected)} messages to {chats} "
+            f"chats in {campaign.seconds:.0f} s; lost 0; duplicates {dup}; in flight at the "
+            f"kills {sum(campaign.in_flight)} (max {max(campaign.in_flight)} per kill); "
+            f"integrity ok {campaign.integrity.count('ok')}/{campaign.kills}; "
+            f"429s {len(fake.errors_with(429))}; seconds of life "
+            f"{ {k: round(v) for k, v in campaign.life_seconds.items()} }"
         )
         assert campaign.integrity == ["ok"] * kills
         assert max(campaign.in_flight) <= CONCURRENCY
@@ -362,18 +431,23 @@ def test_kill_9_during_a_500_message_broadcast_loses_nothing(
     tmp_path: Path, site: FakeSite, processes: list[NewsbotProcess]
 ) -> None:
     world, campaign = run_campaign(
-        tmp_path, site, processes, chats=10, feeds=1, per_feed=50, kills=4, seed_value=4
+        tmp_path, site, processes, chats=10, feeds=1, old_per_feed=50, new_per_feed=50,
+        kills=4, seed_value=4,
     )
     assert len(world.expected) == 500 and campaign.kills == 4
 
 
 @pytest.mark.slow
-def test_100_kill_9_during_a_3000_message_broadcast_lose_nothing(
-    tmp_path: Path, site: FakeSite, processes: list[NewsbotProcess]
+def test_100_kill_9_during_broadcasts_and_polls_lose_nothing(
+    tmp_path: Path, site: FakeSite, processes: list[NewsbotProcess], crash_seed: int
 ) -> None:
-    # Two feeds of 150 new articles each: a listing shows at most 500 items, and more than half of
-    # a page new at once is held back as a flood.
+    # Two feeds of 125 new articles each over 150 old (a listing shows at most 500 items, and
+    # more than half of a page new at once is held back as a flood); lives that die inside a
+    # poll add up to 25 more per feed first, so their polls fetch, store and publish.
     world, campaign = run_campaign(
-        tmp_path, site, processes, chats=10, feeds=2, per_feed=150, kills=100, seed_value=100
+        tmp_path, site, processes, chats=10, feeds=2, old_per_feed=150, new_per_feed=125,
+        kills=100, seed_value=crash_seed, in_polls=0.2,
     )
-    assert len(world.expected) == 3000 and campaign.kills == 100
+    assert len(world.expected) >= 2500 and campaign.kills == 100
+    # Every kind of poll kill happened at least once (a point that never fires fails here).
+    assert set(campaign.kills_in_polls) == set(POLL_POINTS), campaign.kills_in_polls
