@@ -18,7 +18,7 @@ NAMES = (
     "after_fetch",
     "after_diff_before_commit",  # inside the poll's write transaction
     "after_commit_before_send",
-    "during_publish",  # the feed's own files written, its section and `all` files not yet
+    "during_publish",  # the feed's own files written; its sections' and the `all` feed not yet
     "after_send_before_mark",
 )
 # The points inside a poll: fetch, store (mid-transaction), publish.
