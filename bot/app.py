@@ -37,8 +37,9 @@ from bot.store.db import acquire_lock
 from bot.store.guard import open_data_store
 from bot.telegram import ptb as telegram
 from bot.telegram.commands.dispatch import Commands
-from bot.telegram.delivery import Deliverer, Pacing, Sender
+from bot.telegram.delivery import Deliverer, Sender
 from bot.telegram.feedinfo import FeedInfo, feed_infos
+from bot.telegram.pacing import Pacer, Pacing
 
 log = logging.getLogger(__name__)
 
@@ -200,9 +201,13 @@ class Daemon:
         feeds.update(feed_infos(self.recipes, public_url))
         commands = self._commands = Commands(self.store, feeds, default_feeds=tg.default_feeds,
                                              public_url=public_url, stats=self.stats)
+        pacing = Pacing(overall_per_second=tg.messages_per_second,
+                        max_per_chat_per_round=tg.max_per_chat_per_round,
+                        time_scale=tg.pacing_scale)
+        pacer = Pacer(pacing)  # items and command replies share each chat's limits
         self._bot = telegram.build_application(
             self.config.token, base_url=tg.api_base_url, commands=commands, admins=tg.admins,
-            channels=tg.channels, store=self.store,
+            channels=tg.channels, store=self.store, pacer=pacer,
         )
         start: Callable[[Any], Awaitable[None]] = telegram.start_bot
         if tg.mode == "webhook":
@@ -212,11 +217,8 @@ class Daemon:
             return
         self._bot_ready = True
         sender = telegram.PtbSender(self._bot.bot, link_preview=tg.link_preview)
-        pacing = Pacing(overall_per_second=tg.messages_per_second,
-                        max_per_chat_per_round=tg.max_per_chat_per_round,
-                        time_scale=tg.pacing_scale)
-        deliverer = Deliverer(self.store, sender, feeds, pacing, max_age=tg.max_age,
-                              send_documents=tg.send_documents)
+        deliverer = Deliverer(self.store, sender, feeds, pacing, pacer=pacer,
+                              max_age=tg.max_age, send_documents=tg.send_documents)
         self._tasks.append(asyncio.create_task(deliverer.run(self.wake_sender), name="deliver"))
         self._tasks.append(asyncio.create_task(self._send_alerts(sender), name="alerts"))
 

@@ -29,6 +29,7 @@ from bot.telegram.commands.dispatch import (
     FeedInfo,
     Reply,
 )
+from bot.telegram.pacing import Pacer, Pacing
 
 T0 = datetime(2024, 11, 28, 7, 0, tzinfo=UTC)
 TITLES = [  # newest first
@@ -42,6 +43,11 @@ TITLES = [  # newest first
     "Hội nghị Hải An lần thứ nhất",
 ]
 USER = 42
+
+
+def fast_pacer() -> Pacer:
+    """Pacing at the fake's time scale (1 s of Telegram time lasts 10 ms)."""
+    return Pacer(Pacing(time_scale=0.01))
 
 
 def items(feed_id: str = "hp") -> list[Item]:
@@ -190,7 +196,7 @@ def test_group_members_may_search(bot: Commands) -> None:
 
 async def test_tim_round_trip_through_ptb(store: Store) -> None:
     fake = await FakeBotAPI(time_scale=0.01).start()
-    app = tg.build_application(fake.token, base_url=fake.base_url,
+    app = tg.build_application(fake.token, pacer=fast_pacer(), base_url=fake.base_url,
                                commands=Commands(store, BOT_FEEDS), store=store)
     await tg.start_bot(app, poll_timeout=1)
     try:

@@ -29,8 +29,9 @@ from bot.model import Attachment, Chat, ChatKind, Item, KeywordFilter, Recipe
 from bot.store.db import Store
 from bot.telegram import ptb as tg
 from bot.telegram.commands.dispatch import Button, CommandContext, Commands, FeedInfo, Reply
-from bot.telegram.delivery import Deliverer, Pacing
+from bot.telegram.delivery import Deliverer
 from bot.telegram.feedinfo import feed_infos
+from bot.telegram.pacing import Pacer, Pacing
 
 TOKEN = "123456:TEST-token"
 REAL_SHAPED_TOKEN = "7012345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
@@ -39,6 +40,11 @@ FEEDS = {
     "hn": Recipe("hn", "Hà Nội", ("https://hanoi.gov.vn/tin",)),
 }
 BOT_FEEDS = feed_infos(FEEDS)
+
+
+def fast_pacer() -> Pacer:
+    """Pacing at the fake's time scale (1 s of Telegram time lasts 10 ms)."""
+    return Pacer(Pacing(time_scale=0.01))
 
 
 @pytest.fixture
@@ -314,7 +320,7 @@ class StandInCommands:
 async def running(fake: FakeBotAPI, store: Store) -> AsyncIterator[tuple[tg.App, StandInCommands]]:
     commands = StandInCommands()
     app = tg.build_application(
-        TOKEN,
+        TOKEN, pacer=fast_pacer(),
         base_url=fake.base_url,
         commands=commands,
         admins=[99],
@@ -352,7 +358,7 @@ async def test_telegram_failing_after_getme_is_transient_and_a_retry_starts(
     # start_bot, so the error must be a TransientDelivery and the retry must not find the
     # application half-started ("already running").
     commands = StandInCommands()
-    app = tg.build_application(TOKEN, base_url=fake.base_url, commands=commands)
+    app = tg.build_application(TOKEN, pacer=fast_pacer(), base_url=fake.base_url, commands=commands)
     fake.faults.add("deleteWebhook", times=1, kind="http502")
     with pytest.raises(TransientDelivery):
         await tg.start_bot(app, poll_timeout=1)
@@ -437,7 +443,8 @@ async def test_start_round_trip_with_the_real_commands(fake: FakeBotAPI, store: 
         for fid, r in FEEDS.items()
     }
     app = tg.build_application(
-        TOKEN, base_url=fake.base_url, commands=Commands(store, feeds), store=store
+        TOKEN, pacer=fast_pacer(),
+        base_url=fake.base_url, commands=Commands(store, feeds), store=store
     )
     await tg.start_bot(app, poll_timeout=1)
     try:
@@ -462,7 +469,8 @@ async def test_sections_round_trip_with_the_real_commands(fake: FakeBotAPI, stor
     sections = (("thong-bao", "Thông báo"), ("hai-an", "Quận Hải An"))
     feeds = {"hp": FeedInfo("hp", "Hải Phòng", sections=sections), "hn": FeedInfo("hn", "Hà Nội")}
     app = tg.build_application(
-        TOKEN, base_url=fake.base_url, commands=Commands(store, feeds), store=store
+        TOKEN, pacer=fast_pacer(),
+        base_url=fake.base_url, commands=Commands(store, feeds), store=store
     )
     await tg.start_bot(app, poll_timeout=1)
     try:
@@ -516,7 +524,7 @@ async def test_token_never_reaches_the_logs() -> None:
 def test_run_polling_path_uses_the_same_startup() -> None:
     fake = FakeBotAPI(token=TOKEN).start_in_thread()
     commands = StandInCommands()
-    app = tg.build_application(TOKEN, base_url=fake.base_url, commands=commands)
+    app = tg.build_application(TOKEN, pacer=fast_pacer(), base_url=fake.base_url, commands=commands)
     loop = asyncio.new_event_loop()
 
     def poll() -> None:

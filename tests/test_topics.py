@@ -17,8 +17,9 @@ from bot.model import Item, Recipe
 from bot.store.db import Store
 from bot.telegram import ptb as tg
 from bot.telegram.commands.dispatch import CommandContext, Commands, FeedInfo
-from bot.telegram.delivery import Deliverer, Pacing
+from bot.telegram.delivery import Deliverer
 from bot.telegram.feedinfo import feed_infos
+from bot.telegram.pacing import Pacer, Pacing
 
 FORUM = -1001234567890
 ADMIN = 5
@@ -28,6 +29,11 @@ RECIPES = {
 }
 FEEDS = {key: FeedInfo(key, r.title, url=r.urls[0]) for key, r in RECIPES.items()}
 NOW = datetime.now(UTC)
+
+
+def fast_pacer() -> Pacer:
+    """Pacing at the fake's time scale (1 s of Telegram time lasts 10 ms)."""
+    return Pacer(Pacing(time_scale=0.01))
 
 
 @pytest.fixture
@@ -42,7 +48,7 @@ async def fake() -> AsyncIterator[FakeBotAPI]:
 
 @pytest.fixture
 async def bot_app(fake: FakeBotAPI, store: Store) -> AsyncIterator[tg.App]:
-    app = tg.build_application(fake.token, base_url=fake.base_url,
+    app = tg.build_application(fake.token, pacer=fast_pacer(), base_url=fake.base_url,
                                commands=Commands(store, FEEDS), store=store)
     await tg.start_bot(app, poll_timeout=1)
     yield app
@@ -114,7 +120,7 @@ async def test_the_feeds_button_in_a_topic_follows_into_that_topic(
     await fake.wait_for(lambda: fake.messages_to(FORUM))
     listing = fake.last_to(FORUM)
     assert listing.message_thread_id == topic
-    fake.callback(ADMIN, "sub:hn", listing)
+    fake.callback(ADMIN, "sub:hn:0", listing)
     await fake.wait_for(lambda: fake.edits)
     assert store.subscription_threads(FORUM) == {"hn": topic}
 

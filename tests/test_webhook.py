@@ -29,6 +29,7 @@ from bot.publish import web
 from bot.store.db import Store
 from bot.telegram import ptb as tg
 from bot.telegram.commands.dispatch import Commands, FeedInfo
+from bot.telegram.pacing import Pacer, Pacing
 
 TOKEN = "7012345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"  # shaped like a real one
 SECRET = "s3cret_Webhook-value-0123456789"
@@ -36,6 +37,11 @@ PATH = "/telegram/webhook"
 URL = f"https://bot.example.vn{PATH}"
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
 FEEDS = {"hp": FeedInfo("hp", "Hải Phòng", url="https://example.test/feeds/hp.xml")}
+
+
+def fast_pacer() -> Pacer:
+    """Pacing at the fake's time scale (1 s of Telegram time lasts 10 ms)."""
+    return Pacer(Pacing(time_scale=0.01))
 
 
 @pytest.fixture
@@ -61,7 +67,8 @@ class Served:
 
 @pytest.fixture
 async def served(fake: FakeBotAPI, store: Store) -> AsyncIterator[Served]:
-    app = tg.build_application(TOKEN, base_url=fake.base_url, commands=Commands(store, FEEDS),
+    app = tg.build_application(TOKEN, pacer=fast_pacer(),
+                               base_url=fake.base_url, commands=Commands(store, FEEDS),
                                store=store)
     posted: list[dict[str, object]] = []
 
@@ -102,7 +109,8 @@ async def test_start_registers_the_webhook_and_never_polls(
 
 async def test_stop_keeps_the_webhook_so_telegram_holds_updates(fake: FakeBotAPI,
                                                                 store: Store) -> None:
-    app = tg.build_application(TOKEN, base_url=fake.base_url, commands=Commands(store, FEEDS))
+    app = tg.build_application(TOKEN, pacer=fast_pacer(),
+                               base_url=fake.base_url, commands=Commands(store, FEEDS))
     await tg.start_bot_webhook(app, URL, SECRET)
     await tg.stop_bot(app)
     assert not app.running
@@ -111,10 +119,11 @@ async def test_stop_keeps_the_webhook_so_telegram_holds_updates(fake: FakeBotAPI
 
 async def test_switching_back_to_polling_removes_the_webhook(fake: FakeBotAPI,
                                                               store: Store) -> None:
-    app = tg.build_application(TOKEN, base_url=fake.base_url, commands=Commands(store, FEEDS))
+    app = tg.build_application(TOKEN, pacer=fast_pacer(),
+                               base_url=fake.base_url, commands=Commands(store, FEEDS))
     await tg.start_bot_webhook(app, URL, SECRET)
     await tg.stop_bot(app)
-    polling = tg.build_application(TOKEN, base_url=fake.base_url,
+    polling = tg.build_application(TOKEN, pacer=fast_pacer(), base_url=fake.base_url,
                                    commands=Commands(store, FEEDS))
     await tg.start_bot(polling, poll_timeout=1)
     try:
@@ -182,7 +191,8 @@ async def test_a_malformed_update_is_dropped_and_the_bot_keeps_going(
 
 async def test_a_refused_webhook_url_is_a_clear_delivery_error(fake: FakeBotAPI,
                                                                store: Store) -> None:
-    app = tg.build_application(TOKEN, base_url=fake.base_url, commands=Commands(store, FEEDS))
+    app = tg.build_application(TOKEN, pacer=fast_pacer(),
+                               base_url=fake.base_url, commands=Commands(store, FEEDS))
     try:
         with pytest.raises(DeliveryError, match=r"webhook URL http://plain\.example\.vn/hook"):
             await tg.start_bot_webhook(app, "http://plain.example.vn/hook", SECRET)

@@ -43,7 +43,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import math
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
@@ -73,7 +72,10 @@ from bot.telegram.messages import (
     to_plain_text,
 )
 from bot.telegram.notices import format_edit
+from bot.telegram.pacing import DEFAULT_PACING, Pacer, Pacing, RoundOver
 from bot.telegram.rounds import ChatView, Job
+
+__all__ = ["ChatRegistry", "Deliverer", "DeliveryStats", "Outbox", "Pacing", "Sender"]
 
 logger = logging.getLogger(__name__)
 MAX_DOCUMENTS = 3  # files sent after one item's message; the message links every one
@@ -139,44 +141,6 @@ class Outbox(ChatRegistry, Protocol):
 
 
 
-@dataclass(frozen=True)
-class Pacing:
-    """How fast and how much to send; the defaults stay under Telegram's documented limits."""
-
-    overall_per_second: float = 25
-    private_gap: float = 1.0
-    group_per_minute: int = 20
-    max_per_chat_per_round: int = 10
-    max_attempts: int = 8
-    max_retry_after: float = 3600
-    concurrency: int = 8  # requests in flight at once
-    backoff_base: float = 30.0  # first retry after a transient error, doubled each attempt
-    backoff_max: float = 3600.0
-    outage_after: int = 3  # transient errors in a row that end a round
-    idle_poll: float = 60.0  # run(): look at the outbox at least this often
-    batch: int = 500  # rows read from the outbox at a time
-    # For tests and benchmarks against a time-scaled fake Telegram: every gap, period and wait
-    # above (and every retry_after Telegram sends) lasts this many times as long.
-    time_scale: float = 1.0
-
-    @property
-    def group_gap(self) -> float:
-        return self.seconds(60.0 / self.group_per_minute)
-
-    @property
-    def global_gap(self) -> float:
-        """Least time between two sends to any chats."""
-        return self.seconds(1.0 / self.overall_per_second)
-
-    def chat_gap(self, kind: ChatKind) -> float:
-        """Least time between two sends to one chat of this kind."""
-        return self.seconds(self.private_gap) if kind == "private" else self.group_gap
-
-    def seconds(self, value: float) -> float:
-        """A duration in Telegram's time as real seconds."""
-        return value * self.time_scale
-
-
 @dataclass
 class DeliveryStats:
     """What one drain did."""
@@ -194,10 +158,6 @@ class DeliveryStats:
     held: int = 0  # rows left pending for quiet hours or a digest
     documents: int = 0  # attachments sent as files after their item's message
     documents_failed: int = 0  # attachments Telegram refused or could not fetch (not retried)
-
-
-class _RoundOver(Exception):
-    """A pause or an outage began while this send waited for its turn: it stays pending."""
 
 
 @dataclass
@@ -223,10 +183,11 @@ class Deliverer:
         store: Outbox,
         sender: Sender,
         feeds: Mapping[str, FeedInfo],
-        pacing: Pacing = Pacing(),
+        pacing: Pacing = DEFAULT_PACING,
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        pacer: Pacer | None = None,
         now: Callable[[], datetime] = _utc_now,
         max_age: timedelta | None = timedelta(days=3),
         photos: bool = True,
@@ -237,18 +198,14 @@ class Deliverer:
         self._sender = sender
         self._feeds = feeds
         self._pacing = pacing
-        self._clock = clock
-        self._sleep = sleep
+        # Shared with the command replies when given (bot.telegram.pacing): one pace per chat.
+        self._pacer = pacer or Pacer(pacing, clock=clock, sleep=sleep)
+        self._clock = self._pacer.clock
         self._now = now
         self._max_age = max_age
         self._photos = photos
         self._previews = previews
         self._send_documents = send_documents
-        self._slots = asyncio.Semaphore(pacing.concurrency)
-        self._last_send_at: dict[int, float] = {}
-        self._gate = asyncio.Lock()  # FIFO: sends start in the order they queued
-        self._last_start_at = -math.inf
-        self._paused_until = 0.0
         self._due_at: float | None = None
         self._halted = False
         self._transient_streak = 0
@@ -293,14 +250,14 @@ class Deliverer:
     def _seconds_to_next_round(self) -> float:
         now = self._clock()
         wait = self._pacing.seconds(self._pacing.idle_poll)
-        if self._paused_until > now:
-            wait = self._paused_until - now
+        if self._pacer.paused_until > now:
+            wait = self._pacer.paused_until - now
         elif self._due_at is not None:
             wait = min(wait, self._due_at - now)
         return max(wait, 0.05)
 
     def _stopped(self) -> bool:
-        return self._halted or self._clock() < self._paused_until
+        return self._halted or self._pacer.paused()
 
     # ------------------------------------------------------------------ planning
 
@@ -341,13 +298,13 @@ class Deliverer:
             except ChatMoved as moved:
                 self._store.move_chat(state.chat_id, moved.new_chat_id)
                 logger.info("chat %s moved to %s", state.chat_id, moved.new_chat_id)
-                self._last_send_at[moved.new_chat_id] = self._clock()
+                self._pacer.moved(state.chat_id, moved.new_chat_id)
                 state.chat_id = moved.new_chat_id
                 stats.moved += 1
                 continue
             except DeliveryError as exc:
                 return self._on_error(state, job, exc, stats)
-            except _RoundOver:
+            except RoundOver:
                 return False
             self._transient_streak = 0
             failpoint("after_send_before_mark")
@@ -391,7 +348,7 @@ class Deliverer:
             caption = format_document_caption(row.item, attachment)
             try:
                 await self._paced(state, send(state.chat_id, href, caption, **topic))
-            except _RoundOver:
+            except RoundOver:
                 return False
             except DeliveryError as exc:
                 stats.documents_failed += 1
@@ -472,38 +429,9 @@ class Deliverer:
     # ------------------------------------------------------------------ pacing
 
     async def _paced(self, state: _ChatState, send: Coroutine[Any, Any, None]) -> None:
-        """Run `send` in its turn: after this chat's gap, then through the global gate (no
-        bursts), with at most `concurrency` requests in flight. The chat's gap counts from the
-        previous send's answer, so a request slowed on its way cannot arrive just before the
-        next one."""
-        try:
-            gap = self._pacing.chat_gap(state.kind)
-            last = self._last_send_at.get(state.chat_id)
-            if last is not None:
-                await self._sleep_until(last + gap)
-            async with self._slots:
-                await self._global_turn()
-                await send
-        finally:
-            send.close()  # only does something when the wait was cancelled
-            self._last_send_at[state.chat_id] = self._clock()
-
-    async def _global_turn(self) -> None:
-        """Wait until global_gap after the previous send started, one sender at a time.
-
-        Measured from when that send really started, not from a slot booked in advance: after
-        the loop stalls (a slow database write, a busy CPU) booked slots would all be due at
-        once and go out as a burst over Telegram's overall limit."""
-        async with self._gate:
-            await self._sleep_until(self._last_start_at + self._pacing.global_gap)
-            if self._stopped():
-                raise _RoundOver
-            self._last_start_at = self._clock()
-
-    async def _sleep_until(self, moment: float) -> None:
-        delay = moment - self._clock()
-        if delay > 0:
-            await self._sleep(delay)
+        """Run `send` in the chat's turn (bot.telegram.pacing); RoundOver when a pause or an
+        outage began while it waited."""
+        await self._pacer.send(state.chat_id, state.kind, send, stopped=self._stopped)
 
     # ------------------------------------------------------------------ errors
 
@@ -539,9 +467,10 @@ class Deliverer:
         self._note_due(wait)
         stats.deferred += 1
         self._rate_limited_chats.add(state.chat_id)
+        self._pacer.hold(state.chat_id, wait)  # replies to the chat wait too
         if state.kind == "private" or len(self._rate_limited_chats) > 1:
             logger.warning("Telegram flood control: pausing all sends for %.1f s", wait)
-            self._paused_until = max(self._paused_until, self._clock() + wait)
+            self._pacer.pause(wait)
         else:
             logger.warning("Telegram flood control on chat %s: waiting %.1f s", state.chat_id, wait)
 

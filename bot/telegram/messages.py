@@ -264,10 +264,11 @@ def format_more(count: int, feed_title: str, feed_url: str, language: str = "vi"
 
 
 class _TextCollector(HTMLParser):
-    """Visible text of Telegram HTML, with each link's URL after its text."""
+    """Visible text of Telegram HTML, with each link's URL after its text (`show_hrefs`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, show_hrefs: bool = True) -> None:
         super().__init__(convert_charrefs=True)
+        self.show_hrefs = show_hrefs
         self.parts: list[str] = []
         self._hrefs: list[str | None] = []
         self._link_text: list[str] = []
@@ -280,7 +281,7 @@ class _TextCollector(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag == "a" and self._hrefs:
             href = self._hrefs.pop()
-            if href and href != "".join(self._link_text).strip():
+            if self.show_hrefs and href and href != "".join(self._link_text).strip():
                 self.parts.append(f": {href}")
 
     def handle_data(self, data: str) -> None:
@@ -290,8 +291,58 @@ class _TextCollector(HTMLParser):
 
 def to_plain_text(html_text: str) -> str:
     """What a rejected HTML message says, as plain text (≤ 4096), for a resend without markup."""
+    return clip(_plain(html_text), MAX_TEXT) or ELLIPSIS
+
+
+def _plain(html_text: str) -> str:
     collector = _TextCollector()
     collector.feed(html_text)
     collector.close()
-    text = clean("".join(collector.parts), one_line=False)
-    return clip(text, MAX_TEXT) or ELLIPSIS
+    return clean("".join(collector.parts), one_line=False)
+
+
+def visible_len(html_text: str) -> int:
+    """How long Telegram counts this HTML: its visible text in UTF-16 units (surrounding
+    whitespace included, which Telegram would trim: never an undercount)."""
+    collector = _TextCollector(show_hrefs=False)
+    collector.feed(html_text)
+    collector.close()
+    return utf16_len("".join(collector.parts))
+
+
+def split_message(html_text: str, limit: int = MAX_TEXT) -> list[str]:
+    """`html_text` as messages of at most `limit` visible UTF-16 units, cut between lines (each
+    line is balanced HTML). A line too long on its own goes as plain text, cut in pieces."""
+    parts: list[str] = []
+    current: list[str] = []
+    used = 0
+    for line in html_text.split("\n"):
+        size = visible_len(line)
+        if size > limit:
+            parts += ["\n".join(current)] if current else []
+            current, used = [], 0
+            parts += [html.escape(piece, quote=False) for piece in _pieces(_plain(line), limit)]
+            continue
+        if current and used + 1 + size > limit:
+            parts.append("\n".join(current))
+            current, used = [], 0
+        used += size + (1 if current else 0)
+        current.append(line)
+    if current:
+        parts.append("\n".join(current))
+    return [part for part in parts if part.strip()] or [html_text]
+
+
+def _pieces(text: str, limit: int) -> list[str]:
+    """Plain text cut into runs of at most `limit` UTF-16 units."""
+    pieces: list[str] = []
+    current: list[str] = []
+    used = 0
+    for char in text:
+        width = 2 if ord(char) > 0xFFFF else 1
+        if used + width > limit:
+            pieces.append("".join(current))
+            current, used = [], 0
+        current.append(char)
+        used += width
+    return [*pieces, "".join(current)]

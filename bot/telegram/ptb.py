@@ -14,7 +14,6 @@ URLs, token included) are held at WARNING and bot.logs.RedactToken scrubs the re
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
@@ -29,6 +28,7 @@ from telegram import (
     Chat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     LinkPreviewOptions,
     Message,
     Update,
@@ -67,9 +67,12 @@ from bot.errors import (
     TransientDelivery,
 )
 from bot.logs import RedactToken, redact, remember_secret
+from bot.model import ChatKind
 from bot.telegram.commands.dispatch import CommandContext, Reply
 from bot.telegram.delivery import ChatRegistry
-from bot.telegram.messages import safe_href, to_plain_text
+from bot.telegram.messages import safe_href
+from bot.telegram.pacing import Pacer
+from bot.telegram.replies import Buttons, ChatOrder, Replier, alert_text
 
 __all__ = [
     "App",
@@ -93,7 +96,6 @@ T = TypeVar("T")
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 MENU_LANGUAGES = ("vi", "en")
 ADMIN_CACHE_SECONDS = 60.0
-MAX_REPLY_WAIT = 5.0  # a command answer waits out a flood limit this short, once
 # 400s that mean the chat is unreachable rather than the message being wrong.
 GONE_MARKERS = (
     "chat not found",
@@ -243,12 +245,43 @@ def parse_command(text: str, bot_username: str) -> tuple[str, str] | None:
     return command.lower(), (args or "").strip()
 
 
-def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    if not reply.buttons:
+def keyboard(buttons: Buttons) -> InlineKeyboardMarkup | None:
+    if not buttons:
         return None
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.text, callback_data=b.data) for b in row] for row in reply.buttons]
+        [[InlineKeyboardButton(b.text, callback_data=b.data) for b in row] for row in buttons]
     )
+
+
+class PtbTransport:
+    """bot.telegram.replies.Transport over a PTB Bot: command answers, redraws and files."""
+
+    def __init__(self, bot: Any) -> None:
+        self._bot = bot
+
+    async def send(self, chat_id: int, text: str, *, html: bool, buttons: Buttons,
+                   thread_id: int | None) -> None:
+        await _mapped(self._bot.send_message(
+            chat_id, text, parse_mode=ParseMode.HTML if html else None,
+            reply_markup=keyboard(buttons), link_preview_options=NO_PREVIEW,
+            message_thread_id=thread_id))
+
+    async def edit(self, chat_id: int, message_id: int, text: str, *, buttons: Buttons) -> None:
+        try:
+            await self._bot.edit_message_text(
+                text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML,
+                reply_markup=keyboard(buttons), link_preview_options=NO_PREVIEW)
+        except BadRequest as exc:
+            if "not modified" not in exc.message.lower():
+                raise delivery_error(exc) from exc
+        except TelegramError as exc:
+            raise delivery_error(exc) from exc
+
+    async def send_file(self, chat_id: int, name: str, data: bytes, caption: str, *,
+                        thread_id: int | None) -> None:
+        await _mapped(self._bot.send_document(
+            chat_id, InputFile(data, filename=name), caption=caption or None,
+            parse_mode=ParseMode.HTML, message_thread_id=thread_id))
 
 
 @dataclass
@@ -261,6 +294,8 @@ class _Wiring:
     store: ChatRegistry | None
     on_chat_gone: Callable[[int], None] | None
     admin_cache: dict[tuple[int, int], tuple[float, bool]]
+    replier: Replier
+    order: ChatOrder
 
 
 WIRING_KEY = "newsbot.wiring"
@@ -340,72 +375,45 @@ async def _on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     wiring = _wiring(context)
     if chat.type == Chat.CHANNEL and not _channel_allowed(wiring, chat):
         return  # anyone can add a bot to a channel; only configured ones are served
-    ctx = await _context(context, chat, message.from_user, message, thread_id=topic_of(message))
-    reply = wiring.commands.run(ctx, *parsed)
-    if reply is not None:
-        await _send_reply(context, chat.id, reply, thread_id=ctx.thread_id)
+    async with wiring.order.turn(chat.id):  # one chat's commands are answered in order
+        ctx = await _context(context, chat, message.from_user, message,
+                             thread_id=topic_of(message))
+        reply = wiring.commands.run(ctx, *parsed)
+        if reply is not None:
+            await wiring.replier.send(chat.id, _kind(chat), reply, thread_id=ctx.thread_id)
 
 
 async def _on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A button: the answer redraws the message, follows it, or (a refusal) is an alert only
+    the presser sees, so a group is not told about each member's taps."""
     query = update.callback_query
     if query is None:
         return
-    await query.answer()  # stops the spinner, whatever follows
     message = query.message
     if message is None or not query.data:
+        await query.answer()  # stops the spinner
         return
-    thread_id = topic_of(message)
-    ctx = await _context(context, message.chat, query.from_user, None, thread_id=thread_id)
-    reply = _wiring(context).commands.press(ctx, query.data)
-    if reply is None:
-        return
-    if reply.edit and isinstance(message, Message):
-        try:
-            await query.edit_message_text(
-                reply.text,
-                parse_mode=ParseMode.HTML,
-                reply_markup=keyboard(reply),
-                link_preview_options=NO_PREVIEW,
-            )
-        except BadRequest as exc:
-            if "not modified" not in exc.message.lower():
-                raise
-        return
-    await _send_reply(context, message.chat.id, reply, thread_id=thread_id)
+    wiring = _wiring(context)
+    async with wiring.order.turn(message.chat.id):
+        thread_id = topic_of(message)
+        ctx = await _context(context, message.chat, query.from_user, None, thread_id=thread_id)
+        reply = wiring.commands.press(ctx, query.data)
+        if reply is not None and reply.alert:
+            await query.answer(alert_text(reply), show_alert=True)
+            return
+        await query.answer()  # before any wait for the chat's turn: the spinner stops now
+        if reply is None:
+            return
+        message_id = message.message_id if isinstance(message, Message) else None
+        await wiring.replier.send(message.chat.id, _kind(message.chat), reply,
+                                  thread_id=thread_id, message_id=message_id)
 
 
-async def _send_reply(
-    context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply, *, thread_id: int | None = None
-) -> None:
-    """Send a command's answer (in the topic it was asked in); HTML that Telegram refuses goes
-    out once more as plain text."""
-    markup = keyboard(reply)
-
-    async def send(text: str, parse_mode: str | None) -> None:
-        for attempt in range(2):
-            try:
-                await context.bot.send_message(
-                    chat_id,
-                    text,
-                    parse_mode=parse_mode,
-                    reply_markup=markup,
-                    link_preview_options=NO_PREVIEW,
-                    message_thread_id=thread_id,
-                )
-                return
-            except RetryAfter as exc:  # a user tapping fast: wait a short flood limit out, once
-                seconds = _retry_after(exc)
-                if attempt or seconds > MAX_REPLY_WAIT:
-                    raise
-                await asyncio.sleep(seconds)
-
-    try:
-        await send(reply.text, ParseMode.HTML)
-    except BadRequest as exc:
-        if any(marker in exc.message.lower() for marker in GONE_MARKERS):
-            raise
-        logger.error("reply rejected in chat %s (%s); resending as plain text", chat_id, exc)
-        await send(to_plain_text(reply.text), None)
+def _kind(chat: Chat) -> ChatKind:
+    """The chat's kind for pacing: private chats and groups have different limits."""
+    kinds: dict[str, ChatKind] = {Chat.PRIVATE: "private", Chat.GROUP: "group",
+                                  Chat.SUPERGROUP: "supergroup", Chat.CHANNEL: "channel"}
+    return kinds.get(chat.type, "group")
 
 
 async def _on_membership(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -467,6 +475,7 @@ def build_application(
     base_file_url: str | None = None,
     read_timeout: float = 15.0,
     connect_timeout: float = 10.0,
+    pacer: Pacer | None = None,
 ) -> App:
     """A PTB Application whose handlers call `commands`; start it with `start_bot`."""
     quiet_http_loggers()
@@ -488,6 +497,7 @@ def build_application(
         .get_updates_request(poll_request)
         .job_queue(None)
         .post_init(startup)
+        .concurrent_updates(True)  # a group's reply waiting for its turn holds up no other chat
         .build()
     )
     app.bot_data[WIRING_KEY] = _Wiring(
@@ -497,6 +507,8 @@ def build_application(
         store=store,
         on_chat_gone=on_chat_gone,
         admin_cache={},
+        replier=Replier(PtbTransport(app.bot), pacer or Pacer()),
+        order=ChatOrder(),
     )
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, _on_migration))
     app.add_handler(MessageHandler(filters.COMMAND & ~filters.UpdateType.EDITED, _on_command))

@@ -54,6 +54,7 @@ VI: dict[str, str] = {
     "cmd_lang": "Đổi ngôn ngữ (vi/en)",
     "cmd_stop": "Huỷ theo dõi và xoá dữ liệu",
     "cmd_tim": "Tìm trong các tin đã lưu (cũng: /search)",
+    "cmd_search": "Tìm trong các tin đã lưu (cũng: /tim)",
     "cmd_quiet": "Giờ yên lặng, ví dụ 22:00-06:30 (off để tắt)",
     "cmd_urgent": "Từ khoá khẩn: vẫn báo ngay trong giờ yên lặng",
     "cmd_digest": "Chỉ nhận bản tin tổng hợp: daily 07:00, hourly, off",
@@ -66,6 +67,7 @@ VI: dict[str, str] = {
         "<code>/exclude quảng cáo</code>.\n"
         "Chọn nguồn tin: /feeds · Tin gần đây: /latest · Hướng dẫn: /help"
     ),
+    "start_more": "… và {count} nguồn khác: xem /feeds",
     "start_no_feeds": "👋 Xin chào! Bạn chưa theo dõi nguồn tin nào. Gõ /feeds để chọn nguồn.",
     "help": (
         "<b>newsbot</b> gửi tin mới từ các trang tin chưa có RSS.\n\n"
@@ -102,7 +104,18 @@ VI: dict[str, str] = {
     ),
     "help_web": "\n\nNguồn RSS/Atom/JSON: {url}",
     # /feeds and subscriptions
-    "feeds_header": "<b>Nguồn tin</b> (✅ = đang theo dõi). Bấm nút để bật/tắt:",
+    "feeds_header": (
+        "<b>Nguồn tin</b> · trang {page}/{pages} · {count} nguồn, bạn theo dõi {following}.\n"
+        "✅ = đang theo dõi. Bấm nút để bật/tắt:"
+    ),
+    "feeds_header_query": (
+        "<b>Nguồn tin có “{query}”</b> · trang {page}/{pages} · {count} nguồn.\n"
+        "✅ = đang theo dõi. Bấm nút để bật/tắt:"
+    ),
+    "feeds_no_match": "Không có nguồn tin nào có “{query}”. Gõ /feeds để xem tất cả.",
+    "feeds_search_tip": "Tìm nhanh: <code>/feeds hải phòng</code>",
+    "page_prev": "◀ Trước",
+    "page_next": "Sau ▶",
     # /sections
     "sections_none": "Không nguồn tin nào chia chuyên mục.",
     "sections_feeds_header": "<b>Nguồn tin có chuyên mục</b>. Bấm để chọn chuyên mục:",
@@ -260,6 +273,7 @@ EN: dict[str, str] = {
     "cmd_lang": "Change language (vi/en)",
     "cmd_stop": "Unfollow everything and delete your data",
     "cmd_tim": "Search stored news (also /search)",
+    "cmd_search": "Search stored news (also /tim)",
     "cmd_quiet": "Quiet hours, e.g. 22:00-06:30 (off to stop)",
     "cmd_urgent": "Urgent keywords: sent at once even in quiet hours",
     "cmd_digest": "Digest only: daily 07:00, hourly, off",
@@ -271,6 +285,7 @@ EN: dict[str, str] = {
         "<code>/exclude advert</code>.\n"
         "Choose feeds: /feeds · Recent items: /latest · Help: /help"
     ),
+    "start_more": "… and {count} more: see /feeds",
     "start_no_feeds": "👋 Hello! You follow no feeds yet. Send /feeds to choose some.",
     "help": (
         "<b>newsbot</b> sends new items from news sites that have no RSS.\n\n"
@@ -306,7 +321,18 @@ EN: dict[str, str] = {
         "In groups, only admins can change settings.{web}"
     ),
     "help_web": "\n\nRSS/Atom/JSON feeds: {url}",
-    "feeds_header": "<b>Feeds</b> (✅ = following). Press a button to follow/unfollow:",
+    "feeds_header": (
+        "<b>Feeds</b> · page {page}/{pages} · {count} feeds, you follow {following}.\n"
+        "✅ = following. Press a button to follow/unfollow:"
+    ),
+    "feeds_header_query": (
+        "<b>Feeds with “{query}”</b> · page {page}/{pages} · {count} feeds.\n"
+        "✅ = following. Press a button to follow/unfollow:"
+    ),
+    "feeds_no_match": "No feed has “{query}”. Send /feeds to see them all.",
+    "feeds_search_tip": "Find one: <code>/feeds hai phong</code>",
+    "page_prev": "◀ Back",
+    "page_next": "More ▶",
     "sections_none": "No feed has sections.",
     "sections_feeds_header": "<b>Feeds with sections</b>. Press one to pick its sections:",
     "sections_feed_none": "{title} has no sections. Feeds with sections: {names}",

@@ -14,7 +14,9 @@ shapes and error bodies (403 blocked/deactivated/kicked, 400 chat not found,
 getUpdates), sliding-window flood accounting
 (1/s per private chat, 20/60 s per group or channel, 30/s overall; `time_scale` shrinks the windows,
 `strict=False` records `flood_violations` instead of answering 429), strict Telegram-HTML
-validation measured after parsing, fault injection and update injection for long polling.
+validation measured after parsing (lengths in UTF-16 code units), the reply-markup limits (100
+inline buttons, 8 a row, ~10 KB of JSON, 1-64 bytes of callback_data), fault injection and update
+injection for long polling.
 Webhooks: `setWebhook` is recorded in `webhook` (url, secret_token, allowed_updates), shown by
 `getWebhookInfo` and cleared by `deleteWebhook`; getUpdates answers 409 while one is set. The fake
 never posts to it: a test posts the update dict that `user_message` & co. return.
@@ -72,6 +74,10 @@ HREF_SCHEMES = ("http://", "https://", "tg://", "mailto:")
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
+MAX_INLINE_BUTTONS = 100
+MAX_BUTTONS_PER_ROW = 8
+MAX_MARKUP_BYTES = 10 * 1024  # the JSON of reply_markup, as observed (tginfo/Telegram-Limits)
+MAX_ALERT = 200  # answerCallbackQuery text
 SEND_METHODS = frozenset(
     [
         "sendmessage",
@@ -306,14 +312,20 @@ def _visible(text: str, parse_mode: str | None) -> str:
 
 
 def check_reply_markup(markup: Any) -> None:
-    """callback_data must be 1-64 UTF-8 bytes."""
+    """As Telegram: callback_data of 1-64 UTF-8 bytes; at most 100 inline buttons, 8 in a row
+    and about 10 KB of markup JSON ("reply markup is too long")."""
     if not isinstance(markup, dict):
         return
-    for row in markup.get("inline_keyboard", []):
-        for button in row:
-            data = button.get("callback_data")
-            if data is not None and not 1 <= len(str(data).encode("utf-8")) <= MAX_CALLBACK_DATA:
-                raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+    rows = markup.get("inline_keyboard", [])
+    buttons = [button for row in rows for button in row]
+    size = len(json.dumps(markup, ensure_ascii=False, separators=(",", ":")).encode())
+    if (len(buttons) > MAX_INLINE_BUTTONS or any(len(row) > MAX_BUTTONS_PER_ROW for row in rows)
+            or size > MAX_MARKUP_BYTES):
+        raise ApiError(400, "Bad Request: reply markup is too long")
+    for button in buttons:
+        data = button.get("callback_data")
+        if data is not None and not 1 <= len(str(data).encode("utf-8")) <= MAX_CALLBACK_DATA:
+            raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
 
 
 # --------------------------------------------------------------------------- faults
@@ -1312,7 +1324,7 @@ class FakeBotAPI:
                     "Bad Request: query is too old and response timeout expired or query ID is "
                     "invalid",
                 )
-            if len(str(params.get("text", ""))) > 200:
+            if len(str(params.get("text", ""))) > MAX_ALERT:
                 raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
             self._open_callbacks.discard(query_id)
             self.answered_callbacks.append(params)

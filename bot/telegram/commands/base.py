@@ -6,6 +6,7 @@ tokens. The handler groups (feeds, sections, filters, settings, read) import thi
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,10 @@ from bot.telegram.feedinfo import FeedInfo
 from bot.telegram.texts import t
 
 CALLBACK_DATA_MAX_BYTES = 64  # Telegram's limit; longer data is BUTTON_DATA_INVALID
+MAX_BUTTONS = 100  # inline buttons under one message
+MAX_ROW_BUTTONS = 8
+MAX_MARKUP_BYTES = 9_500  # Telegram refuses ~10 KB of reply_markup JSON: "reply markup is too long"
+VIEW_TAIL = ":9999.12345678"  # the longest list view a feed button carries (see commands.feeds)
 NAMES_SHOWN = 30
 PUBLIC_COMMANDS = (
     "start", "help", "feeds", "sections", "subscribe", "unsubscribe", "latest", "tim", "filters",
@@ -97,11 +102,47 @@ class Button:
 
 @dataclass(frozen=True)
 class Reply:
-    """Telegram HTML text, optional inline keyboard rows; `edit`: replace the pressed message."""
+    """Telegram HTML text, optional inline keyboard rows; `edit`: replace the pressed message.
+
+    A keyboard Telegram would refuse (over 100 buttons, 8 in a row, ~10 KB) is a bug here: it
+    raises at once, so a test finds it rather than a user getting no answer."""
 
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
     edit: bool = False
+    alert: bool = False  # a button press: shown only to the presser (a callback alert)
+    document: tuple[str, bytes] | None = None  # a file sent after the text: (name, content)
+
+    def __post_init__(self) -> None:
+        count = sum(len(row) for row in self.buttons)
+        if count > MAX_BUTTONS or any(len(row) > MAX_ROW_BUTTONS for row in self.buttons):
+            raise ValueError(f"{count} buttons: Telegram allows {MAX_BUTTONS}, "
+                             f"{MAX_ROW_BUTTONS} a row")
+        if (size := markup_bytes(self.buttons)) > MAX_MARKUP_BYTES:
+            raise ValueError(f"reply markup of {size} bytes: over {MAX_MARKUP_BYTES}")
+
+
+def markup_bytes(rows: Iterable[Iterable[Button]]) -> int:
+    """The size of a keyboard's reply_markup JSON, as Telegram measures its limit."""
+    keyboard = [[{"text": b.text, "callback_data": b.data} for b in row] for row in rows]
+    return len(json.dumps({"inline_keyboard": keyboard}, ensure_ascii=False,
+                          separators=(",", ":")).encode())
+
+
+def fit_rows(
+    rows: Sequence[tuple[Button, ...]], *, keep: int = 0, limit: int = MAX_MARKUP_BYTES
+) -> tuple[tuple[Button, ...], ...]:
+    """The first rows that fit Telegram's keyboard limits, and the last `keep` rows (the
+    navigation) always."""
+    tail = tuple(rows[len(rows) - keep:]) if keep else ()
+    kept: list[tuple[Button, ...]] = []
+    for row in rows[: len(rows) - keep]:
+        candidate = (*kept, row, *tail)
+        if (sum(len(r) for r in candidate) > MAX_BUTTONS
+                or markup_bytes(candidate) > limit):
+            break
+        kept.append(row)
+    return (*kept, *tail)
 
 
 @dataclass(frozen=True)
@@ -236,8 +277,10 @@ def unique_keywords(keywords: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def button_token(feed_id: str) -> str:
-    """The feed id if it fits in callback data, else a stable hash of it (`#` + 16 hex)."""
-    if len(f"uns:{feed_id}".encode()) <= CALLBACK_DATA_MAX_BYTES and not feed_id.startswith("#"):
+    """The feed id if it fits in callback data with a list view after it, else a stable hash of
+    it (`#` + 16 hex)."""
+    fits = len(f"uns:{feed_id}{VIEW_TAIL}".encode()) <= CALLBACK_DATA_MAX_BYTES
+    if fits and not feed_id.startswith("#"):
         return feed_id
     return hash_token(feed_id)
 

@@ -93,7 +93,8 @@ class Commands(FeedCommands, SectionCommands, FilterCommands, SettingsCommands, 
         self._command_limit = RateLimiter(COMMANDS_PER_MINUTE)
         self._press_limit = RateLimiter(PRESSES_PER_MINUTE)
         self._searches = OrderedDict()
-        self._handlers: dict[str, Callable[[Call], Reply]] = {
+        self._feed_queries = OrderedDict()
+        self._handlers: dict[str, Callable[[Call], Reply | None]] = {
             "start": self._start, "help": self._help, "feeds": self._feeds,
             "subscribe": self._subscribe, "unsubscribe": self._unsubscribe,
             "latest": self._latest, "filters": self._filters,
@@ -142,6 +143,8 @@ class Commands(FeedCommands, SectionCommands, FilterCommands, SettingsCommands, 
             return self._search_press(call.lang, token)
         if action == "sec":  # only shows a list: anyone may
             return self._section_press(call, action, token)
+        if action == "fl":  # turns a page of the feed list: anyone may
+            return self._feed_press(call, action, token)
         if not may_change_settings(ctx):
             return Reply(t(call.lang, "admin_only"))
         if action in SECTION_ACTIONS:
@@ -150,7 +153,7 @@ class Commands(FeedCommands, SectionCommands, FilterCommands, SettingsCommands, 
 
     def command_list(self, language: str) -> list[tuple[str, str]]:
         """(command, description) pairs for setMyCommands; /stats stays hidden."""
-        return [(name, t(language, f"cmd_{name}")) for name in PUBLIC_COMMANDS]
+        return [(name, t(language, f"cmd_{name}")) for name in self.menu_commands(language)]
 
     def _admit(self, limiter: RateLimiter, ctx: CommandContext) -> str | Reply | None:
         """The reply language if the sender is within `limiter`, else a warning once, then None."""

@@ -17,6 +17,7 @@ from bot.telegram.commands.base import (
     CommandBase,
     Reply,
     button_token,
+    fit_rows,
     hash_token,
     merge_filters,
     with_keywords,
@@ -72,7 +73,7 @@ class SectionCommands(CommandBase):
                          f"({len(info.sections)})")
             label = f"📂 {shorten(info.title, BUTTON_TITLE_CHARS)}"
             rows.append((Button(label, section_data("sec", feed_id)),))
-        return Reply(fit(lines), tuple(rows), edit=edit)
+        return Reply(fit(lines), fit_rows(rows), edit=edit)
 
     def _section_list(self, call: Call, feed_id: str, *, edit: bool, notice: str = "") -> Reply:
         """A feed's sections, ✅ for those the chat picked, with a toggle button each."""
@@ -92,12 +93,13 @@ class SectionCommands(CommandBase):
             lines.append(t(call.lang, "sections_some_keywords" if words else "sections_some"))
         else:
             lines.append(t(call.lang, "sections_all"))
-        if _section_values(kf):  # also a keyword naming a section the recipe no longer has
+        reset = bool(_section_values(kf))  # also for a section the recipe no longer has
+        if reset:
             rows.append((Button(t(call.lang, "sections_all_button"),
                                 section_data("sca", feed_id)),))
         if feed_id not in self.store.subscriptions_of(call.chat_id):
             lines.append(t(call.lang, "sections_not_following", feed=feed_id))
-        return Reply(fit(lines), tuple(rows), edit=edit)
+        return Reply(fit(lines), fit_rows(rows, keep=int(reset)), edit=edit)
 
     def _other_include_keywords(self, chat_id: int, per_feed: KeywordFilter) -> bool:
         """Whether include keywords other than sections also let items through (they add up)."""

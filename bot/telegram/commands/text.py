@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Sequence
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.model import DEFAULT_TIMEZONE
+from bot.telegram.messages import visible_len
 
 BUTTON_TITLE_CHARS = 40
 KEYWORDS_SHOWN_CHARS = 1000  # 50 keywords of 100 chars would not fit in one message
-MESSAGE_BUDGET = 3800  # visible chars, under Telegram's 4096
-_TAG = re.compile(r"<[^>]*>")
+MESSAGE_BUDGET = 3800  # visible UTF-16 units, under Telegram's 4096
 
 
 @lru_cache(maxsize=64)
@@ -32,11 +31,12 @@ def shorten(text: str, limit: int) -> str:
 
 
 def fit(lines: Sequence[str], separator: str = "\n") -> str:
-    """Whole lines (each balanced HTML) up to MESSAGE_BUDGET visible chars, then "…"."""
+    """Whole lines (each balanced HTML) up to MESSAGE_BUDGET visible UTF-16 units (as Telegram
+    counts: an emoji is two), then "…"."""
     kept: list[str] = []
     budget = MESSAGE_BUDGET
     for line in lines:
-        budget -= len(html.unescape(_TAG.sub("", line))) + len(separator)
+        budget -= visible_len(line) + len(separator)
         if budget < 0:
             kept.append("…")
             break

@@ -1,0 +1,228 @@
+"""Issue 14: the bot used as people use it, end to end through the fake Bot API (which refuses
+what Telegram refuses) with the real PTB client, the real Commands and a real SQLite store."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+from fakes.telegram_api import (
+    ApiError,
+    FakeBotAPI,
+    SentMessage,
+    check_message_text,
+    check_reply_markup,
+)
+
+from bot.model import Chat, Item
+from bot.store.db import Store
+from bot.telegram import ptb as tg
+from bot.telegram.commands.dispatch import Commands
+from bot.telegram.delivery import Deliverer
+from bot.telegram.feedinfo import FeedInfo
+from bot.telegram.messages import split_message, utf16_len
+from bot.telegram.pacing import Pacer, Pacing
+
+TOKEN = "123456:TEST-token"
+USER, EN_USER = 4242, 5353
+PROVINCES = ["Hải Phòng", "Hà Nội", "Thừa Thiên Huế", "Đà Nẵng", "Quảng Ninh", "Cần Thơ"]
+
+
+def many_feeds(count: int) -> dict[str, FeedInfo]:
+    """`count` feeds with long Vietnamese titles, as a province-wide install has."""
+    feeds = {}
+    for n in range(count):
+        province = PROVINCES[n % len(PROVINCES)]
+        feed_id = f"so-{n:03}"
+        feeds[feed_id] = FeedInfo(feed_id, f"Sở Thông tin và Truyền thông {province} {n}",
+                                  url=f"https://bot.example/feeds/{feed_id}.xml")
+    return feeds
+
+
+@dataclass
+class Bot:
+    fake: FakeBotAPI
+    store: Store
+    commands: Commands
+    app: tg.App
+    pacer: Pacer
+
+    async def ask(self, user: int, text: str, *, chat_id: int | None = None,
+                  language: str = "vi") -> SentMessage:
+        """Send a command; the bot's next message to that chat."""
+        chat = user if chat_id is None else chat_id
+        before = len(self.fake.messages_to(chat))
+        self.fake.user_message(user, text, chat_id=chat_id, language_code=language)
+        await self.fake.wait_for(lambda: len(self.fake.messages_to(chat)) > before, 10)
+        return self.fake.messages_to(chat)[before]
+
+    async def press(self, user: int, data: str, message: SentMessage, *,
+                    language: str = "vi") -> SentMessage:
+        """Press a button under `message`; the message as the bot redrew it."""
+        before = len(self.fake.edits)
+        self.fake.callback(user, data, message, language_code=language)
+        await self.fake.wait_for(lambda: len(self.fake.edits) > before, 10)
+        return self.fake.edits[-1]
+
+
+@asynccontextmanager
+async def running_bot(store: Store, feeds: dict[str, FeedInfo], *, scale: float = 0.01,
+                      channels: tuple[int | str, ...] = (), **options: object
+                      ) -> AsyncIterator[Bot]:
+    """The bot on the fake, both at `scale` (1 s of Telegram's time lasts `scale` s)."""
+    fake = await FakeBotAPI(token=TOKEN, time_scale=scale).start()
+    commands = Commands(store, feeds, **options)  # type: ignore[arg-type]
+    pacer = Pacer(Pacing(time_scale=scale))
+    app = tg.build_application(TOKEN, pacer=pacer, base_url=fake.base_url, commands=commands,
+                               store=store, channels=channels)
+    await tg.start_bot(app, poll_timeout=1)
+    try:
+        yield Bot(fake, store, commands, app, pacer)
+    finally:
+        await tg.stop_bot(app)
+        await fake.stop()
+    assert fake.unimplemented == []
+
+
+@pytest.fixture
+def feeds150() -> dict[str, FeedInfo]:
+    return many_feeds(150)
+
+
+def visible(message: SentMessage) -> str:
+    assert message.text is not None
+    return check_message_text(message.text, message.parse_mode)
+
+
+# ---------------------------------------------------------------- bugs 1 and 2: 150 feeds
+
+
+async def test_start_with_150_feeds_fits_one_message_and_keeps_the_tips(
+    store: Store, feeds150: dict[str, FeedInfo]
+) -> None:
+    async with running_bot(store, feeds150) as bot:
+        reply = await bot.ask(USER, "/start")
+        assert bot.fake.errors_with(400) == []
+        text = visible(reply)
+        assert reply.parse_mode == "HTML"  # not the plain-text fallback
+        assert len(store.subscriptions_of(USER)) == 150
+        assert "… và 140 nguồn khác: xem /feeds" in text
+        assert "/include giao thông, Hải An" in text and "/exclude quảng cáo" in text
+
+
+async def test_feeds_pages_150_feeds_and_every_page_is_accepted(
+    store: Store, feeds150: dict[str, FeedInfo]
+) -> None:
+    async with running_bot(store, feeds150) as bot:
+        listing = await bot.ask(USER, "/feeds", language="en")
+        assert "page 1/19 · 150 feeds" in visible(listing)
+        seen = [d for d in listing.button_data() if d.startswith("sub:")]
+        page = listing
+        for _ in range(18):
+            (turn,) = [d for d in page.button_data() if d.startswith("fl:") and d != "fl:0"][-1:]
+            page = await bot.press(USER, turn, page, language="en")
+            seen += [d for d in page.button_data() if d.startswith("sub:")]
+        assert "page 19/19" in visible(page)
+        assert [d.split(":")[1] for d in seen] == list(feeds150)
+        follow = next(d for d in page.button_data() if d.startswith("sub:"))
+        redrawn = await bot.press(USER, follow, page, language="en")
+        assert "page 19/19" in visible(redrawn)  # the toggle redraws the page it was on
+        assert store.subscriptions_of(USER) == [follow.split(":")[1]]
+        assert bot.fake.errors_with(400) == []
+
+
+async def test_feeds_with_words_lists_only_the_feeds_that_have_them(
+    store: Store, feeds150: dict[str, FeedInfo]
+) -> None:
+    async with running_bot(store, feeds150) as bot:
+        found = await bot.ask(USER, "/feeds thua thien")
+        text = visible(found)
+        assert "Nguồn tin có “thua thien”" in text and "25 nguồn" in text
+        assert all("Thừa Thiên Huế" in line for line in text.splitlines() if "so-" in line)
+        turned = await bot.press(USER, found.button_data()[-1], found)
+        assert "trang 2/4" in visible(turned)
+        assert all(int(d.split(":")[1][3:]) % 6 == 2
+                   for d in turned.button_data() if d.startswith("sub:"))
+        nothing = await bot.ask(USER, "/feeds sài gòn")
+        assert "Không có nguồn tin nào có “sài gòn”" in visible(nothing)
+
+
+def test_the_fake_refuses_what_telegram_refuses() -> None:
+    def markup(buttons: int, per_row: int = 1, data: str = "x") -> dict[str, object]:
+        rows = [[{"text": "t", "callback_data": data}] * per_row for _ in range(buttons)]
+        return {"inline_keyboard": rows}
+
+    check_reply_markup(markup(100))
+    for bad in (markup(101), markup(1, per_row=9), markup(1, data="đ" * 33),
+                {"inline_keyboard": [[{"text": "x" * 11000, "callback_data": "x"}]]}):
+        with pytest.raises(ApiError):
+            check_reply_markup(bad)
+    with pytest.raises(ApiError, match="too long"):
+        check_message_text("😀" * 2049, None)  # 2049 code points, 4098 UTF-16 units
+
+
+# ---------------------------------------------------------------- bug 4: replies share the pace
+
+
+async def test_a_group_of_3_sending_30_commands_in_20_s_gets_every_reply_and_no_429(
+    store: Store
+) -> None:
+    scale = 0.05
+    feeds = many_feeds(3)
+    group = -1001500
+    store.upsert_chat(Chat(group, kind="supergroup"))
+    for feed_id in feeds:
+        store.subscribe(group, feed_id)
+    items = [Item("so-000", f"n{n}", f"https://x.vn/{n}", f"Tin {n}") for n in range(6)]
+    store.add_items("so-000", items, datetime.now(UTC), route=lambda _: [(group, None)])
+    async with running_bot(store, feeds, scale=scale) as bot:
+        bot.fake.add_chat(group, "supergroup", title="Tổ dân phố 5")
+        deliverer = Deliverer(store, tg.PtbSender(bot.app.bot), feeds, Pacing(time_scale=scale),
+                              pacer=bot.pacer)
+        delivering = asyncio.create_task(deliverer.drain())
+        for n in range(30):
+            user = (1, 2, 3)[n % 3]
+            bot.fake.user_message(user, "/filters", chat_id=group)
+            await asyncio.sleep(20 / 30 * scale)
+        await delivering
+        await bot.fake.wait_for(lambda: len(bot.fake.messages_to(group)) == 36, 60)
+        assert bot.fake.errors == [] and bot.fake.flood_violations == []
+        texts = [m.text or "" for m in bot.fake.messages_to(group)]
+        assert sum("Chưa có bộ lọc nào" in t for t in texts) == 30
+        assert sum("Tin " in t for t in texts) == 6
+
+
+# ---------------------------------------------------------------- bug 3: UTF-16 lengths
+
+
+async def test_emoji_heavy_filters_are_answered_within_telegrams_utf16_limit(
+    store: Store
+) -> None:
+    feeds = many_feeds(3)
+
+    def emoji_keywords(mark: str) -> str:
+        return ", ".join(f"{mark * 40} số {n}" for n in range(20))  # ~1,800 UTF-16 units
+
+    async with running_bot(store, feeds) as bot:
+        for line in (f"/include {emoji_keywords('🌊')}", f"/exclude {emoji_keywords('🌀')}",
+                     f"/include so-000: {emoji_keywords('🚢')}",
+                     f"/include so-001: {emoji_keywords('⚓️')}"):
+            reply = await bot.ask(USER, line)
+            assert reply.parse_mode == "HTML" and "Đã cập nhật bộ lọc" in visible(reply)
+        listing = await bot.ask(USER, "/filters")
+        text = visible(listing)
+        assert listing.parse_mode == "HTML" and bot.fake.errors_with(400) == []
+        assert 3000 < utf16_len(text) <= 4096 and text.endswith("…")
+
+
+def test_long_replies_are_split_between_lines_under_4096_utf16_units() -> None:
+    lines = [f"<b>{n}</b> {'😀' * 30} <i>dòng {n}</i>" for n in range(200)]
+    parts = split_message("\n".join(lines))
+    assert len(parts) > 1
+    assert "\n".join(parts) == "\n".join(lines)  # nothing lost, nothing cut inside a line
+    for part in parts:
+        assert utf16_len(check_message_text(part, "HTML")) <= 4096
