@@ -21,18 +21,21 @@ import asyncio
 import json
 import os
 import re
+import secrets
+import time
 import xml.etree.ElementTree as ElementTree
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from bot import urls
-from bot.config import FEED_ID, RESERVED_FEED_IDS, recipe_from_text
+from bot.config import FEED_ID, RESERVED_FEED_IDS, recipe_from_text, scan_recipes
 from bot.errors import FetchError, NewsbotError, RecipeError, ScrapeError
 from bot.filters import fold
-from bot.model import DEFAULT_TIMEZONE, FetchResult, Item, Recipe
+from bot.model import DEFAULT_TIMEZONE, FetchResult, Item, Recipe, SourceKind, SourcePreview
 from bot.source import discover, dom
 from bot.source.detect import detect
 from bot.source.feeds import FeedInfo, feed_info, looks_like_feed
@@ -53,6 +56,7 @@ class Proposal:
     text: str  # the TOML written as feeds/<id>.toml
     items: tuple[Item, ...]  # as a poll reads them, in page (feed) order
     how: str  # how the source was found, for the reader: "a feed linked by the page", ...
+    kind: SourceKind = "feed"
     warnings: tuple[str, ...] = ()
 
     @property
@@ -95,6 +99,7 @@ class _Found:
     """The source a URL led to: a feed or a page to scrape, the response, and how it was found."""
 
     page: FetchResult
+    kind: SourceKind
     how: str
     feed: FeedInfo | None  # what the feed says about itself; None: a page to scrape
     facts: discover.PageFacts | None  # of the page the user gave, when it was a page
@@ -143,7 +148,7 @@ async def propose(
     text = write(found, chosen, name, timezone=timezone, now=now)
     recipe = recipe_from_text(text, sources.folder / f"{chosen}.toml")
     listing = read_listing([found.page], recipe, now)
-    return Proposal(recipe, text, listing.items, found.how, listing.warnings)
+    return Proposal(recipe, text, listing.items, found.how, found.kind, listing.warnings)
 
 
 def check_new_id(feed_id: str, sources: Sources) -> None:
@@ -185,7 +190,7 @@ async def _find_source(
 ) -> _Found:
     page = await fetch(url)
     if looks_like_feed(page.body, page.content_type):
-        return _Found(page, "a feed", _feed_info(page), None)
+        return _Found(page, "feed", "a feed", _feed_info(page), None)
     if must_be_feed:
         raise FetchError(f"{page.url}: not a feed ({page.content_type or 'no content type'})",
                          hint="an OPML outline's xmlUrl must be an RSS, Atom or JSON feed")
@@ -193,13 +198,15 @@ async def _find_source(
     if not scrape_page:
         linked = await _first_feed(facts.feed_links[:MAX_LINKED_FEEDS], fetch)
         if linked is not None:
-            return _Found(linked, "the feed the page links", _feed_info(linked), facts)
+            return _Found(linked, "linked", "the feed the page links", _feed_info(linked),
+                          facts)
         if not facts.feed_links:  # a page linking feeds that do not read: no guessing
             usual = await _first_feed(discover.common_feed_urls(page.url), fetch)
             if usual is not None:
                 path = urlsplit(usual.url).path
-                return _Found(usual, f"the site's feed at {path}", _feed_info(usual), facts)
-    return _Found(page, "the list of articles auto-detected on the page", None, facts)
+                return _Found(usual, "usual", f"the site's feed at {path}", _feed_info(usual),
+                              facts)
+    return _Found(page, "page", "the list of articles auto-detected on the page", None, facts)
 
 
 async def _first_feed(candidates: Sequence[str], fetch: Fetch) -> FetchResult | None:
@@ -390,3 +397,83 @@ async def import_opml(
         skipped=tuple(skipped),
         failed=tuple((o, r) for o, r in zip(todo, results, strict=True) if isinstance(r, str)),
     )
+
+
+# --- the bot's /add and /remove ----------------------------------------------------------------
+
+# A URL typed into Telegram opens no non-public address of its own accord: a fetch's allowance
+# comes from its recipe's URLs (bot.source.fetch), and this stand-in (a reserved .invalid name,
+# never resolved) has none. Only [fetch] allow_private lets /add reach a private address.
+NO_OWN_ALLOWANCE = ("https://telegram-add.invalid/",)
+PROPOSALS_KEPT = 20  # pending /add proposals; the oldest goes first
+PROPOSAL_TTL = 15 * 60.0  # seconds a proposal waits for Save
+BOT_PREVIEW_ITEMS = 5
+
+
+class AddDesk:
+    """The bot's side of adding and removing sources (bot.telegram.commands.sources.SourceDesk):
+    proposals wait under a short key for Save or Cancel; saving or removing a recipe tells the
+    daemon (`on_change`), which reads feeds/ again at once."""
+
+    def __init__(
+        self,
+        folder: Path,
+        fetch: Fetch,
+        *,
+        on_change: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.folder = folder
+        self._fetch = fetch
+        self._on_change = on_change
+        self._clock = clock
+        self._now = now
+        self._pending: OrderedDict[str, tuple[float, Proposal]] = OrderedDict()
+
+    async def propose(self, url: str) -> SourcePreview:
+        proposal = await propose(url, self._fetch, self._sources(), now=self._now())
+        self._expire()
+        key = secrets.token_urlsafe(6)
+        self._pending[key] = (self._clock(), proposal)
+        while len(self._pending) > PROPOSALS_KEPT:
+            self._pending.popitem(last=False)
+        recipe = proposal.recipe
+        return SourcePreview(key, recipe.feed_id, recipe.title, recipe.urls[0], proposal.kind,
+                             proposal.items[:BOT_PREVIEW_ITEMS], len(proposal.items))
+
+    def save(self, key: str) -> str:
+        """Write the proposal's recipe; its feed id. RecipeError when it expired, or its id or
+        address was taken meanwhile."""
+        self._expire()
+        taken = self._pending.pop(key, None)
+        if taken is None:
+            raise RecipeError("this proposal is no longer kept", hint="send /add again")
+        proposal = taken[1]
+        sources = self._sources()
+        already = sources.following(proposal.recipe.urls[0])
+        if already:
+            raise RecipeError(f"{proposal.recipe.urls[0]} is already followed as {already}")
+        save(proposal, sources)
+        self._on_change()
+        return proposal.feed_id
+
+    def drop(self, key: str) -> None:
+        self._pending.pop(key, None)
+
+    def remove(self, feed_id: str) -> None:
+        """Delete feeds/<feed_id>.toml (the daemon stops polling it; what is stored stays)."""
+        path = self.folder / f"{feed_id}.toml"
+        if not FEED_ID.match(feed_id) or not path.is_file():
+            raise RecipeError(f"there is no recipe feeds/{feed_id}.toml")
+        path.unlink()
+        self._on_change()
+
+    def _sources(self) -> Sources:
+        recipes, _ = scan_recipes(self.folder)
+        return Sources.of(self.folder, recipes)
+
+    def _expire(self) -> None:
+        oldest = self._clock() - PROPOSAL_TTL
+        for key in [k for k, (at, _) in self._pending.items() if at < oldest]:
+            del self._pending[key]

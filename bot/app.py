@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bot import __version__
+from bot.add import NO_OWN_ALLOWANCE, AddDesk
 from bot.config import Config, load_recipes
 from bot.errors import DeliveryError, NewsbotError, RateLimited, TransientDelivery
 from bot.live import Changes, RecipeFolder
@@ -125,6 +126,10 @@ class Daemon:
 
     def _on_hangup(self) -> None:
         log.info("SIGHUP: reading %s again", self.config.feeds_dir)
+        self._rescan_soon()
+
+    def _rescan_soon(self) -> None:
+        """Read feeds/ again now (SIGHUP, or /add and /remove changed it)."""
         task = asyncio.create_task(self.rescan_recipes(), name="rescan")
         task.add_done_callback(_log_crash)
         self._tasks.append(task)
@@ -199,8 +204,14 @@ class Daemon:
         public_url = self.config.server.public_url
         feeds = self._bot_feeds
         feeds.update(feed_infos(self.recipes, public_url))
+        # /add and /remove: the same proposals as `newsbot add`; a URL typed into Telegram
+        # reaches no private address unless [fetch] allow_private says so.
+        desk = AddDesk(self.config.feeds_dir,
+                       partial(self.fetcher.fetch, recipe_urls=NO_OWN_ALLOWANCE),
+                       on_change=self._rescan_soon)
         commands = self._commands = Commands(self.store, feeds, default_feeds=tg.default_feeds,
-                                             public_url=public_url, stats=self.stats)
+                                             public_url=public_url, stats=self.stats,
+                                             sources=desk)
         pacing = Pacing(overall_per_second=tg.messages_per_second,
                         max_per_chat_per_round=tg.max_per_chat_per_round,
                         time_scale=tg.pacing_scale)

@@ -249,3 +249,21 @@ class ChatSettings:
     digest: DigestMode = "off"  # "hourly"/"daily": digest-only
     digest_at: int = 7 * 60  # daily digest time (minutes after midnight)
     edits: bool = True  # tell the chat when an item it got is edited upstream
+
+
+# How a source was found: the URL is a feed, the page links one, the site serves one at a usual
+# path, or the page's list of articles is scraped.
+SourceKind = Literal["feed", "linked", "usual", "page"]
+
+
+@dataclass(frozen=True)
+class SourcePreview:
+    """A source proposed for adding (`/add`), waiting for Save or Cancel under `key`."""
+
+    key: str
+    feed_id: str
+    title: str
+    url: str  # the feed, or the page whose list is scraped
+    kind: SourceKind
+    items: tuple[Item, ...]  # the first few, as they would be published
+    total: int  # items found in all

@@ -381,6 +381,19 @@ async def _on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         reply = wiring.commands.run(ctx, *parsed)
         if reply is not None:
             await wiring.replier.send(chat.id, _kind(chat), reply, thread_id=ctx.thread_id)
+    if reply is not None and reply.later is not None:
+        # e.g. /add's fetch: the chat's next commands and other chats are answered meanwhile.
+        context.application.create_task(
+            _send_later(wiring, chat, reply.later, thread_id=ctx.thread_id),
+            update=update, name="command follow-up")
+
+
+async def _send_later(
+    wiring: _Wiring, chat: Chat, later: Callable[[], Awaitable[Reply]], *, thread_id: int | None
+) -> None:
+    follow_up = await later()
+    async with wiring.order.turn(chat.id):
+        await wiring.replier.send(chat.id, _kind(chat), follow_up, thread_id=thread_id)
 
 
 async def _on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

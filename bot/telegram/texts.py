@@ -254,6 +254,37 @@ VI: dict[str, str] = {
     "stats_feed_error": "   lỗi: {error}",
     "stats_never": "chưa có",
     "stats_extra": "{key}: {value}",
+    # /add, /remove (bot admins)
+    "src_admins_only": "Chỉ quản trị viên của bot mới thêm hoặc bỏ nguồn tin được.",
+    "src_unavailable": "Bot này chưa bật việc thêm nguồn tin.",
+    "src_add_usage": "Gửi kèm địa chỉ trang hoặc feed cần thêm, ví dụ: /add https://baochinhphu.vn/",
+    "src_checking": "⏳ Đang kiểm tra {url}…",
+    "src_add_failed": "❌ Không thêm được {url}: {error}",
+    "src_found_feed": "<b>{title}</b>\nĐịa chỉ này là một feed: {url}",
+    "src_found_linked": "<b>{title}</b>\nTrang có liên kết tới feed: {url}",
+    "src_found_usual": "<b>{title}</b>\nTrang web có feed tại: {url}",
+    "src_found_page": (
+        "<b>{title}</b>\nTrang không có feed; bot sẽ tự đọc danh sách bài trên trang: {url}"
+    ),
+    "src_shown": "({shown}/{total} tin.) Lưu thành nguồn <code>{feed_id}</code>?",
+    "src_save_button": "✅ Lưu",
+    "src_cancel_button": "Huỷ",
+    "src_saved": (
+        "✅ Đã lưu nguồn <code>{feed_id}</code>. Tin đang có được ghi nhận mà không gửi; từ giờ "
+        "tin mới sẽ tới người đăng ký (/subscribe {feed_id})."
+    ),
+    "src_cancelled": "Đã huỷ, không lưu gì.",
+    "src_remove_unknown": "Không có nguồn <code>{feed_id}</code>. Các nguồn: {names}",
+    "src_remove_confirm": (
+        "Bỏ nguồn <b>{title}</b> (<code>{feed_id}</code>)? Bot sẽ thôi đọc nguồn này; tin đã lưu "
+        "và người đăng ký vẫn được giữ cho tới khi chạy <code>newsbot forget {feed_id}</code>."
+    ),
+    "src_remove_button": "🗑 Bỏ nguồn",
+    "src_keep_button": "Giữ lại",
+    "src_remove_gone": "Nguồn này không còn nữa.",
+    "src_kept": "Vẫn giữ nguồn <code>{feed_id}</code>.",
+    "src_removed": "Đã bỏ nguồn <code>{feed_id}</code>; bot thôi đọc nguồn này.",
+    "src_failed": "❌ {error}",
 }
 
 EN: dict[str, str] = {
@@ -458,6 +489,35 @@ EN: dict[str, str] = {
     "stats_feed_error": "   error: {error}",
     "stats_never": "never",
     "stats_extra": "{key}: {value}",
+    # /add, /remove (bot admins)
+    "src_admins_only": "Only the bot's admins can add or remove sources.",
+    "src_unavailable": "Adding sources is not enabled on this bot.",
+    "src_add_usage": "Send the address of a page or feed, e.g. /add https://baochinhphu.vn/",
+    "src_checking": "⏳ Checking {url}…",
+    "src_add_failed": "❌ Could not add {url}: {error}",
+    "src_found_feed": "<b>{title}</b>\nThis address is a feed: {url}",
+    "src_found_linked": "<b>{title}</b>\nThe page links a feed: {url}",
+    "src_found_usual": "<b>{title}</b>\nThe site has a feed at: {url}",
+    "src_found_page": "<b>{title}</b>\nNo feed; the bot will read the page's list itself: {url}",
+    "src_shown": "({shown} of {total} items.) Save as the source <code>{feed_id}</code>?",
+    "src_save_button": "✅ Save",
+    "src_cancel_button": "Cancel",
+    "src_saved": (
+        "✅ Saved the source <code>{feed_id}</code>. What it lists now is recorded without "
+        "sending; new items go to its subscribers (/subscribe {feed_id})."
+    ),
+    "src_cancelled": "Cancelled, nothing saved.",
+    "src_remove_unknown": "There is no source <code>{feed_id}</code>. Sources: {names}",
+    "src_remove_confirm": (
+        "Remove the source <b>{title}</b> (<code>{feed_id}</code>)? The bot stops reading it; its "
+        "items and subscribers are kept until <code>newsbot forget {feed_id}</code>."
+    ),
+    "src_remove_button": "🗑 Remove",
+    "src_keep_button": "Keep it",
+    "src_remove_gone": "This source is gone already.",
+    "src_kept": "Kept the source <code>{feed_id}</code>.",
+    "src_removed": "Removed the source <code>{feed_id}</code>; the bot no longer reads it.",
+    "src_failed": "❌ {error}",
 }
 
 TEXTS: dict[str, dict[str, str]] = {"vi": VI, "en": EN}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -102,7 +102,9 @@ class Button:
 
 @dataclass(frozen=True)
 class Reply:
-    """Telegram HTML text, optional inline keyboard rows; `edit`: replace the pressed message.
+    """Telegram HTML text, optional inline keyboard rows; `edit`: replace the pressed message;
+    `later`: a second answer that takes a while (a fetch), sent when it is ready while the bot
+    goes on answering others.
 
     A keyboard Telegram would refuse (over 100 buttons, 8 in a row, ~10 KB) is a bug here: it
     raises at once, so a test finds it rather than a user getting no answer."""
@@ -112,6 +114,7 @@ class Reply:
     edit: bool = False
     alert: bool = False  # a button press: shown only to the presser (a callback alert)
     document: tuple[str, bytes] | None = None  # a file sent after the text: (name, content)
+    later: Callable[[], Awaitable[Reply]] | None = None
 
     def __post_init__(self) -> None:
         count = sum(len(row) for row in self.buttons)

@@ -52,6 +52,7 @@ from bot.telegram.commands.sections import (
     without_sections,
 )
 from bot.telegram.commands.settings import SettingsCommands
+from bot.telegram.commands.sources import SOURCE_ACTION, SourceCommands, SourceDesk
 from bot.telegram.feedinfo import FeedInfo
 from bot.telegram.ratelimit import RateLimiter, Verdict
 from bot.telegram.texts import LANGUAGES, pick_language, t
@@ -68,10 +69,11 @@ PRESSES_PER_MINUTE = 30  # toggling a dozen feeds is normal use, so buttons get 
 READ_ONLY = frozenset({"help", "feeds", "sections", "filters", "latest", "tim"})
 ALIASES = {"sub": "subscribe", "unsub": "unsubscribe", "language": "lang", "list": "feeds",
            "search": "tim", "timkiem": "tim"}
-BUTTON_ACTIONS = FEED_ACTIONS | SECTION_ACTIONS | {SEARCH_ACTION}
+BUTTON_ACTIONS = FEED_ACTIONS | SECTION_ACTIONS | {SEARCH_ACTION, SOURCE_ACTION}
 
 
-class Commands(FeedCommands, SectionCommands, FilterCommands, SettingsCommands, ReadCommands):
+class Commands(FeedCommands, SectionCommands, FilterCommands, SettingsCommands, ReadCommands,
+               SourceCommands):
     """Command and button logic over a Store; one instance serves every chat."""
 
     def __init__(
@@ -82,6 +84,7 @@ class Commands(FeedCommands, SectionCommands, FilterCommands, SettingsCommands, 
         default_feeds: Sequence[str] = (),
         public_url: str = "",
         stats: Callable[[], Mapping[str, object]] | None = None,
+        sources: SourceDesk | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
@@ -89,6 +92,7 @@ class Commands(FeedCommands, SectionCommands, FilterCommands, SettingsCommands, 
         self.set_feeds(feeds)
         self.public_url = public_url
         self.stats = stats
+        self.sources = sources  # /add and /remove, for bot admins
         self.now = now
         self._command_limit = RateLimiter(COMMANDS_PER_MINUTE)
         self._press_limit = RateLimiter(PRESSES_PER_MINUTE)
@@ -102,6 +106,7 @@ class Commands(FeedCommands, SectionCommands, FilterCommands, SettingsCommands, 
             "pause": self._pause, "resume": self._resume, "lang": self._lang, "stop": self._stop,
             "tim": self._search, "quiet": self._quiet, "urgent": self._urgent,
             "digest": self._digest, "edits": self._edits, "sections": self._sections,
+            "add": self._add, "remove": self._remove,
         }  # fmt: skip
 
     def set_feeds(self, feeds: Mapping[str, FeedInfo]) -> None:
@@ -122,6 +127,8 @@ class Commands(FeedCommands, SectionCommands, FilterCommands, SettingsCommands, 
         name = ALIASES.get(name, name)
         if name == "stats" and ctx.is_bot_admin:
             return self._stats(lang)
+        if name in ("add", "remove"):  # bot admins only, wherever they are
+            return self._handlers[name](Call(ctx, args.strip(), lang))
         handler = self._handlers.get(name)
         if handler is None:
             return Reply(t(lang, "unknown_command", command=command[:32]))
@@ -141,6 +148,8 @@ class Commands(FeedCommands, SectionCommands, FilterCommands, SettingsCommands, 
         call = Call(ctx, "", admitted)
         if action == SEARCH_ACTION:
             return self._search_press(call.lang, token)
+        if action == SOURCE_ACTION:
+            return self._source_press(call, token)
         if action == "sec":  # only shows a list: anyone may
             return self._section_press(call, action, token)
         if action == "fl":  # turns a page of the feed list: anyone may
