@@ -284,7 +284,7 @@ VI: dict[str, str] = {
     "src_remove_gone": "Nguồn này không còn nữa.",
     "src_kept": "Vẫn giữ nguồn <code>{feed_id}</code>.",
     "src_removed": "Đã bỏ nguồn <code>{feed_id}</code>; bot thôi đọc nguồn này.",
-    "src_failed": "❌ {error}",
+    "src_failed": "❌ Không làm được: {error}",
 }
 
 EN: dict[str, str] = {
@@ -517,7 +517,7 @@ EN: dict[str, str] = {
     "src_remove_gone": "This source is gone already.",
     "src_kept": "Kept the source <code>{feed_id}</code>.",
     "src_removed": "Removed the source <code>{feed_id}</code>; the bot no longer reads it.",
-    "src_failed": "❌ {error}",
+    "src_failed": "❌ Not done: {error}",
 }
 
 TEXTS: dict[str, dict[str, str]] = {"vi": VI, "en": EN}
