@@ -297,6 +297,7 @@ class StandInCommands:
     def __init__(self) -> None:
         self.runs: list[tuple[CommandContext, str, str]] = []
         self.presses: list[tuple[CommandContext, str]] = []
+        self.adopted: list[int] = []
 
     def run(self, ctx: CommandContext, command: str, args: str) -> Reply | None:
         self.runs.append((ctx, command, args))
@@ -314,6 +315,9 @@ class StandInCommands:
 
     def command_list(self, language: str) -> list[tuple[str, str]]:
         return [("start", "Bắt đầu" if language == "vi" else "Start")]
+
+    def adopt_channel(self, chat_id: int, title: str) -> None:
+        self.adopted.append(chat_id)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ what Telegram refuses) with the real PTB client, the real Commands and a real SQ
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -71,10 +71,14 @@ class Bot:
 
 @asynccontextmanager
 async def running_bot(store: Store, feeds: dict[str, FeedInfo], *, scale: float = 0.01,
-                      channels: tuple[int | str, ...] = (), **options: object
+                      channels: tuple[int | str, ...] = (),
+                      prepare: Callable[[FakeBotAPI], None] | None = None, **options: object
                       ) -> AsyncIterator[Bot]:
-    """The bot on the fake, both at `scale` (1 s of Telegram's time lasts `scale` s)."""
+    """The bot on the fake, both at `scale` (1 s of Telegram's time lasts `scale` s);
+    `prepare` sets the fake up before the bot starts."""
     fake = await FakeBotAPI(token=TOKEN, time_scale=scale).start()
+    if prepare is not None:
+        prepare(fake)
     commands = Commands(store, feeds, **options)  # type: ignore[arg-type]
     pacer = Pacer(Pacing(time_scale=scale))
     app = tg.build_application(TOKEN, pacer=pacer, base_url=fake.base_url, commands=commands,
@@ -226,3 +230,26 @@ def test_long_replies_are_split_between_lines_under_4096_utf16_units() -> None:
     assert "\n".join(parts) == "\n".join(lines)  # nothing lost, nothing cut inside a line
     for part in parts:
         assert utf16_len(check_message_text(part, "HTML")) <= 4096
+
+
+# ---------------------------------------------------------------- bug 5: configured channels
+
+
+async def test_configured_channels_follow_the_default_feeds_at_start_without_a_message(
+    store: Store
+) -> None:
+    feeds = many_feeds(3)
+
+    def channels(fake: FakeBotAPI) -> None:  # as on Telegram, they exist before the bot starts
+        fake.add_chat(-1003333, "channel", title="Tin Hải Phòng", username="tin_hai_phong")
+        fake.add_chat(-1004444, "supergroup", title="Not a channel")
+
+    async with running_bot(store, feeds, channels=("@tin_hai_phong", -1004444, "@gone"),
+                           prepare=channels) as bot:
+        assert store.subscriptions_of(-1003333) == sorted(feeds)
+        assert store.chat(-1003333) == Chat(-1003333, kind="channel", title="Tin Hải Phòng")
+        assert store.subscriptions_of(-1004444) == []  # a group is not a channel
+        bot.fake.channel_post(-1003333, "/start")
+        bot.fake.user_message(USER, "/help")  # answered after the channel post was handled
+        await bot.fake.wait_for(lambda: bot.fake.messages_to(USER), 10)
+        assert bot.fake.messages_to(-1003333) == []  # nothing posted to the channel's readers

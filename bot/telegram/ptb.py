@@ -121,6 +121,8 @@ class CommandsLike(Protocol):
 
     def command_list(self, language: str) -> list[tuple[str, str]]: ...
 
+    def adopt_channel(self, chat_id: int, title: str) -> None: ...
+
 
 
 
@@ -532,7 +534,32 @@ def build_application(
 
 
 async def startup(app: App) -> None:
-    """Publish the command menu (Vietnamese by default, and per language); never fatal."""
+    """Publish the command menu (Vietnamese by default, and per language) and subscribe the
+    configured channels; never fatal."""
+    await _publish_menu(app)
+    await _adopt_channels(app)
+
+
+async def _adopt_channels(app: App) -> None:
+    """Each channel in telegram.channels follows the default feeds from the start, silently:
+    nobody has to post /start into a public channel (which would show its readers a welcome)."""
+    wiring: _Wiring = app.bot_data[WIRING_KEY]
+    for channel in sorted(wiring.channels, key=str):
+        name = f"@{channel.lstrip('@')}" if isinstance(channel, str) else channel
+        try:
+            chat = await app.bot.get_chat(name)
+        except TelegramError as exc:
+            logger.warning("channel %s from telegram.channels not reachable (%s): add the bot "
+                           "as an admin there", channel, redact(exc.message))
+            continue
+        if chat.type != Chat.CHANNEL:
+            logger.warning("telegram.channels names %s, which is a %s, not a channel",
+                           channel, chat.type)
+            continue
+        wiring.commands.adopt_channel(chat.id, chat.title or "")
+
+
+async def _publish_menu(app: App) -> None:
     commands = app.bot_data[WIRING_KEY].commands
     try:
         default = [BotCommand(c, d) for c, d in commands.command_list(MENU_LANGUAGES[0])]

@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 from bot import filters
+from bot.model import Chat
 from bot.telegram.commands.base import (
     PUBLIC_COMMANDS,
     Button,
@@ -66,6 +67,14 @@ class FeedCommands(CommandBase):
         if len(followed) > START_FEEDS_SHOWN:
             shown.append(t(call.lang, "start_more", count=len(followed) - START_FEEDS_SHOWN))
         return Reply(t(call.lang, "start", feeds=Html("\n".join(shown))))
+
+    def adopt_channel(self, chat_id: int, title: str) -> None:
+        """A channel from the config: registered, and following the default feeds unless it
+        already follows some (its admins' choice stays)."""
+        self.store.upsert_chat(Chat(chat_id, kind="channel", title=title))
+        if not self.store.subscriptions_of(chat_id):
+            for feed_id in self.default_feeds:
+                self.store.subscribe(chat_id, feed_id)
 
     def _help(self, call: Call) -> Reply:
         """The public commands, and the web address when the feeds are public."""
