@@ -232,6 +232,8 @@ class Delivery:
 
 DeliveryKind = Literal["item", "edit"]
 DigestMode = Literal["off", "hourly", "daily"]
+MessageFormat = Literal["full", "compact", "title"]
+MESSAGE_FORMATS: tuple[MessageFormat, ...] = ("full", "compact", "title")
 
 
 @dataclass(frozen=True)
@@ -249,6 +251,9 @@ class ChatSettings:
     digest: DigestMode = "off"  # "hourly"/"daily": digest-only
     digest_at: int = 7 * 60  # daily digest time (minutes after midnight)
     edits: bool = True  # tell the chat when an item it got is edited upstream
+    format: MessageFormat = "full"  # full: title, summary, date, feed, link; compact; title
+    preview: bool | None = None  # link previews under items; None: the bot's configured default
+    missed_before: datetime | None = None  # /resume: rows created before go out as one digest
 
 
 # How a source was found: the URL is a feed, the page links one, the site serves one at a usual

@@ -24,7 +24,7 @@ from bot.telegram.commands.dispatch import (
     RateLimiter,
     Reply,
 )
-from bot.telegram.texts import EN, VI, Html, pick_language, t
+from bot.telegram.texts import EN, EN_SINGULAR, VI, Html, pick_language, t
 
 NEWS = "haiphong-tin-tuc"
 NOTICES = "haiphong-thong-bao"
@@ -132,6 +132,9 @@ def placeholders(template: str) -> set[str]:
 
 def test_both_languages_have_the_same_keys_and_placeholders() -> None:
     assert VI.keys() == EN.keys()
+    assert EN_SINGULAR.keys() <= {k for k in EN if "count" in placeholders(EN[k])}
+    assert t("en", "latest_header", count=1) == "<b>The newest item</b>"
+    assert t("en", "latest_header", count=2) == "<b>2 newest items</b>"
     for key in VI:
         assert placeholders(VI[key]) == placeholders(EN[key]), key
         assert VI[key] != EN[key] or key in {"stats_extra"}, f"{key} is not translated"
@@ -525,9 +528,9 @@ def test_pause_and_resume(store: Store, bot: Commands) -> None:
     say(bot, private(), "/start")
     assert say(bot, private(), "/pause").text == t("vi", "paused")
     assert store.chat(USER) == Chat(USER, paused=True)
-    assert store.subscribers_of(NEWS) == []
+    assert [s.chat_id for s in store.subscribers_of(NEWS)] == [USER]  # its news is kept
     assert say(bot, private(), "/resume").text == t("vi", "resumed")
-    assert [s.chat_id for s in store.subscribers_of(NEWS)] == [USER]
+    assert say(bot, private(), "/resume").text == t("vi", "resumed")  # not paused: nothing
 
 
 def test_stop_forgets_everything(store: Store, bot: Commands) -> None:
@@ -621,9 +624,9 @@ def test_stats_only_for_bot_admins(store: Store) -> None:
     text = say(bot, admin, "/stats").text
     assert "Chats: 1 getting news, 1 paused, 0 gone" in text
     assert "Deliveries: 0 sent, 1 pending, 0 failed" in text
-    assert (f"<b>{NEWS}</b>: 1 subscribers, last success 28/11/2024 14:30, "
-            "2 failures in a row\n   error: HTTP 503 &lt;html&gt;") in text
-    assert f"<b>{NOTICES}</b>: 1 subscribers, last success never, 0 failures" in text
+    assert (f"<b>{NEWS}</b>: 2 subscribers, last success 28/11/2024 14:30, "
+            "2 failures in a row\n   error: HTTP 503 &lt;html&gt;") in text  # paused ones count
+    assert f"<b>{NOTICES}</b>: 2 subscribers, last success never, 0 failures" in text
     assert "polls_total: 42" in text and "&lt;x&gt;: &amp;" in text
 
 

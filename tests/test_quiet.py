@@ -152,7 +152,7 @@ def test_digest_parts_split_group_and_escape() -> None:
         assert "Tin số" in visible
     assert "Hà Nội &lt;tin&gt;" in parts[0].html
     first = parse_telegram_html(parts[0].html)
-    assert first.startswith("🌙 Tin trong giờ yên lặng: 60 tin")
+    assert first.startswith("🌙 Tin trong giờ không làm phiền: 60 tin")
     assert "(đã sửa)" in first and "28/11/2024 23:00" in first
     assert '<a href="https://hp.gov.vn/1?a=1&amp;b=2">' in parts[0].html
 
@@ -206,7 +206,7 @@ async def test_quiet_hours_hold_then_one_digest_after_a_restart(store: Store) ->
     assert store.outbox_counts() == {"pending": 0, "sent": 3, "failed": 0}
     [message] = sender_after.texts_to(CHAT)
     visible = parse_telegram_html(message)
-    assert visible.splitlines()[0] == "🌙 Tin trong giờ yên lặng: 2 tin"
+    assert visible.splitlines()[0] == "🌙 Tin trong giờ không làm phiền: 2 tin"
     assert "Hải Phòng\n• Khai mạc hội chợ xuân" in visible
     assert "Hà Nội <tin>\n• Lịch cắt điện" in visible  # grouped by feed, escaped in HTML
     assert "bão" not in visible  # the urgent item is not repeated
@@ -337,8 +337,8 @@ def test_quiet_command_sets_shows_and_clears(store: Store, bot: Commands) -> Non
     assert store.chat_settings(CHAT).quiet_start == 1320
     assert store.chat_settings(CHAT).quiet_end == 390
     shown = say(bot, "/quiet").text
-    assert "Giờ yên lặng: 22:00–06:30" in shown and "/quiet off" in shown
-    assert say(bot, "/quiet off").text == "Đã tắt giờ yên lặng."
+    assert "Giờ không làm phiền: 22:00–06:30" in shown and "/quiet off" in shown
+    assert say(bot, "/quiet off").text == "Đã tắt giờ không làm phiền."
     assert not digest.has_quiet_hours(store.chat_settings(CHAT))
 
 

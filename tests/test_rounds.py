@@ -107,12 +107,23 @@ def test_after_quiet_hours_what_they_held_goes_first_as_one_digest() -> None:
     assert single.digest is None and single.rows[0].delivery_id == 2
 
 
+def test_after_resume_what_came_during_the_pause_goes_first_as_one_digest() -> None:
+    resumed = ChatSettings(1, missed_before=NOW - timedelta(minutes=1))
+    result = plan([row(1, age=timedelta(hours=3)), row(2, age=timedelta(minutes=2)),
+                   row(3, age=timedelta(0))],
+                  ChatView(1, "private", "en", settings=resumed))
+    digest, single = result.chats[0].jobs
+    assert digest.digest is not None and digest.digest.startswith("<b>⏸ News while you were")
+    assert [r.delivery_id for r in digest.rows] == [1, 2] and single.rows[0].delivery_id == 3
+
+
 def test_an_unknown_chat_is_planned_as_a_vietnamese_private_or_group_chat() -> None:
     result = plan([row(1, chat_id=-5)])
     assert result.chats[0].chat == ChatView(-5, "group", "vi")
 
 
 CHAT_SETTINGS = st.sampled_from([None, QUIET_NOW, QUIET_ENDED,
+                                 ChatSettings(1, missed_before=NOW - timedelta(hours=5)),
                                  ChatSettings(1, digest="hourly"),
                                  ChatSettings(1, digest="daily", digest_at=9 * 60)])
 

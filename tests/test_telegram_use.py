@@ -253,3 +253,44 @@ async def test_configured_channels_follow_the_default_feeds_at_start_without_a_m
         bot.fake.user_message(USER, "/help")  # answered after the channel post was handled
         await bot.fake.wait_for(lambda: bot.fake.messages_to(USER), 10)
         assert bot.fake.messages_to(-1003333) == []  # nothing posted to the channel's readers
+
+
+# ---------------------------------------------------------------- bug 6: a pause keeps the news
+
+
+def publish(store: Store, feed_id: str, titles: list[str]) -> None:
+    """New items routed as the pipeline routes them: to every chat subscribers_of names."""
+    items = [Item(feed_id, f"{feed_id}-{t}", f"https://x.vn/{feed_id}/{n}", t)
+             for n, t in enumerate(titles)]
+    chats = [s.chat_id for s in store.subscribers_of(feed_id)]
+    store.add_items(feed_id, items, datetime.now(UTC), route=lambda _: [(c, None) for c in chats])
+
+
+@pytest.mark.parametrize("skip", [False, True])
+async def test_news_published_during_a_pause_comes_as_one_digest_after_resume(
+    store: Store, skip: bool
+) -> None:
+    feeds = many_feeds(1)
+    async with running_bot(store, feeds) as bot:
+        deliverer = Deliverer(store, tg.PtbSender(bot.app.bot), feeds, Pacing(time_scale=0.01),
+                              pacer=bot.pacer)
+        await bot.ask(USER, "/start")
+        paused = await bot.ask(USER, "/pause")
+        assert "/resume skip" in visible(paused)
+        publish(store, "so-000", ["Cảng Lạch Huyện", "Cầu Rào 2", "Chợ Sắt"])
+        assert (await deliverer.drain()).sent == 0  # nothing while paused
+        resumed = await bot.ask(USER, "/resume skip" if skip else "/resume")
+        await deliverer.drain()
+        messages = bot.fake.messages_to(USER)
+        if skip:
+            assert "bỏ qua 3 tin" in visible(resumed) and messages[-1] is resumed
+            assert store.outbox_counts()["pending"] == 0
+            return
+        assert "3 tin đến trong lúc tạm dừng" in visible(resumed)
+        digest = visible(messages[-1])
+        assert digest.startswith("⏸ Tin trong lúc bạn tạm dừng: 3 tin")
+        assert all(title in digest for title in ("Cảng Lạch Huyện", "Cầu Rào 2", "Chợ Sắt"))
+        assert len(messages) == 4  # /start, /pause, /resume, one digest
+        publish(store, "so-000", ["Phà Đình Vũ"])
+        await deliverer.drain()
+        assert visible(bot.fake.messages_to(USER)[-1]).startswith("Phà Đình Vũ")  # one by one

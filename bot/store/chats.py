@@ -6,8 +6,16 @@ import json
 from collections.abc import Sequence
 from typing import Any, cast
 
-from bot.model import Chat, ChatKind, ChatSettings, DigestMode, KeywordFilter, Subscription
-from bot.store.base import PENDING, StoreBase
+from bot.model import (
+    Chat,
+    ChatKind,
+    ChatSettings,
+    DigestMode,
+    KeywordFilter,
+    MessageFormat,
+    Subscription,
+)
+from bot.store.base import PENDING, StoreBase, _iso_or_none, _when
 
 
 def _chat(row: Sequence[Any]) -> Chat:
@@ -119,10 +127,11 @@ class ChatsMixin(StoreBase):
         return [row[0] for row in rows]
 
     def subscribers_of(self, feed_id: str) -> list[Subscription]:
-        """Active, unpaused chats following a feed, each with its chat-wide + per-feed filter."""
+        """Active chats following a feed, each with its chat-wide + per-feed filter. Paused
+        chats too: their rows wait, and /resume sends them as one digest."""
         rows = self._read(
             "SELECT s.chat_id, w.include, w.exclude, f.include, f.exclude FROM subscriptions s "
-            "JOIN chats c ON c.chat_id = s.chat_id AND c.active = 1 AND c.paused = 0 "
+            "JOIN chats c ON c.chat_id = s.chat_id AND c.active = 1 "
             "LEFT JOIN keyword_filters w ON w.chat_id = s.chat_id AND w.feed_id = '' "
             "LEFT JOIN keyword_filters f ON f.chat_id = s.chat_id AND f.feed_id = s.feed_id "
             "WHERE s.feed_id = ? ORDER BY s.chat_id", [feed_id])
@@ -152,19 +161,27 @@ class ChatsMixin(StoreBase):
     def chat_settings(self, chat_id: int) -> ChatSettings:
         """Quiet hours, digest, urgent keywords and edit notices of a chat (defaults if unset)."""
         rows = self._read("SELECT timezone, quiet_start, quiet_end, urgent, digest, digest_at, "
-                          "edits FROM chat_settings WHERE chat_id = ?", [chat_id])
+                          "edits, format, preview, missed_before FROM chat_settings "
+                          "WHERE chat_id = ?", [chat_id])
         if not rows:
             return ChatSettings(chat_id)
         row = rows[0]
         return ChatSettings(chat_id, timezone=row[0], quiet_start=row[1], quiet_end=row[2],
                             urgent=tuple(json.loads(row[3])), digest=cast(DigestMode, row[4]),
-                            digest_at=row[5], edits=bool(row[6]))
+                            digest_at=row[5], edits=bool(row[6]),
+                            format=cast(MessageFormat, row[7]),
+                            preview=None if row[8] is None else bool(row[8]),
+                            missed_before=_when(row[9]))
 
     def set_chat_settings(self, settings: ChatSettings) -> None:
         """Replace a chat's settings (creating a default chat row if needed)."""
         with self._tx() as db:
             db.execute("INSERT OR IGNORE INTO chats (chat_id) VALUES (?)", (settings.chat_id,))
-            db.execute("INSERT OR REPLACE INTO chat_settings VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            db.execute("INSERT OR REPLACE INTO chat_settings (chat_id, timezone, quiet_start, "
+                       "quiet_end, urgent, digest, digest_at, edits, format, preview, "
+                       "missed_before) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (settings.chat_id, settings.timezone, settings.quiet_start,
                         settings.quiet_end, json.dumps(list(settings.urgent), ensure_ascii=False),
-                        settings.digest, settings.digest_at, int(settings.edits)))
+                        settings.digest, settings.digest_at, int(settings.edits),
+                        settings.format, None if settings.preview is None
+                        else int(settings.preview), _iso_or_none(settings.missed_before)))

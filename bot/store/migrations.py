@@ -123,4 +123,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE feed_health ADD COLUMN held_back_at TEXT",
         "ALTER TABLE feed_health ADD COLUMN held_back_items INTEGER NOT NULL DEFAULT 0",
     )),
+    # Each chat shapes its messages (/format: full, compact, title; link previews on or off),
+    # and /resume sends what came during a pause as one digest: the moment it resumed.
+    Migration(9, "chat_settings.format/preview/missed_before", (
+        "ALTER TABLE chat_settings ADD COLUMN format TEXT NOT NULL DEFAULT 'full'",
+        "ALTER TABLE chat_settings ADD COLUMN preview INTEGER",  # NULL: the configured default
+        "ALTER TABLE chat_settings ADD COLUMN missed_before TEXT",
+    )),
 )

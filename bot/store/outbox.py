@@ -51,14 +51,14 @@ class OutboxMixin(StoreBase):
     # -- delivery ------------------------------------------------------------------------
 
     def pending(self, now: datetime, limit: int = 100, *, after_id: int = 0) -> list[Delivery]:
-        """Deliveries due for active chats, oldest first, each with its full item.
+        """Deliveries due for active, unpaused chats, oldest first, each with its full item.
 
         `after_id` pages on: rows held back (quiet hours) must not hide the rows behind them."""
         item_columns = ", ".join(f"i.{column}" for column in ITEM_COLUMNS)
         rows = self._read(
             f"SELECT o.delivery_id, o.chat_id, o.attempts, o.created_at, o.matched, o.kind, "
             f"o.thread_id, o.previous_title, o.previous_summary, {item_columns} FROM outbox o "
-            f"JOIN chats c ON c.chat_id = o.chat_id AND c.active = 1 "
+            f"JOIN chats c ON c.chat_id = o.chat_id AND c.active = 1 AND c.paused = 0 "
             f"JOIN items i ON i.feed_id = o.feed_id AND i.item_id = o.item_id "
             f"WHERE o.sent_at IS NULL AND o.failed_at IS NULL AND o.not_before <= ? "
             f"AND o.delivery_id > ? ORDER BY o.delivery_id LIMIT ?", [_iso(now), after_id, limit])
@@ -94,6 +94,17 @@ class OutboxMixin(StoreBase):
         """Hold every pending delivery of a chat until at least `not_before`."""
         self._write(f"UPDATE outbox SET not_before = max(not_before, ?) WHERE chat_id = ? "
                     f"AND {PENDING}", (_iso(not_before), chat_id))
+
+    def waiting(self, chat_id: int) -> int:
+        """How many rows the chat has pending (kept during a pause, for /resume)."""
+        row = self._read(f"SELECT count(*) FROM outbox WHERE chat_id = ? AND {PENDING}",
+                         [chat_id])[0]
+        return int(row[0])
+
+    def skip_waiting(self, chat_id: int, now: datetime) -> int:
+        """`/resume skip`: the chat's pending rows are marked sent unsent; how many."""
+        return self._write(f"UPDATE outbox SET sent_at = ? WHERE chat_id = ? AND {PENDING}",
+                           (_iso(now), chat_id))
 
     def outbox_counts(self) -> dict[str, int]:
         """How many deliveries are pending, sent and dead-lettered."""

@@ -31,12 +31,13 @@ EDIT_TITLE_LIMIT = 600
 EDIT_SUMMARY_LIMIT = 400
 NAME_LIMIT = 100
 
-DigestReason = Literal["quiet", "digest"]
+DigestReason = Literal["quiet", "digest", "paused"]
 
 WORDS: dict[str, dict[str, str]] = {
     "vi": {
-        "quiet": "🌙 Tin trong giờ yên lặng: {count} tin",
+        "quiet": "🌙 Tin trong giờ không làm phiền: {count} tin",
         "digest": "📰 Bản tin tổng hợp: {count} tin",
+        "paused": "⏸ Tin trong lúc bạn tạm dừng: {count} tin",
         "updated": "✏️ Cập nhật",
         "new_summary": "Tóm tắt mới",
         "edited": "(đã sửa)",
@@ -44,6 +45,10 @@ WORDS: dict[str, dict[str, str]] = {
     "en": {
         "quiet": "🌙 News from your quiet hours: {count} items",
         "digest": "📰 Digest: {count} items",
+        "paused": "⏸ News while you were paused: {count} items",
+        "quiet_one": "🌙 News from your quiet hours: 1 item",
+        "digest_one": "📰 Digest: 1 item",
+        "paused_one": "⏸ News while you were paused: 1 item",
         "updated": "✏️ Updated",
         "new_summary": "New summary",
         "edited": "(edited)",
@@ -85,7 +90,8 @@ def digest_parts(
     groups: dict[str, list[DigestEntry]] = {}
     for entry in entries:
         groups.setdefault(clip(clean(entry.feed_title), NAME_LIMIT), []).append(entry)
-    heading = texts[reason].format(count=len(entries))
+    singular = f"{reason}_one" if len(entries) == 1 else reason
+    heading = texts.get(singular, texts[reason]).format(count=len(entries))
     parts: list[tuple[list[str], list[int]]] = []
     lines: list[str] = [f"<b>{_escape(heading)}</b>"]
     keys: list[int] = []

@@ -3,7 +3,8 @@
 Values in, values out; `now` is a parameter, nothing is read or written here. Given a batch of
 pending rows and what the store says about their chats:
 - a row older than `max_age` is stale: marked sent without being sent;
-- a paused chat's rows wait (for /resume, or until they go stale);
+- a paused chat's rows wait; after /resume those created before it (`missed_before`) go out as
+  one digest;
 - quiet hours and digests (bot.telegram.digest) decide, per row, "send", "hold" (stays pending)
   or "digest" (rows created before the plan's cutoff go out as one digest per chat and topic,
   split under Telegram's length limit). A row matching an urgent keyword is never held;
@@ -27,7 +28,7 @@ from bot.telegram.feedinfo import FeedInfo, feed_or_id
 from bot.telegram.notices import DigestEntry, DigestReason, digest_parts
 
 NO_PLAN = digest.Plan(hold=False)  # a chat without quiet hours or digests
-Way = Literal["send", "hold", "digest"]
+Way = Literal["send", "hold", "digest", "missed"]
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def plan_round(
     per_feed: Counter[tuple[int, str]] = Counter(counted or {})
     jobs: dict[int, list[Job]] = defaultdict(list)
     folds: dict[tuple[int, str], list[Delivery]] = defaultdict(list)
-    digests: dict[tuple[int, int | None], list[Delivery]] = defaultdict(list)
+    digests: dict[tuple[int, int | None, DigestReason], list[Delivery]] = defaultdict(list)
     plans = {chat_id: _plan_of(view, now) for chat_id, view in chats.items()}
     stale: list[int] = []
     held = 0
@@ -106,11 +107,14 @@ def plan_round(
         view = chats.get(row.chat_id) or ChatView.unknown(row.chat_id)
         if view.paused:
             continue  # its rows wait for /resume (or go stale)
-        way, row = row_way(view, plans.get(row.chat_id, NO_PLAN), row)
+        plan = plans.get(row.chat_id, NO_PLAN)
+        way, row = row_way(view, plan, row)
         if way == "hold":
             held += 1
+        elif way == "missed":
+            digests[(row.chat_id, row.thread_id, "paused")].append(row)
         elif way == "digest":
-            digests[(row.chat_id, row.thread_id)].append(row)
+            digests[(row.chat_id, row.thread_id, plan.reason or "quiet")].append(row)
         else:
             key = (row.chat_id, row.item.feed_id)
             per_feed[key] += 1
@@ -120,9 +124,8 @@ def plan_round(
                 folds[key].append(row)
     for (chat_id, _), folded in folds.items():
         jobs[chat_id].append(Job(tuple(folded), fold=True))
-    for (chat_id, _), batch in reversed(digests.items()):
+    for (chat_id, _, reason), batch in reversed(digests.items()):
         view = chats.get(chat_id) or ChatView.unknown(chat_id)
-        reason = plans.get(chat_id, NO_PLAN).reason or "quiet"
         jobs[chat_id][:0] = digest_jobs(view.language, reason, batch, feeds)  # oldest first
     planned = tuple(ChatRound(chats.get(c) or ChatView.unknown(c), tuple(jobs[c]))
                     for c in order if jobs.get(c))
@@ -130,13 +133,16 @@ def plan_round(
 
 
 def row_way(view: ChatView, plan: digest.Plan, row: Delivery) -> tuple[Way, Delivery]:
-    """"send", "hold" or "digest" for a row under the chat's plan. An urgent row is sent at
-    once, showing the urgent keyword it matched."""
+    """"send", "hold", "digest" or "missed" (came during a pause) for a row under the chat's
+    plan. An urgent row is sent at once, showing the urgent keyword that let it through."""
+    missed = view.settings.missed_before if view.settings else None
+    if missed is not None and row.created_at is not None and row.created_at < missed:
+        return "missed", row
     if not plan.hold and plan.cutoff is None:
         return "send", row
     urgent = urgent_keyword(view.settings, row)
     if urgent is not None:
-        return "send", dataclasses.replace(row, matched=row.matched or urgent)
+        return "send", dataclasses.replace(row, matched=urgent)
     created_at = row.created_at
     if plan.cutoff is not None and created_at is not None and created_at < plan.cutoff:
         return "digest", row

@@ -25,9 +25,13 @@ def pick_language(language_code: str | None) -> str:
 
 
 def t(language: str, key: str, /, **values: object) -> str:
-    """The text `key` in `language` (vi when unknown), with values HTML-escaped."""
+    """The text `key` in `language` (vi when unknown), with values HTML-escaped; with
+    `count=1`, the language's singular form when it has one ("1 newest item")."""
     table = TEXTS.get(language, TEXTS[DEFAULT_LANGUAGE])
-    return table[key].format_map({name: _safe(value) for name, value in values.items()})
+    template = table[key]
+    if values.get("count") == 1:
+        template = SINGULAR.get(language, {}).get(key, template)
+    return template.format_map({name: _safe(value) for name, value in values.items()})
 
 
 def _safe(value: object) -> str:
@@ -55,8 +59,8 @@ VI: dict[str, str] = {
     "cmd_stop": "Huỷ theo dõi và xoá dữ liệu",
     "cmd_tim": "Tìm trong các tin đã lưu (cũng: /search)",
     "cmd_search": "Tìm trong các tin đã lưu (cũng: /tim)",
-    "cmd_quiet": "Giờ yên lặng, ví dụ 22:00-06:30 (off để tắt)",
-    "cmd_urgent": "Từ khoá khẩn: vẫn báo ngay trong giờ yên lặng",
+    "cmd_quiet": "Giờ không làm phiền, ví dụ 22:00-06:30 (off để tắt)",
+    "cmd_urgent": "Từ khoá khẩn: vẫn báo ngay trong giờ không làm phiền",
     "cmd_digest": "Chỉ nhận bản tin tổng hợp: daily 07:00, hourly, off",
     "cmd_edits": "Báo khi tin đã gửi được sửa (on/off)",
     # /start and /help
@@ -85,7 +89,7 @@ VI: dict[str, str] = {
         "Công văn, Thông báo…)\n"
         "<code>/sections</code> – chọn chuyên mục của một nguồn bằng nút bấm (hoặc "
         "<code>/include NGUỒN: section:thông báo</code>)\n\n"
-        "<b>Giờ yên lặng và bản tin</b>\n"
+        "<b>Giờ không làm phiền và bản tin</b>\n"
         "<code>/quiet 22:00-06:30</code> – không gửi tin trong khoảng này; hết giờ nhận một "
         "bản tin tổng hợp\n"
         "<code>/urgent bão, khẩn</code> – tin có các từ này vẫn được gửi ngay\n"
@@ -173,8 +177,16 @@ VI: dict[str, str] = {
     "latest_no_feeds": "Bạn chưa theo dõi nguồn tin nào. Gõ /feeds để chọn nguồn.",
     "latest_usage": "Cách dùng: /latest [số tin, từ 1 đến {max}]",
     # chat state
-    "paused": "⏸ Đã tạm dừng nhận tin. Gõ /resume để nhận tin trở lại.",
+    "paused": (
+        "⏸ Đã tạm dừng nhận tin. Tin mới vẫn được giữ lại: khi bạn gõ /resume, chúng được "
+        "gửi gộp trong một tin nhắn (gõ <code>/resume skip</code> nếu muốn bỏ qua)."
+    ),
     "resumed": "▶️ Đã bật lại thông báo tin mới.",
+    "resumed_missed": (
+        "▶️ Đã bật lại thông báo tin mới. {count} tin đến trong lúc tạm dừng sẽ được gửi "
+        "gộp trong một tin nhắn."
+    ),
+    "resumed_skipped": "▶️ Đã bật lại thông báo tin mới và bỏ qua {count} tin trong lúc tạm dừng.",
     "stopped": (
         "Đã huỷ theo dõi và xoá mọi dữ liệu của cuộc trò chuyện này. "
         "Gõ /start nếu muốn dùng lại."
@@ -182,8 +194,8 @@ VI: dict[str, str] = {
     "lang_set": "Đã chuyển sang tiếng Việt.",
     # quiet hours, digests, urgent keywords, edit notices
     "settings_header": "<b>Cài đặt gửi tin</b>",
-    "settings_quiet": "Giờ yên lặng: {start}–{end}",
-    "settings_quiet_none": "Giờ yên lặng: không có",
+    "settings_quiet": "Giờ không làm phiền: {start}–{end}",
+    "settings_quiet_none": "Giờ không làm phiền: không có",
     "settings_digest_daily": "Bản tin tổng hợp: mỗi ngày lúc {time}",
     "settings_digest_hourly": "Bản tin tổng hợp: mỗi giờ",
     "settings_digest_off": "Bản tin tổng hợp: tắt (tin được gửi từng tin)",
@@ -201,10 +213,10 @@ VI: dict[str, str] = {
         "(giờ bắt đầu khác giờ kết thúc)."
     ),
     "quiet_set": (
-        "🌙 Giờ yên lặng: {start}–{end} ({tz}). Trong khoảng này không có tin nào được gửi; "
+        "🌙 Giờ không làm phiền: {start}–{end} ({tz}). Trong khoảng này không có tin nào được gửi; "
         "hết giờ bạn nhận một bản tin tổng hợp. Tin có từ khoá khẩn vẫn gửi ngay: /urgent."
     ),
-    "quiet_off": "Đã tắt giờ yên lặng.",
+    "quiet_off": "Đã tắt giờ không làm phiền.",
     "timezone_unknown": (
         "Không biết múi giờ “{name}”. Hãy dùng tên IANA, ví dụ <code>Asia/Ho_Chi_Minh</code>."
     ),
@@ -415,8 +427,15 @@ EN: dict[str, str] = {
     "latest_none": "No items match your filters yet.",
     "latest_no_feeds": "You follow no feeds yet. Send /feeds to choose some.",
     "latest_usage": "Usage: /latest [number of items, 1 to {max}]",
-    "paused": "⏸ News paused. Send /resume to get news again.",
+    "paused": (
+        "⏸ News paused. New items are kept: /resume sends them as one message "
+        "(<code>/resume skip</code> drops them)."
+    ),
     "resumed": "▶️ News resumed.",
+    "resumed_missed": (
+        "▶️ News resumed. The {count} items that came meanwhile follow as one message."
+    ),
+    "resumed_skipped": "▶️ News resumed; the {count} items that came meanwhile were skipped.",
     "stopped": (
         "Unfollowed everything and deleted this chat's data. Send /start to use the bot again."
     ),
@@ -520,4 +539,13 @@ EN: dict[str, str] = {
     "src_failed": "❌ Not done: {error}",
 }
 
+# English needs a singular where a count can be 1 (Vietnamese has no plural form).
+EN_SINGULAR: dict[str, str] = {
+    "latest_header": "<b>The newest item</b>",
+    "start_more": "… and 1 more: see /feeds",
+    "resumed_missed": "▶️ News resumed. The item that came meanwhile follows now.",
+    "resumed_skipped": "▶️ News resumed; the item that came meanwhile was skipped.",
+}
+
 TEXTS: dict[str, dict[str, str]] = {"vi": VI, "en": EN}
+SINGULAR: dict[str, dict[str, str]] = {"en": EN_SINGULAR}

@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal, Protocol
 
 from bot import filters
@@ -86,6 +87,10 @@ class CommandStore(Protocol):
     def all_health(self) -> list[FeedHealth]: ...
 
     def outbox_counts(self) -> dict[str, int]: ...
+
+    def waiting(self, chat_id: int) -> int: ...
+
+    def skip_waiting(self, chat_id: int, now: datetime) -> int: ...
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 
 from bot import filters
 from bot.errors import KeywordError
@@ -15,6 +17,7 @@ from bot.telegram.texts import LANGUAGES, t
 
 OFF_WORDS = frozenset({"off", "tat", "tắt", "khong", "không", "no", "0"})
 ON_WORDS = frozenset({"on", "bat", "bật", "yes", "co", "có", "1"})
+SKIP_WORDS = frozenset({"skip", "bo", "bỏ", "bo-qua", "bỏ-qua"})
 HOURLY_WORDS = frozenset({"hourly", "gio", "giờ", "moi-gio", "mỗi-giờ"})
 DAILY_WORDS = frozenset({"daily", "ngay", "ngày", "moi-ngay", "mỗi-ngày"})
 
@@ -22,17 +25,32 @@ DAILY_WORDS = frozenset({"daily", "ngay", "ngày", "moi-ngay", "mỗi-ngày"})
 class SettingsCommands(CommandBase):
     """Whether, when and how a chat gets its alerts."""
 
+    now: Callable[[], datetime]
+
     def _pause(self, call: Call) -> Reply:
-        """Hold alerts until /resume."""
+        """Hold alerts until /resume; what comes meanwhile is kept."""
         self._ensure_chat(call)
         self.store.set_chat(call.chat_id, paused=True)
         return Reply(t(call.lang, "paused"))
 
     def _resume(self, call: Call) -> Reply:
-        """Send alerts again."""
+        """Send alerts again. What came during the pause goes out as one digest (as after
+        quiet hours), or `/resume skip` drops it."""
+        chat = self.store.chat(call.chat_id)
         self._ensure_chat(call)
         self.store.set_chat(call.chat_id, active=True, paused=False)
-        return Reply(t(call.lang, "resumed"))
+        if chat is None or not chat.paused:
+            return Reply(t(call.lang, "resumed"))
+        now = self.now()
+        if call.args.lower() in SKIP_WORDS:
+            skipped = self.store.skip_waiting(call.chat_id, now)
+            return Reply(t(call.lang, "resumed_skipped", count=skipped))
+        missed = self.store.waiting(call.chat_id)
+        settings = self.store.chat_settings(call.chat_id)
+        self.store.set_chat_settings(replace(settings, missed_before=now))
+        if not missed:
+            return Reply(t(call.lang, "resumed"))
+        return Reply(t(call.lang, "resumed_missed", count=missed))
 
     def _stop(self, call: Call) -> Reply:
         """Forget the chat with its subscriptions, filters and unsent alerts."""
