@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 
 from bot import __version__
 from bot.add import NO_OWN_ALLOWANCE, AddDesk
-from bot.config import Config, load_recipes
-from bot.errors import DeliveryError, NewsbotError, RateLimited, TransientDelivery
+from bot.config import Config, ensure_data_dir, load_recipes
+from bot.errors import ConfigError, DeliveryError, NewsbotError, RateLimited, TransientDelivery
 from bot.live import Changes, RecipeFolder
 from bot.model import FeedHealth, PollReport, Recipe
 from bot.pipeline import ALL_FEED, PollDeps, feed_meta, poll_source, publish_all, repair_feeds
@@ -66,7 +66,7 @@ def run_daemon(config: Config, *, debug: bool = False, init: bool = False) -> in
     if not recipes:
         log.warning("no recipes in %s: nothing will be polled (add feeds/<id>.toml)",
                     config.feeds_dir)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_data_dir(config)
     with acquire_lock(config.data_dir):
         asyncio.run(Daemon(config, recipes, init=init).run_until_signalled())
     return 0
@@ -178,7 +178,11 @@ class Daemon:
                 bot_username=self.bot_username,
             )
             self._set_web_feeds = partial(web.set_feeds, app)
-            self._web = await web.serve(app, server.host, server.port)
+            try:
+                self._web = await web.serve(app, server.host, server.port)
+            except ConfigError as exc:  # e.g. the port is taken: say which file sets it
+                where = f"{self.config.path}: server.port: " if self.config.path else ""
+                raise ConfigError(where + exc.message, hint=exc.hint) from None
             self.web_port = self._web.port
             log.info("serving feeds on http://%s:%d/ (public URL %s)", server.host,
                      self._web.port, server.public_url)

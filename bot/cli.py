@@ -47,6 +47,7 @@ from bot.model import FeedHealth, FetchResult, PollReport, Recipe
 
 if TYPE_CHECKING:
     from bot.config import Config
+    from bot.source.detect.detect import Candidate
     from bot.store.db import Store
 
 # Each command imports what it needs when it runs: a measured start-up reason (the exception to
@@ -135,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument("page", help="a URL, or a saved HTML file")
     find.add_argument("--base-url", help="the saved page's original address")
     find.add_argument("--all", action="store_true", help="also show the runner-up lists")
+    find.add_argument("--save", type=Path, metavar="feeds/ID.toml",
+                      help="write the proposed recipe there (never over an existing file)")
+    find.add_argument("--recipe-only", action="store_true", help="print just the recipe (TOML)")
     _add_json(find)
     find.set_defaults(handler=cmd_detect)
 
@@ -198,7 +202,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
     """Poll the chosen feeds once; a dry run creates and writes nothing."""
     import asyncio
 
-    from bot.config import load_recipes
+    from bot.config import ensure_data_dir, load_recipes
     from bot.store.db import acquire_lock
     from bot.store.guard import open_data_store
 
@@ -209,7 +213,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
         with _read_store(config) as store:
             reports = asyncio.run(_poll(config, recipes, alerts, store, dry_run=True))
     else:
-        config.data_dir.mkdir(parents=True, exist_ok=True)
+        ensure_data_dir(config)
         with (acquire_lock(config.data_dir),
               open_data_store(config.db_path, config.public_dir, init=args.init,
                               notice=_notice) as store):
@@ -359,14 +363,25 @@ def _feed_row(recipe: Recipe, store: Store | None) -> dict[str, Any]:
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
-    """Find the lists of articles on a page."""
+    """Find the lists of articles on a page; propose, print or save a recipe for the best."""
     from bot.source import dom
     from bot.source.detect import detect
 
+    saved_file = not str(args.page).startswith(("http://", "https://"))
+    if saved_file and not args.base_url:
+        if args.save or args.recipe_only:
+            raise ConfigError(f"{args.page}: a saved page needs --base-url (its address): "
+                              "without it every link in the recipe would be file:///… and wrong",
+                              hint=f"newsbot detect {args.page} --base-url https://site/list")
+        print(f"newsbot: warning: {args.page}: no --base-url, so the links below are wrong "
+              "(file:///…) and no recipe is proposed; give --base-url with the page's address",
+              file=sys.stderr)
     page = _read_page(args.page, args.base_url)
     html = dom.decode_html(page.body, page.content_type)
     url = page.url
     candidates = detect.detect_lists(html, url, now=datetime.now(UTC), limit=5 if args.all else 1)
+    if args.save or args.recipe_only:
+        return _propose(args, html, url, candidates)
     if args.json:
         _print_json({"url": url, "candidates": [
             {"score": c.score, "reasons": list(c.reasons), "rules": _jsonable(asdict(c.rules)),
@@ -380,9 +395,59 @@ def cmd_detect(args: argparse.Namespace) -> int:
               f"({'; '.join(candidate.reasons)})")
         _print_items(candidate.items)
         print()
+    if saved_file and not args.base_url:
+        return 0
     feed_id = _guess_feed_id(url)
-    print(f"# Save as feeds/{feed_id}.toml:")
-    print(detect.recipe_toml(candidates[0], feed_id=feed_id, url=url, title=feed_id))
+    print(f"# Save as feeds/{feed_id}.toml (or: newsbot detect ... --save feeds/{feed_id}.toml):")
+    print(_recipe(candidates[0], html, url, feed_id))
+    return 0
+
+
+def _recipe(candidate: Candidate, html: str, url: str, feed_id: str) -> str:
+    """The recipe for a candidate, with the page's name, language and (when the language says
+    it) time zone."""
+    from bot.source import discover
+    from bot.source.detect import detect
+
+    facts = discover.page_facts(html, url)
+    settings = [("language", facts.language)] if facts.language else []
+    if zone := discover.zone_of_language(facts.language):
+        settings.append(("timezone", zone))
+    return detect.recipe_toml(candidate, feed_id=feed_id, url=url, title=facts.title or feed_id,
+                              settings=settings)
+
+
+def _propose(
+    args: argparse.Namespace, html: str, url: str, candidates: Sequence[Candidate]
+) -> int:
+    """--recipe-only prints the best candidate's recipe, --save writes it (checked by loading)."""
+    from bot.config import load_recipe
+
+    if not candidates:
+        raise ConfigError(f"no list of articles found on {url}",
+                          hint="try another listing page of the site, or write [list] by hand")
+    target: Path | None = args.save
+    feed_id = target.stem if target else _guess_feed_id(url)
+    text = _recipe(candidates[0], html, url, feed_id)
+    if target is None:
+        print(text, end="")
+        return 0
+    if target.exists():
+        raise ConfigError(f"{target}: already exists, nothing written",
+                          hint="choose another name, or remove the file first")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("x", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:
+        raise ConfigError(f"{target}: cannot write: {exc.strerror or exc}") from None
+    try:
+        recipe = load_recipe(target)  # what `run` reads: a bad file name fails here, not later
+    except NewsbotError:
+        target.unlink()
+        raise
+    print(f"wrote {target} ({len(candidates[0].items)} items); check it with: newsbot check "
+          f"{target} --url {recipe.urls[0]}")
     return 0
 
 

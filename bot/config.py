@@ -7,9 +7,11 @@ bad value and what is expected, e.g.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import re
+import tempfile
 import tomllib
 from collections.abc import Mapping
 from datetime import timedelta
@@ -208,6 +210,11 @@ class Config(_Strict):
     data_dir: Path = Path("data")
     feeds_dir: Path = Path("feeds")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _any_case(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
     schedule: ScheduleConfig = ScheduleConfig()
     server: ServerConfig = ServerConfig()
     fetch: FetchConfig = FetchConfig()
@@ -284,7 +291,7 @@ def load_config(
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_explain(path, exc)) from None
+        raise ConfigError(_explain(path, exc, Config)) from None
     base = path.resolve().parent
     token = environ.get(TOKEN_ENV) or config.token
     secret = environ.get(WEBHOOK_SECRET_ENV) or config.telegram.webhook_secret.get_secret_value()
@@ -496,7 +503,7 @@ def _validated_recipe(feed_id: str, raw: dict[str, Any], path: Path) -> Recipe:
     try:
         parsed = RecipeFile.model_validate(raw)
     except ValidationError as exc:
-        raise RecipeError(_explain(path, exc)) from None
+        raise RecipeError(_explain(path, exc, RecipeFile)) from None
     return _to_recipe(feed_id, parsed, path)
 
 
@@ -618,14 +625,37 @@ def _read_toml(path: Path, error: type[ConfigError], *, hint: str) -> dict[str, 
         raise error(f"{path}: cannot be read: {exc.strerror}") from None
 
 
-def _explain(path: Path, exc: ValidationError) -> str:
+def ensure_data_dir(config: Config) -> None:
+    """Create data_dir if needed and check newsbot can write in it: else a ConfigError naming the
+    config file, the key and the fix (instead of an unexpected PermissionError later)."""
+    where = f"{config.path or 'config'}: data_dir"
+    path = config.data_dir
+    fix = "set data_dir to a folder newsbot may write in"
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{where}: {path} is a file, not a folder", hint=fix)
+    if path.resolve().parts[1:2] in (("proc",), ("sys",), ("dev",)):
+        raise ConfigError(f"{where}: {path} is in a kernel file system, not storage", hint=fix)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path, prefix=".newsbot-write-check-"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot write in {path}: {exc.strerror or exc}",
+                          hint=f"{fix}, or let newsbot's user write there") from None
+
+
+def _explain(path: Path, exc: ValidationError, model: type[BaseModel] = BaseModel) -> str:
     """One line per problem: `file: key: what is wrong`."""
     lines = []
     for problem in exc.errors():
-        key = ".".join(str(part) for part in problem["loc"] if not _is_union_tag(part))
+        parts = [part for part in problem["loc"] if not _is_union_tag(part)]
+        key = ".".join(str(part) for part in parts)
         kind = problem["type"]
         if kind == "extra_forbidden":
-            lines.append(f"{path}: {key}: unknown key (remove it or check its spelling)")
+            lines.append(f"{path}: {key}: unknown key ({_nearest_key(model, parts)})")
+            continue
+        if kind == "missing":  # the input is the whole table: never print it
+            lines.append(f"{path}: {key}: missing (add {parts[-1]} = ...)")
             continue
         message = str(problem["msg"]).removeprefix("Value error, ")
         secret = key.startswith(("telegram.token", "telegram.webhook_secret"))
@@ -633,6 +663,32 @@ def _explain(path: Path, exc: ValidationError) -> str:
             message = f"{_show(problem.get('input'))}: {message.lower()}"
         lines.append(f"{path}: {key}: {message}" if key else f"{path}: {message}")
     return "; ".join(dict.fromkeys(lines))
+
+
+def _nearest_key(model: type[BaseModel], parts: list[str | int]) -> str:
+    """"did you mean interval?" for schedule.intervall, from the keys known at that place."""
+    for part in parts[:-1]:
+        if isinstance(part, int):
+            continue  # an entry of a list of tables: same keys
+        field = model.model_fields.get(str(part))
+        inner = _model_of(field.annotation) if field else None
+        if inner is None:
+            break
+        model = inner
+    known = list(model.model_fields) if model is not BaseModel else []
+    close = difflib.get_close_matches(str(parts[-1]), known, n=1, cutoff=0.6)
+    return f"did you mean {close[0]}?" if close else "remove it or check its spelling"
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The model a field holds: itself, or inside Optional[...] / tuple[..., ...]."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
 
 
 def _is_union_tag(part: str | int) -> bool:

@@ -34,6 +34,16 @@ class PageFacts:
     feed_links: tuple[str, ...]  # absolute URLs of the feeds it links, in page order
 
 
+# Languages written in one time zone only: a recipe's `timezone` follows from its `language`.
+ZONE_OF_LANGUAGE = {"vi": "Asia/Ho_Chi_Minh", "th": "Asia/Bangkok", "lo": "Asia/Vientiane",
+                    "km": "Asia/Phnom_Penh", "ja": "Asia/Tokyo", "ko": "Asia/Seoul"}
+
+
+def zone_of_language(language: str | None) -> str | None:
+    """The time zone a language's sites write dates in, when that is unambiguous."""
+    return ZONE_OF_LANGUAGE.get(language or "")
+
+
 def page_facts(html: str, page_url: str) -> PageFacts:
     root = dom.parse_html(html)
     return PageFacts(_title(root), _language(root), _feed_links(root, page_url))

@@ -331,7 +331,8 @@ def _id_pattern(urls: Iterable[str]) -> str | None:
     urls = list(urls)
     if not urls:
         return None
-    for pattern in (r"-(\d{14,17})\.htm", r"-(\d{5,})(?:\.html?)?$"):
+    # dantri's timestamp, an id ending the slug (-749312.html), an id starting it (/4418033-slug)
+    for pattern in (r"-(\d{14,17})\.htm", r"-(\d{5,})(?:\.html?)?$", r"/(\d{5,})-[^/]*$"):
         if sum(1 for url in urls if re.search(pattern, url)) >= 0.9 * len(urls):
             return pattern
     return None
