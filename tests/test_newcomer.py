@@ -44,7 +44,9 @@ def test_recipe_only_proposes_title_language_zone_and_id_pattern(
     assert (recipe["language"], recipe["timezone"]) == ("vi", "Asia/Ho_Chi_Minh")
     # links like …/tin-tuc-su-kien/-/view_content/4418033-slug.html carry a numeric id
     assert recipe["id_pattern"] == r"/(\d{5,})-[^/]*$"
-    assert recipe["list"]["item"]
+    # the items' own class, not the layout path `section#portlet_101 div.portlet-body > div`
+    # (which selects the same 20 items, and 3 other blocks that give none)
+    assert recipe["list"]["item"] == "div.asset-bounddary"
 
 
 def test_save_writes_a_recipe_that_checks_and_never_overwrites(

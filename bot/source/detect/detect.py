@@ -26,7 +26,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.model import DEFAULT_TIMEZONE, Item, ListRules, Pick
@@ -142,9 +142,33 @@ def _keep(built: list[_Built], limit: int) -> list[_Built]:
 def _finish(page: Page, kept: list[_Built]) -> list[Candidate]:
     """The lists kept as candidates, their items with the document fields `scrape` adds."""
     return [
-        Candidate(done.rules, listitems.finish(page, done.drafts), done.score, done.reasons)
+        Candidate(_stable(page, done.rules, [draft.element for draft in done.drafts]),
+                  listitems.finish(page, done.drafts), done.score, done.reasons)
         for done in kept
     ]
+
+
+_CLASS_NAME = re.compile(r"-?[A-Za-z_][\w-]*")
+
+
+def _stable(page: Page, rules: ListRules, nodes: list[Node]) -> ListRules:
+    """`div.asset-abstract` rather than `section#portlet_101 div.portlet-body > div` when a
+    class of the elements that gave the items selects exactly those elements (so the same
+    items): a recipe naming what the items are survives the site moving its blocks around; a
+    path through the layout does not. Classes without digits (not generated), short ones first."""
+    css = rules.item
+    if "," in css or " " not in css.strip():
+        return rules  # a list of selectors, or already one simple selector
+    tags = {dom.tag_of(node) for node in nodes}
+    if not nodes or len(tags) != 1:
+        return rules
+    shared = set.intersection(*(set((dom.attr_of(n, "class") or "").split()) for n in nodes))
+    tag = tags.pop()
+    for name in sorted(shared, key=lambda c: (any(ch.isdigit() for ch in c), len(c), c)):
+        simple = f"{tag}.{name}"
+        if _CLASS_NAME.fullmatch(name) and dom.select(page.root, simple) == nodes:
+            return replace(rules, item=simple)
+    return rules
 
 
 # --- 1. ranking the CSS cheaply --------------------------------------------------------------
