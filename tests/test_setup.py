@@ -50,11 +50,16 @@ def test_ci_runs_the_readme_commands() -> None:
     assert "bash .ci/system-deps" in makefile
 
 
+# The shelf's name is spelled in two pieces so that this file does not match its own pattern.
+SHELF = "sha" + "red"
+SHELF_PATHS = rf'/ "{SHELF}"|{SHELF}/(realpages|docs|seed)'
+
+
 def test_nothing_reads_outside_the_repository() -> None:
     # Sources that load files: no path may climb out of the checkout (the reference shelf
     # beside it is not on a stranger's machine).
     found = subprocess.run(
-        ["git", "grep", "-n", "-I", "-E", r'/ "shared"|shared/(realpages|docs|seed)',
+        ["git", "grep", "-n", "-I", "-E", SHELF_PATHS,
          "--", "tests", "benchmarks", "bot", "Makefile", ".ci", ":!tests/test_setup.py",
          ":!tests/fixtures/realpages/htmldate"],
         cwd=ROOT, capture_output=True, text=True, check=False,
