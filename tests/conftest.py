@@ -8,6 +8,7 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
+from fakes.postgres import PostgresMissing, PostgresServer
 from fakes.realpages import REALPAGES, MissingTestData
 
 from bot.store.db import Store
@@ -56,11 +57,64 @@ def fixtures_dir() -> Path:
     return FIXTURES
 
 
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module marked `backends` runs its `store` tests on SQLite and on PostgreSQL (a test
+    marked `sqlite_only` looks at SQLite's own catalog or pragmas)."""
+    if ("store_backend" in metafunc.fixturenames
+            and metafunc.definition.get_closest_marker("backends")
+            and not metafunc.definition.get_closest_marker("sqlite_only")):
+        metafunc.parametrize("store_backend", BACKENDS)
+
+
 @pytest.fixture
-def store() -> Iterator[Store]:
-    """A real SQLite store in memory, all migrations applied; a module may seed it by overriding
-    `store(store)`."""
-    with Store.open(":memory:") as db:
+def store_backend() -> str:
+    return "sqlite"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One throw-away PostgreSQL server for the whole session (tests/fakes/postgres.py)."""
+    try:
+        server = PostgresServer.start()
+    except PostgresMissing as missing:
+        pytest.fail(str(missing), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_pg_url(postgres: PostgresServer) -> str:
+    """A database with the schema, emptied before each test that uses it."""
+    url = postgres.create_database()
+    Store.connect(url).close()
+    return url
+
+
+@pytest.fixture
+def pg_url(postgres: PostgresServer) -> Iterator[str]:
+    """A new, empty database of its own (with the password in the URL)."""
+    url = postgres.create_database()
+    yield url
+    postgres.drop_database(url)
+
+
+@pytest.fixture
+def store(request: pytest.FixtureRequest, store_backend: str) -> Iterator[Store]:
+    """A real store, all migrations applied: SQLite in memory, or (in modules marked `backends`)
+    also an emptied PostgreSQL database. A module may seed it by overriding `store(store)`."""
+    if store_backend == "sqlite":
+        with Store.open(":memory:") as db:
+            yield db
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    url = request.getfixturevalue("shared_pg_url")
+    server.empty_database(url)
+    with Store.connect(url) as db:
         yield db
 
 

@@ -40,7 +40,9 @@ THIRD_PARTY = {
     "prometheus_client": "bot.publish.web",
     "telegram": "bot.telegram.ptb",
     "apscheduler": "bot.scheduler",
-    "sqlite3": "bot.store.db",  # stdlib, but the store's driver: one module holds it
+    "sqlite3": "bot.store.sqlite",  # stdlib, but a store driver: one module holds it
+    "psycopg": "bot.store.postgres",
+    "psycopg_pool": "bot.store.postgres",
 }
 
 # (importer, imported module prefix) -> why a rule module may reach into a wing

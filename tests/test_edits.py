@@ -19,6 +19,8 @@ from bot.publish.render import RENDERERS, FeedMeta
 from bot.store.db import MAX_EDIT_NOTICES_PER_POLL, MIGRATIONS, Route, Store
 from bot.telegram.notices import format_edit
 
+pytestmark = pytest.mark.backends
+
 T0 = datetime(2024, 11, 28, 7, 0, tzinfo=UTC)
 FEEDS = {"hp": Recipe("hp", "Hải Phòng", ("https://haiphong.gov.vn/tin",))}
 ALICE, BOB = 1, 2

@@ -31,6 +31,8 @@ from bot.telegram.commands.dispatch import (
 )
 from bot.telegram.pacing import Pacer, Pacing
 
+pytestmark = pytest.mark.backends
+
 T0 = datetime(2024, 11, 28, 7, 0, tzinfo=UTC)
 TITLES = [  # newest first
     "Phường Hải An khởi công cầu mới",

@@ -1,1 +1,2 @@
-"""Persistence: SQLite (the only sqlite3 importer is store.db), migrations, the lock."""
+"""Persistence: the Store on SQLite (store.sqlite) or PostgreSQL (store.postgres), migrations,
+the instance lock, the database guard and backups."""

@@ -1,7 +1,7 @@
 """What the Store mixins share: the helpers they call on Store, time text, item rows.
 
-bot/store/db.py alone imports the database driver; here its connection is seen through the small
-`Db` protocol, which the driver's connection satisfies.
+The database drivers live in bot/store/sqlite.py and bot/store/postgres.py; here a backend is seen
+through the small `Backend` protocol, and a connection inside a transaction through `Db`.
 Datetimes are stored as fixed-width ISO-8601 UTC text (so text order is time order).
 """
 
@@ -41,6 +41,27 @@ class Db(Protocol):
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Rows: ...
 
 
+class Backend(Protocol):
+    """A database the Store runs on (bot.store.sqlite, bot.store.postgres)."""
+
+    dialect: str  # "sqlite" or "postgresql"
+    name: str  # for messages: a path, or a URL without its password
+
+    def read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]: ...
+
+    def tx(self) -> AbstractContextManager[Db]: ...
+
+    def schema_version(self) -> int: ...
+
+    def lock_schema(self, db: Db) -> None: ...
+
+    def tables(self) -> dict[str, list[str]]: ...
+
+    def indexes(self) -> set[str]: ...
+
+    def close(self) -> None: ...
+
+
 class StoreBase(Protocol):
     """The helpers bot.store.db.Store provides to its mixins."""
 
@@ -49,6 +70,12 @@ class StoreBase(Protocol):
     def _write(self, sql: str, params: Sequence[Any] = ()) -> int: ...
 
     def _tx(self) -> AbstractContextManager[Db]: ...
+
+    @property
+    def dialect(self) -> str: ...
+
+    @property
+    def claimant(self) -> str: ...
 
 
 def _iso(moment: datetime) -> str:

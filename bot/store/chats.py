@@ -17,6 +17,11 @@ from bot.model import (
 )
 from bot.store.base import PENDING, StoreBase, _iso_or_none, _when
 
+ADD_CHAT = "INSERT INTO chats (chat_id) VALUES (?) ON CONFLICT DO NOTHING"
+# A chat's rows in each table, told apart by these columns besides chat_id (move_chat merges).
+CHAT_ROW_KEYS = {"subscriptions": ("feed_id",), "keyword_filters": ("feed_id",),
+                 "outbox": ("feed_id", "item_id", "kind", "version"), "chat_settings": ()}
+
 
 def _chat(row: Sequence[Any]) -> Chat:
     return Chat(chat_id=row[0], kind=cast(ChatKind, row[1]), language=row[2],
@@ -70,12 +75,15 @@ class ChatsMixin(StoreBase):
         if old_chat_id == new_chat_id:
             return
         with self._tx() as db:
-            db.execute("INSERT OR IGNORE INTO chats SELECT ?, kind, language, active, paused, "
-                       "title FROM chats WHERE chat_id = ?", (new_chat_id, old_chat_id))
-            for table in ("subscriptions", "keyword_filters", "outbox", "chat_settings"):
+            db.execute("INSERT INTO chats SELECT ?, kind, language, active, paused, title "
+                       "FROM chats WHERE chat_id = ? ON CONFLICT DO NOTHING",
+                       (new_chat_id, old_chat_id))
+            for table, key in CHAT_ROW_KEYS.items():
                 # The new id's own rows win; the old id's duplicates go.
-                db.execute(f"UPDATE OR IGNORE {table} SET chat_id = ? WHERE chat_id = ?",
-                           (new_chat_id, old_chat_id))
+                clash = " AND ".join(f"other.{column} = {table}.{column}" for column in key)
+                db.execute(f"UPDATE {table} SET chat_id = ?1 WHERE chat_id = ?2 AND NOT EXISTS "
+                           f"(SELECT 1 FROM {table} other WHERE other.chat_id = ?1"
+                           f"{' AND ' + clash if clash else ''})", (new_chat_id, old_chat_id))
                 db.execute(f"DELETE FROM {table} WHERE chat_id = ?", (old_chat_id,))
             db.execute("DELETE FROM chats WHERE chat_id = ?", (old_chat_id,))
 
@@ -92,9 +100,9 @@ class ChatsMixin(StoreBase):
         `thread_id` is the forum topic its items go to (0: none); following a feed again from
         another topic moves it there."""
         with self._tx() as db:
-            db.execute("INSERT OR IGNORE INTO chats (chat_id) VALUES (?)", (chat_id,))
-            added = db.execute("INSERT OR IGNORE INTO subscriptions (chat_id, feed_id, "
-                               "thread_id) VALUES (?, ?, ?)",
+            db.execute(ADD_CHAT, (chat_id,))
+            added = db.execute("INSERT INTO subscriptions (chat_id, feed_id, thread_id) "
+                               "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                                (chat_id, feed_id, thread_id)).rowcount == 1
             if not added:
                 db.execute("UPDATE subscriptions SET thread_id = ? WHERE chat_id = ? AND "
@@ -151,7 +159,7 @@ class ChatsMixin(StoreBase):
             db.execute("DELETE FROM keyword_filters WHERE chat_id = ? AND feed_id = ?",
                        (chat_id, feed_id or ""))
             if kf.include or kf.exclude:
-                db.execute("INSERT OR IGNORE INTO chats (chat_id) VALUES (?)", (chat_id,))
+                db.execute(ADD_CHAT, (chat_id,))
                 db.execute("INSERT INTO keyword_filters VALUES (?, ?, ?, ?)",
                            (chat_id, feed_id or "", json.dumps(list(kf.include)),
                             json.dumps(list(kf.exclude))))
@@ -176,10 +184,15 @@ class ChatsMixin(StoreBase):
     def set_chat_settings(self, settings: ChatSettings) -> None:
         """Replace a chat's settings (creating a default chat row if needed)."""
         with self._tx() as db:
-            db.execute("INSERT OR IGNORE INTO chats (chat_id) VALUES (?)", (settings.chat_id,))
-            db.execute("INSERT OR REPLACE INTO chat_settings (chat_id, timezone, quiet_start, "
-                       "quiet_end, urgent, digest, digest_at, edits, format, preview, "
-                       "missed_before) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            db.execute(ADD_CHAT, (settings.chat_id,))
+            db.execute("INSERT INTO chat_settings (chat_id, timezone, quiet_start, quiet_end, "
+                       "urgent, digest, digest_at, edits, format, preview, missed_before) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (chat_id) DO UPDATE "
+                       "SET timezone = excluded.timezone, quiet_start = excluded.quiet_start, "
+                       "quiet_end = excluded.quiet_end, urgent = excluded.urgent, digest = "
+                       "excluded.digest, digest_at = excluded.digest_at, edits = excluded.edits, "
+                       "format = excluded.format, preview = excluded.preview, missed_before = "
+                       "excluded.missed_before",
                        (settings.chat_id, settings.timezone, settings.quiet_start,
                         settings.quiet_end, json.dumps(list(settings.urgent), ensure_ascii=False),
                         settings.digest, settings.digest_at, int(settings.edits),

@@ -1,18 +1,16 @@
-"""SQLite persistence: items, feed health, chats, subscriptions, keyword filters, delivery outbox.
+"""The Store: items, feed health, chats, subscriptions, keyword filters, delivery outbox.
 
-The only module that imports sqlite3. One connection in autocommit mode with explicit
-`BEGIN IMMEDIATE` transactions, WAL journal, and named migrations (bot.store.migrations) recorded in
-`schema_migrations`. Every sqlite3 error becomes a StoreError with a hint; a failed write is
-rolled back whole, so a poll's new items and their outbox rows are stored together or not at all.
-Chat and outbox methods live in mixins (bot.store.chats, bot.store.outbox) that reach the
-database only through this class's `_read`, `_write` and `_tx`.
+One API on two backends: SQLite in the data dir (bot.store.sqlite, the embedded default) or a
+shared PostgreSQL (bot.store.postgres), chosen by `[store] url`. The SQL here is written once, in
+the subset both understand; named migrations (bot.store.migrations) are recorded in
+`schema_migrations`. A failed write is rolled back whole, so a poll's new items and their outbox
+rows are stored together or not at all. Chat and outbox methods live in mixins (bot.store.chats,
+bot.store.outbox) that reach the database only through this class's `_read`, `_write` and `_tx`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -21,12 +19,14 @@ from types import TracebackType
 from typing import Any
 
 from bot.documents import merge_attachments
-from bot.errors import DatabaseDamaged, StoreError
+from bot.errors import StoreError
 from bot.model import CacheHeaders, FeedHealth, Item
 from bot.mojibake import is_worse_decoding
 from bot.search import SCAN_LIMIT, Matcher
 from bot.store.base import (
     ITEM_COLUMNS,
+    Backend,
+    Db,
     _attachments,
     _attachments_json,
     _iso,
@@ -38,22 +38,22 @@ from bot.store.base import (
 from bot.store.chats import ChatsMixin
 from bot.store.lock import InstanceLock, acquire_lock
 from bot.store.migrations import MIGRATIONS, Migration
-from bot.store.outbox import OutboxMixin
+from bot.store.outbox import CLAIMANT, OutboxMixin
+from bot.store.postgres import Leadership, PostgresBackend
+from bot.store.sqlite import MISSING_DB_HINT, SqliteBackend
 
-__all__ = ["ITEM_COLUMNS", "MAX_EDIT_NOTICES_PER_POLL", "MIGRATIONS", "InstanceLock", "Migration",
-           "Route", "Store", "acquire_lock", "item_row"]
+__all__ = ["ITEM_COLUMNS", "MAX_EDIT_NOTICES_PER_POLL", "MIGRATIONS", "InstanceLock", "Leadership",
+           "Migration", "Route", "SoleInstance", "Store", "acquire_lock", "item_row"]
 
 Route = Callable[[Item], Iterable[tuple[int, str | None]]]
-MISSING_DB_HINT = "restore it from a backup, or run with --init to start a new one"
-DAMAGED_DB_HINT = ("restore it from a backup, or run with --init to move it aside and start a "
-                   "new one; newsbot will not write to it")
 # More items edited in one poll than this looks like a site redesign, not news: stored silently.
 MAX_EDIT_NOTICES_PER_POLL = 10
 # How long the id of a pruned item is remembered: an item back on its page after this is new.
 PRUNED_IDS_KEPT = timedelta(days=400)
+MIGRATE_HINT = ("stop every newsbot on this database, run `newsbot migrate`, then start the new "
+                "version")
 
 NEWEST_FIRST = "coalesce(published_at, first_seen_at) DESC, first_seen_at DESC, rowid DESC"
-EXPECTED_PRAGMAS = {"synchronous": 1, "busy_timeout": 5000, "foreign_keys": 1}
 
 
 def _health(row: Sequence[Any]) -> FeedHealth:
@@ -63,41 +63,77 @@ def _health(row: Sequence[Any]) -> FeedHealth:
                       last_full_fetch_at=_when(row[9]), alerted=bool(row[10]),
                       held_back_at=_when(row[11]), held_back_items=row[12])
 
-def _hint(reason: str) -> str:
-    if "full" in reason:
-        return "free disk space on the volume holding the database; newsbot retries later"
-    if "locked" in reason or "busy" in reason:
-        return "another process holds the database; is a second newsbot or a backup running?"
-    if "readonly" in reason or "read-only" in reason:
-        return "make the database file and its directory writable by newsbot"
-    return "check the database with `PRAGMA integrity_check`, or restore it from a backup"
+
+def sqlite_path(url: str) -> str | None:
+    """The file of a `sqlite:///path` URL (None for any other URL)."""
+    return url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
 
 
-def _damaged(name: str, reason: str) -> DatabaseDamaged:
-    return DatabaseDamaged(f"{name} is not a usable SQLite database: {reason}",
-                           hint=DAMAGED_DB_HINT)
+class SoleInstance:
+    """Leadership on SQLite: the data dir's lock already makes this process the only one."""
 
+    lost_because = ""
 
-def _write_error(exc: sqlite3.Error) -> StoreError:
-    reason = str(exc)
-    return StoreError(f"database write failed: {reason}", hint=_hint(reason))
+    def try_acquire(self) -> bool:
+        return True
+
+    def holds(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        """Nothing to release: the instance lock goes with the process."""
 
 
 class Store(OutboxMixin, ChatsMixin):
-    """All of newsbot's state in one SQLite database."""
+    """All of newsbot's state in one database, SQLite or PostgreSQL."""
 
-    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
-        self._conn = conn
-        self.path = path
-        # One connection shared with the web thread: a read mid-transaction would see
-        # uncommitted rows, so reads take the lock too (they are short).
-        self._lock = threading.RLock()
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+        self.path = backend.name
+        self._claimant = CLAIMANT
+
+    @property
+    def claimant(self) -> str:
+        """Who this store's `pending` claims rows for: this process, unless a test stands in
+        for another sender."""
+        return self._claimant
+
+    @claimant.setter
+    def claimant(self, name: str) -> None:
+        self._claimant = name
 
     # -- opening, migrations -------------------------------------------------------------
 
     @classmethod
+    def connect(cls, url: str, *, password: str | None = None, upgrade: bool = True) -> Store:
+        """Open the database a `[store] url` names: `sqlite:///path` or `postgresql://…`.
+
+        `upgrade` False: an existing PostgreSQL database older than this newsbot is refused
+        (other instances may still run the old version; `newsbot migrate` upgrades it); an
+        empty one is still given the schema."""
+        path = sqlite_path(url)
+        if path is not None:
+            return cls.open(path)
+        if not url.startswith(("postgresql://", "postgres://")):
+            raise StoreError(f"[store] url {url!r} is neither sqlite:/// nor postgresql://",
+                             hint="write sqlite:///data/newsbot.db or "
+                                  "postgresql://user@host:5432/newsbot")
+        store = cls(PostgresBackend(url, password))
+        try:
+            store._check_version(must_exist=False)
+            if not upgrade and 0 < store.schema_version() < MIGRATIONS[-1].version:
+                raise StoreError(f"database {store.path} has schema version "
+                                 f"{store.schema_version()}, older than this newsbot's "
+                                 f"({MIGRATIONS[-1].version})", hint=MIGRATE_HINT)
+            store._migrate()
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    @classmethod
     def open(cls, path: str | Path, *, must_exist: bool = False, check: bool = False) -> Store:
-        """Open (creating and migrating if allowed) the database at `path` or ":memory:".
+        """Open (creating and migrating if allowed) the SQLite database at `path` or ":memory:".
 
         `check`: first run `PRAGMA quick_check` on a read-only connection, so a damaged file is
         refused (DatabaseDamaged) before anything is written to it."""
@@ -108,105 +144,80 @@ class Store(OutboxMixin, ChatsMixin):
         if check and not in_memory and Path(name).is_file() and Path(name).stat().st_size:
             with cls.open_readonly(name) as probe:
                 probe.refuse_damage()
+        backend = SqliteBackend.connect(name)
+        store = cls(backend)
         try:
-            conn = sqlite3.connect(name, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open database {name}: {exc}", hint=_hint(str(exc))) from exc
-        store = cls(conn, name)
-        try:
-            store._check_version(must_exist)  # before any write: WAL would touch an empty file
-            store._configure(in_memory)
-            store._migrate()
-        except sqlite3.OperationalError as exc:  # locked, read-only, I/O: not the file's fault
-            conn.close()
-            raise StoreError(f"cannot open database {name}: {exc}", hint=_hint(str(exc))) from exc
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise _damaged(name, str(exc)) from exc
+            with backend.opening():
+                store._check_version(must_exist)  # before any write: WAL would touch an empty file
+                backend.configure()
+                store._migrate()
         except BaseException:
-            conn.close()
+            backend.close()
             raise
         return store
 
     @classmethod
     def open_readonly(cls, path: str | Path) -> Store:
-        """A connection that cannot write (no migration, no checkpoint on close): for checks
-        and backups, also while the daemon runs."""
+        """A SQLite connection that cannot write (no migration, no checkpoint on close): for
+        checks and backups, also while the daemon runs."""
         name = str(path)
         if not Path(name).is_file():
             raise StoreError(f"database {name} does not exist", hint=MISSING_DB_HINT)
-        try:
-            conn = sqlite3.connect(f"{Path(name).resolve().as_uri()}?mode=ro", uri=True,
-                                   isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout = 5000")
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open database {name}: {exc}", hint=_hint(str(exc))) from exc
-        return cls(conn, name)
+        return cls(SqliteBackend.connect_readonly(name))
+
+    @property
+    def dialect(self) -> str:
+        return self._backend.dialect
+
+    def _sqlite(self, what: str) -> SqliteBackend:
+        if not isinstance(self._backend, SqliteBackend):
+            raise StoreError(f"{what} works on a SQLite database only ({self.path} is not one)",
+                             hint="use the PostgreSQL server's own tools (pg_dump, amcheck)")
+        return self._backend
+
+    @property
+    def _conn(self) -> Any:
+        """The SQLite connection itself (tests look at pragmas and plans through it)."""
+        return self._sqlite("a raw connection").conn
 
     def refuse_damage(self) -> None:
         """Raise DatabaseDamaged unless `PRAGMA quick_check` finds the file sound."""
-        try:
-            rows = self._conn.execute("PRAGMA quick_check").fetchall()
-        except sqlite3.OperationalError as exc:  # locked, I/O: not the file's fault
-            raise StoreError(f"cannot check database {self.path}: {exc}",
-                             hint=_hint(str(exc))) from exc
-        except sqlite3.DatabaseError as exc:  # not a database, malformed beyond reading
-            raise _damaged(self.path, str(exc)) from exc
-        problems = [line for row in rows for line in str(row[0]).splitlines()
-                    if line not in ("ok", "*** in database main ***")]
-        if problems:
-            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            raise DatabaseDamaged(f"{self.path} is damaged: PRAGMA quick_check says "
-                                  f"{problems[0]}{more}", hint=DAMAGED_DB_HINT)
+        self._sqlite("quick_check").refuse_damage()
 
     def backup(self, dest: Path) -> None:
-        """Copy the database into the new file `dest` as one consistent snapshot.
+        """Copy the SQLite database into the new file `dest` as one consistent snapshot."""
+        self._sqlite("newsbot backup").backup(dest)
 
-        The online backup API copies every page in one step inside one read transaction: with
-        WAL, writers go on meanwhile and the copy is the database as of the step's start."""
-        try:
-            target = sqlite3.connect(dest, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot create {dest}: {exc}", hint=_hint(str(exc))) from exc
-        try:
-            with self._lock:
-                self._conn.backup(target)
-            target.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
-        except sqlite3.Error as exc:
-            raise StoreError(f"backup to {dest} failed: {exc}", hint=_hint(str(exc))) from exc
-        finally:
-            target.close()
+    def integrity_ok(self) -> bool:
+        """True when `PRAGMA integrity_check` finds nothing wrong (PostgreSQL: always)."""
+        if isinstance(self._backend, SqliteBackend):
+            return self._backend.integrity_ok()
+        return True
 
-    def _configure(self, in_memory: bool) -> None:
-        db = self._conn
-        db.execute("PRAGMA busy_timeout = 5000")
-        mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        db.execute("PRAGMA synchronous = NORMAL")
-        db.execute("PRAGMA foreign_keys = ON")
-        if mode != ("memory" if in_memory else "wal"):
-            raise StoreError(f"cannot switch {self.path} to WAL (journal_mode is {mode})",
-                             hint="keep the database on a local filesystem, not a network share")
-        for pragma, expected in EXPECTED_PRAGMAS.items():
-            actual = db.execute(f"PRAGMA {pragma}").fetchone()[0]
-            if actual != expected:
-                raise StoreError(f"PRAGMA {pragma} is {actual}, expected {expected}",
-                                 hint="this SQLite build ignores the setting; upgrade SQLite")
+    def leadership(self) -> Leadership | SoleInstance:
+        """Who polls and sends: on PostgreSQL an advisory lock on its own session; on SQLite
+        this process (the data dir's lock keeps others out)."""
+        if isinstance(self._backend, PostgresBackend):
+            return self._backend.leadership()
+        return SoleInstance()
 
     def schema_version(self) -> int:
         """The highest migration applied (0 for an empty database)."""
-        with self._lock:
-            exists = self._conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
-                                        "AND name = 'schema_migrations'").fetchone()
-            if exists is None:
-                return 0
-            return int(self._conn.execute(
-                "SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0])
+        return self._backend.schema_version()
 
     def migrations(self) -> list[tuple[int, str, datetime]]:
         """The applied migrations: (version, name, applied_at), oldest first."""
         rows = self._read("SELECT version, name, applied_at FROM schema_migrations "
                           "ORDER BY version")
         return [(row[0], row[1], datetime.fromisoformat(row[2])) for row in rows]
+
+    def tables(self) -> dict[str, list[str]]:
+        """Each table's columns in order, as the backend's catalog has them."""
+        return self._backend.tables()
+
+    def indexes(self) -> set[str]:
+        """The names of the indexes the migrations created."""
+        return self._backend.indexes()
 
     def _check_version(self, must_exist: bool) -> None:
         current, latest = self.schema_version(), MIGRATIONS[-1].version
@@ -217,50 +228,39 @@ class Store(OutboxMixin, ChatsMixin):
                              f"this newsbot knows ({latest})",
                              hint="upgrade newsbot, or restore a backup made by this version")
 
-    def _migrate(self) -> None:
+    def migrate(self) -> list[Migration]:
+        """Apply the migrations not applied yet; returns them (`newsbot migrate`)."""
+        return self._migrate()
+
+    def _migrate(self) -> list[Migration]:
+        applied = []
         for migration in MIGRATIONS:
             if migration.version <= self.schema_version():
                 continue  # reopening an up-to-date database takes no write lock
             with self._tx() as db:
+                self._backend.lock_schema(db)
                 # Re-read inside the write lock: another process may have migrated meanwhile.
                 if migration.version <= self.schema_version():
                     continue
-                for statement in migration.statements:
+                statements = (migration.statements if self.dialect == "sqlite"
+                              else migration.postgres)
+                for statement in statements:
                     db.execute(statement)
                 db.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
                            (migration.version, migration.name, _iso(datetime.now(UTC))))
+                applied.append(migration)
+        return applied
 
     # -- plumbing ------------------------------------------------------------------------
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def _tx(self) -> Iterator[Db]:
         """One write transaction; any failure rolls it back whole."""
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise _write_error(exc) from exc
-            try:
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._rollback()
-                raise _write_error(exc) from exc
-            except BaseException:
-                self._rollback()
-                raise
-
-    def _rollback(self) -> None:
-        # SQLite rolls back by itself on some errors (SQLITE_FULL among them).
-        if self._conn.in_transaction:
-            self._conn.execute("ROLLBACK")
+        with self._backend.tx() as db:
+            yield db
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        with self._lock:
-            try:
-                return self._conn.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise StoreError(f"database read failed: {exc}", hint=_hint(str(exc))) from exc
+        return self._backend.read(sql, params)
 
     def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
         with self._tx() as db:
@@ -268,8 +268,7 @@ class Store(OutboxMixin, ChatsMixin):
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
-        with self._lock:
-            self._conn.close()
+        self._backend.close()
 
     def __enter__(self) -> Store:
         return self
@@ -277,10 +276,6 @@ class Store(OutboxMixin, ChatsMixin):
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
-
-    def integrity_ok(self) -> bool:
-        """True when `PRAGMA integrity_check` finds nothing wrong."""
-        return [tuple(row) for row in self._read("PRAGMA integrity_check")] == [("ok",)]
 
     # -- items ---------------------------------------------------------------------------
 
@@ -341,7 +336,7 @@ class Store(OutboxMixin, ChatsMixin):
         return new
 
     @staticmethod
-    def _insert_item(db: sqlite3.Connection, item: Item, stamp: str) -> None:
+    def _insert_item(db: Db, item: Item, stamp: str) -> None:
         db.execute(f"INSERT INTO items ({', '.join(ITEM_COLUMNS)}, last_seen_at) "
                    f"VALUES ({', '.join('?' * (len(ITEM_COLUMNS) + 1))})",
                    item_row(item, stamp))
@@ -416,8 +411,10 @@ class Store(OutboxMixin, ChatsMixin):
                   f"AND o.failed_at IS NULL)")
         params = (feed_id, _iso(unseen_since), keep, _iso(now))
         with self._tx() as db:
-            db.execute(f"INSERT OR REPLACE INTO pruned_items SELECT feed_id, item_id, "
-                       f"first_seen_at, ?4 FROM items WHERE {doomed}", params)
+            db.execute(f"INSERT INTO pruned_items SELECT feed_id, item_id, first_seen_at, ?4 "
+                       f"FROM items WHERE {doomed} ON CONFLICT (feed_id, item_id) DO UPDATE "
+                       f"SET first_seen_at = excluded.first_seen_at, "
+                       f"pruned_at = excluded.pruned_at", params)
             pruned = db.execute(f"DELETE FROM items WHERE {doomed}", params[:3]).rowcount
             db.execute("DELETE FROM pruned_items WHERE feed_id = ? AND pruned_at < ?",
                        (feed_id, _iso(now - PRUNED_IDS_KEPT)))
@@ -450,8 +447,15 @@ class Store(OutboxMixin, ChatsMixin):
 
     def save_health(self, health: FeedHealth) -> None:
         """Replace a feed's health record."""
-        self._write("INSERT OR REPLACE INTO feed_health VALUES "
-                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        self._write("INSERT INTO feed_health VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (feed_id) DO UPDATE SET last_poll_at = excluded.last_poll_at, "
+                    "last_success_at = excluded.last_success_at, last_error = "
+                    "excluded.last_error, consecutive_failures = excluded.consecutive_failures, "
+                    "next_poll_at = excluded.next_poll_at, etag = excluded.etag, "
+                    "last_modified = excluded.last_modified, seeded = excluded.seeded, "
+                    "last_full_fetch_at = excluded.last_full_fetch_at, "
+                    "alerted = excluded.alerted, held_back_at = excluded.held_back_at, "
+                    "held_back_items = excluded.held_back_items",
                     (health.feed_id, _iso_or_none(health.last_poll_at),
                      _iso_or_none(health.last_success_at), health.last_error,
                      health.consecutive_failures, _iso_or_none(health.next_poll_at),
@@ -464,7 +468,7 @@ class Store(OutboxMixin, ChatsMixin):
         return [_health(row) for row in self._read("SELECT * FROM feed_health ORDER BY feed_id")]
 
 
-def _pruned_first_seen(db: sqlite3.Connection, key: tuple[str, str]) -> datetime | None:
+def _pruned_first_seen(db: Db, key: tuple[str, str]) -> datetime | None:
     """When a pruned item was first seen; the id is forgotten as the item is stored again."""
     row = db.execute("DELETE FROM pruned_items WHERE feed_id = ? AND item_id = ? "
                      "RETURNING first_seen_at", key).fetchall()

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from bot.model import Delivery, DeliveryKind, Item
 from bot.store.base import ITEM_COLUMNS, PENDING, Db, StoreBase, _iso, _item, _when
+
+# Who claims rows: this process (two Store objects in one process are one sender).
+CLAIMANT = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+# How long a claim keeps other senders off a row, should its sender die without marking it.
+CLAIM_LEASE = timedelta(minutes=2)
+
+
+def _lease_end(now: datetime) -> datetime:
+    """now + CLAIM_LEASE, saturating at the end of time (a caller may ask "due by forever")."""
+    try:
+        return now + CLAIM_LEASE
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
 
 
 class OutboxMixin(StoreBase):
@@ -21,10 +37,11 @@ class OutboxMixin(StoreBase):
         # A chat forgotten since `subscribers_of` ran is skipped rather than failing the poll.
         # The row goes to the forum topic the chat follows the feed in (0: no topic).
         for chat_id, matched in targets:
-            db.execute("INSERT OR IGNORE INTO outbox (chat_id, feed_id, item_id, matched, "
-                       "created_at, not_before, thread_id) SELECT ?, ?, ?, ?, ?, ?, coalesce("
+            db.execute("INSERT INTO outbox (chat_id, feed_id, item_id, matched, created_at, "
+                       "not_before, thread_id) SELECT ?, ?, ?, ?, ?, ?, coalesce("
                        "(SELECT thread_id FROM subscriptions WHERE chat_id = ?1 AND feed_id = ?2)"
-                       ", 0) WHERE EXISTS (SELECT 1 FROM chats WHERE chat_id = ?1)",
+                       ", 0) WHERE EXISTS (SELECT 1 FROM chats WHERE chat_id = ?1) "
+                       "ON CONFLICT DO NOTHING",
                        (chat_id, item.feed_id, item.item_id, matched, stamp, stamp))
 
     @staticmethod
@@ -36,7 +53,7 @@ class OutboxMixin(StoreBase):
         text it saw and, when sent, the newest text. A chat whose original is still pending
         gets nothing: the original goes out with the new text."""
         db.execute(
-            "INSERT OR IGNORE INTO outbox (chat_id, feed_id, item_id, created_at, not_before, "
+            "INSERT INTO outbox (chat_id, feed_id, item_id, created_at, not_before, "
             "kind, version, thread_id, previous_title, previous_summary) "
             "SELECT o.chat_id, o.feed_id, o.item_id, ?3, ?3, 'edit', ?3, s.thread_id, ?4, ?5 "
             "FROM outbox o JOIN chats c ON c.chat_id = o.chat_id AND c.active = 1 "
@@ -46,27 +63,51 @@ class OutboxMixin(StoreBase):
             "o.sent_at IS NOT NULL AND coalesce(cs.edits, 1) = 1 AND NOT EXISTS (SELECT 1 "
             "FROM outbox p WHERE p.chat_id = o.chat_id AND p.feed_id = o.feed_id AND "
             "p.item_id = o.item_id AND p.kind = 'edit' AND p.sent_at IS NULL AND "
-            "p.failed_at IS NULL)", (feed_id, item_id, stamp, title, summary))
+            "p.failed_at IS NULL) ON CONFLICT DO NOTHING", (feed_id, item_id, stamp, title,
+                                                           summary))
 
     # -- delivery ------------------------------------------------------------------------
 
     def pending(self, now: datetime, limit: int = 100, *, after_id: int = 0) -> list[Delivery]:
-        """Deliveries due for active, unpaused chats, oldest first, each with its full item.
+        """Claim the deliveries due for active, unpaused chats, oldest first, each with its
+        full item.
 
+        The rows are claimed for this process until now + CLAIM_LEASE: another sender skips them
+        (on PostgreSQL also while this claim is being written: FOR UPDATE SKIP LOCKED), so two
+        senders never send one row. This process's own claims are due to it again.
         `after_id` pages on: rows held back (quiet hours) must not hide the rows behind them."""
-        item_columns = ", ".join(f"i.{column}" for column in ITEM_COLUMNS)
-        rows = self._read(
-            f"SELECT o.delivery_id, o.chat_id, o.attempts, o.created_at, o.matched, o.kind, "
-            f"o.thread_id, o.previous_title, o.previous_summary, {item_columns} FROM outbox o "
-            f"JOIN chats c ON c.chat_id = o.chat_id AND c.active = 1 AND c.paused = 0 "
-            f"JOIN items i ON i.feed_id = o.feed_id AND i.item_id = o.item_id "
-            f"WHERE o.sent_at IS NULL AND o.failed_at IS NULL AND o.not_before <= ? "
-            f"AND o.delivery_id > ? ORDER BY o.delivery_id LIMIT ?", [_iso(now), after_id, limit])
+        lock = " FOR UPDATE OF o SKIP LOCKED" if self.dialect == "postgresql" else ""
+        with self._tx() as db:
+            claimed = [row[0] for row in db.execute(
+                f"UPDATE outbox SET claimed_by = ?1, claimed_until = ?2 WHERE delivery_id IN ("
+                f"SELECT o.delivery_id FROM outbox o "
+                f"JOIN chats c ON c.chat_id = o.chat_id AND c.active = 1 AND c.paused = 0 "
+                f"JOIN items i ON i.feed_id = o.feed_id AND i.item_id = o.item_id "
+                f"WHERE o.sent_at IS NULL AND o.failed_at IS NULL AND o.not_before <= ?3 "
+                f"AND o.delivery_id > ?4 AND (o.claimed_until IS NULL OR o.claimed_until <= ?3 "
+                f"OR o.claimed_by = ?1) ORDER BY o.delivery_id LIMIT ?5{lock}) "
+                f"RETURNING delivery_id",
+                (self.claimant, _iso(_lease_end(now)), _iso(now), after_id, limit)).fetchall()]
+            if not claimed:
+                return []
+            item_columns = ", ".join(f"i.{column}" for column in ITEM_COLUMNS)
+            rows = db.execute(
+                f"SELECT o.delivery_id, o.chat_id, o.attempts, o.created_at, o.matched, o.kind, "
+                f"o.thread_id, o.previous_title, o.previous_summary, {item_columns} "
+                f"FROM outbox o JOIN items i ON i.feed_id = o.feed_id AND i.item_id = o.item_id "
+                f"WHERE o.delivery_id IN ({', '.join('?' * len(claimed))}) "
+                f"ORDER BY o.delivery_id", claimed).fetchall()
         return [Delivery(delivery_id=row[0], chat_id=row[1], attempts=row[2],
                          created_at=_when(row[3]), matched=row[4],
                          kind=cast(DeliveryKind, row[5]), thread_id=row[6] or None,
                          previous_title=row[7], previous_summary=row[8], item=_item(row[9:]))
                 for row in rows]
+
+    def release_claims(self) -> int:
+        """Free the rows other senders claimed: called by the one sender there is (the leader,
+        or the process holding the data dir), whose lock proves those senders are gone."""
+        return self._write("UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE "
+                           "claimed_by IS NOT NULL AND claimed_by <> ?", (self.claimant,))
 
     def mark_sent(self, delivery_id: int, now: datetime) -> None:
         """Telegram accepted the message."""
@@ -92,8 +133,8 @@ class OutboxMixin(StoreBase):
 
     def defer_chat(self, chat_id: int, not_before: datetime) -> None:
         """Hold every pending delivery of a chat until at least `not_before`."""
-        self._write(f"UPDATE outbox SET not_before = max(not_before, ?) WHERE chat_id = ? "
-                    f"AND {PENDING}", (_iso(not_before), chat_id))
+        self._write(f"UPDATE outbox SET not_before = ?1 WHERE chat_id = ?2 AND "
+                    f"not_before < ?1 AND {PENDING}", (_iso(not_before), chat_id))
 
     def waiting(self, chat_id: int) -> int:
         """How many rows the chat has pending (kept during a pause, for /resume)."""
@@ -108,7 +149,7 @@ class OutboxMixin(StoreBase):
 
     def outbox_counts(self) -> dict[str, int]:
         """How many deliveries are pending, sent and dead-lettered."""
-        row = self._read(f"SELECT coalesce(sum({PENDING}), 0), coalesce(sum(sent_at IS NOT NULL)"
-                         f", 0), coalesce(sum(failed_at IS NOT NULL AND sent_at IS NULL), 0) "
-                         f"FROM outbox")[0]
+        row = self._read(f"SELECT count(*) FILTER (WHERE {PENDING}), count(*) FILTER "
+                         f"(WHERE sent_at IS NOT NULL), count(*) FILTER (WHERE failed_at IS "
+                         f"NOT NULL AND sent_at IS NULL) FROM outbox")[0]
         return {"pending": int(row[0]), "sent": int(row[1]), "failed": int(row[2])}
