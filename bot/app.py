@@ -1,7 +1,14 @@
 """The daemon: composes store, fetcher, scheduler, web server and Telegram bot on one asyncio loop.
 
-Start order: lock the data dir, open the store, start the web server, start the bot (if a token is
-set), then the scheduler. On SIGINT/SIGTERM everything stops within 10 s: the scheduler stops
+Start order: lock the data dir, open the store, start the web server, take the leadership, then
+start the bot (if a token is set) and the scheduler. On SQLite this process is the leader at once
+(the data dir's lock keeps others out). On a shared PostgreSQL database one `newsbot run` leads (a
+session advisory lock, bot.store.postgres): it polls, sends and runs the bot, and checks it still
+leads before each poll and each send batch and every LEADER_CHECK seconds; the others are
+standbys that serve the feeds from the shared database and try to take over every STANDBY_RETRY
+seconds. A leader that loses its lock (its session dropped) stops with exit code
+LOST_LEADERSHIP, so that it never sends beside the new leader; its supervisor restarts it, as a
+standby. On SIGINT/SIGTERM everything stops within 10 s: the scheduler stops
 taking work, a poll in flight gets `stop_grace` seconds to finish and is then cancelled (a poll
 commits in one transaction, so a cancelled one leaves nothing half-done), while the bot and the
 web server stop alongside; the outbox sender is cancelled (a message it was sending may go out
@@ -35,7 +42,7 @@ from bot.publish.web import Metrics, Server, TelegramWebhook
 from bot.scheduler import FIRST_POLL_WITHIN, FeedScheduler, Job
 from bot.source.fetch import Fetcher, FetchPolicy
 from bot.store.db import acquire_lock
-from bot.store.guard import open_data_store
+from bot.store.guard import open_store
 from bot.telegram import ptb as telegram
 from bot.telegram.commands.dispatch import Commands
 from bot.telegram.delivery import Deliverer, Sender
@@ -57,6 +64,9 @@ DUE_SLACK = timedelta(seconds=1)  # a scheduler tick this close to next_poll_at 
 ALERT_GAP = 1.0  # seconds between two admin alerts
 ALERT_ATTEMPTS = 3
 MAX_ALERT_WAIT = 60.0
+STANDBY_RETRY = 1.0  # seconds between a standby's tries to take the leadership
+LEADER_CHECK = 2.0  # seconds between a leader's checks that it still holds it
+LOST_LEADERSHIP = 3  # exit code of a leader whose lock went (restart it: it comes back standby)
 
 
 def run_daemon(config: Config, *, debug: bool = False, init: bool = False) -> int:
@@ -68,8 +78,9 @@ def run_daemon(config: Config, *, debug: bool = False, init: bool = False) -> in
                     config.feeds_dir)
     ensure_data_dir(config)
     with acquire_lock(config.data_dir):
-        asyncio.run(Daemon(config, recipes, init=init).run_until_signalled())
-    return 0
+        daemon = Daemon(config, recipes, init=init)
+        asyncio.run(daemon.run_until_signalled())
+    return daemon.exit_code
 
 
 class Daemon:
@@ -88,7 +99,10 @@ class Daemon:
     ) -> None:
         self.config = config
         self.recipes = {recipe.feed_id: recipe for recipe in recipes}
-        self.store = open_data_store(config.db_path, config.public_dir, init=init)
+        self.store = open_store(config, init=init)
+        self.leadership = self.store.leadership()
+        self.role = "standby"  # "leader" once it holds the leadership
+        self.exit_code = 0
         self.fetcher = fetcher or Fetcher(fetch_policy(config))
         # First polls spread over a few seconds, and never later than one interval.
         self.scheduler = scheduler or FeedScheduler(
@@ -186,6 +200,48 @@ class Daemon:
             self.web_port = self._web.port
             log.info("serving feeds on http://%s:%d/ (public URL %s)", server.host,
                      self._web.port, server.public_url)
+        lead = asyncio.create_task(self._lead(), name="lead")
+        lead.add_done_callback(_log_crash)
+        self._tasks.append(lead)
+
+    async def _lead(self) -> None:
+        """Wait to be the leader, lead, and stop the daemon if the leadership is lost."""
+        shared = self.store.dialect == "postgresql"
+        waited = False
+        while not self.leadership.try_acquire():
+            if not waited:
+                log.info("standby: another newsbot leads on %s; serving feeds, taking over when "
+                         "it stops", self.store.path)
+                waited = True
+            await asyncio.sleep(STANDBY_RETRY)
+        self.role = "leader"
+        if shared:
+            log.info("leader on %s: polling, sending and running the bot", self.store.path)
+        self._start_leading()
+        while True:
+            await asyncio.sleep(LEADER_CHECK)
+            if not self.leadership.holds():
+                self._lost_leadership()
+                return
+
+    def _lost_leadership(self) -> None:
+        log.error("lost the leadership (%s): stopping, so that only the new leader polls and "
+                  "sends; restart this newsbot and it waits as a standby",
+                  self.leadership.lost_because)
+        self.role = "standby"
+        self.exit_code = LOST_LEADERSHIP
+        self.stop_event.set()
+
+    def leads(self) -> bool:
+        """Checked before each poll and each send batch: still the leader?"""
+        if self.role != "leader":
+            return False
+        if not self.leadership.holds():
+            self._lost_leadership()
+            return False
+        return True
+
+    def _start_leading(self) -> None:
         if self.config.token:
             bot_task = asyncio.create_task(self._start_bot(), name="bot")
             bot_task.add_done_callback(_log_crash)
@@ -232,8 +288,12 @@ class Daemon:
             return
         self._bot_ready = True
         sender = telegram.PtbSender(self._bot.bot, link_preview=tg.link_preview)
+        # The only sender now (data dir lock, or leadership): rows a dead one claimed are free.
+        if released := self.store.release_claims():
+            log.info("released %d outbox row(s) claimed by a previous sender", released)
         deliverer = Deliverer(self.store, sender, feeds, pacing, pacer=pacer,
-                              max_age=tg.max_age, send_documents=tg.send_documents)
+                              max_age=tg.max_age, send_documents=tg.send_documents,
+                              may_send=self.leads)
         self._tasks.append(asyncio.create_task(deliverer.run(self.wake_sender), name="deliver"))
         self._tasks.append(asyncio.create_task(self._send_alerts(sender), name="alerts"))
 
@@ -283,6 +343,7 @@ class Daemon:
             await self._publish_all()  # what the last polls stored
         finally:
             await self.fetcher.aclose()
+            self.leadership.release()  # a standby takes over now, not when the session ends
             self.store.close()
             log.info("newsbot stopped")
 
@@ -314,7 +375,10 @@ class Daemon:
         return job
 
     async def poll_if_due(self, recipe: Recipe) -> PollReport | None:
-        """Poll one feed unless its backoff says to wait (None)."""
+        """Poll one feed unless its backoff says to wait, or this is no longer the leader
+        (None)."""
+        if not self.leads():
+            return None
         due_at = self.store.health(recipe.feed_id).next_poll_at
         slack = min(DUE_SLACK, self.interval_of(recipe) / 10)
         if due_at is not None and self.clock() < due_at - slack:
@@ -411,9 +475,12 @@ class Daemon:
                                  self.config.schedule.alert_after_failures)
             for feed_id in self.recipes
         }
-        running = self.scheduler.running and not self.stop_event.is_set()
+        # A standby serves feeds: it is healthy without a scheduler of its own.
+        working = self.scheduler.running if self.role == "leader" else True
+        running = working and not self.stop_event.is_set()
         status = overall_status(feeds.values()) if running else "stopped"
-        return running, {"status": status, "version": __version__, "feeds": feeds}
+        return running, {"status": status, "role": self.role, "version": __version__,
+                         "feeds": feeds}
 
     def bot_username(self) -> str | None:
         """The running Telegram bot's @username (without the @), for the index page's links."""

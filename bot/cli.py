@@ -14,6 +14,8 @@ Usage: newsbot [--config PATH] [--debug] COMMAND ...
     import FILE.opml            add each feed of an OPML file
     forget ID                   delete what is stored for a feed whose recipe was removed
     backup PATH                 a consistent copy of the database (also while `run` runs)
+    migrate                     upgrade the database's schema (PostgreSQL: `run` will not)
+    export --to URL             copy the whole store into an empty one (SQLite <-> PostgreSQL)
 
 `run` and `poll` take --init: start a new database where the data dir's is missing or damaged.
 
@@ -41,7 +43,7 @@ from bot.cli_print import jsonable as _jsonable
 from bot.cli_print import print_items as _print_items
 from bot.cli_print import print_json as _print_json
 from bot.cli_print import short as _short
-from bot.errors import ConfigError, NewsbotError
+from bot.errors import ConfigError, NewsbotError, StoreError
 from bot.logs import setup_logging
 from bot.model import FeedHealth, FetchResult, PollReport, Recipe
 
@@ -147,6 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
     backup = command("backup", "copy the database consistently, also while `run` runs")
     backup.add_argument("path", type=Path, help="a new file, or a directory for a dated one")
     backup.set_defaults(handler=cmd_backup)
+
+    migrate = command("migrate", "upgrade the database's schema to this newsbot's")
+    migrate.set_defaults(handler=cmd_migrate)
+    export = command("export", "copy the whole store into another, empty database")
+    export.add_argument("--to", required=True, metavar="URL",
+                        help="sqlite:///new-file.db or postgresql://user@host:port/database")
+    export.set_defaults(handler=cmd_export)
     return parser
 
 
@@ -204,7 +213,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
 
     from bot.config import ensure_data_dir, load_recipes
     from bot.store.db import acquire_lock
-    from bot.store.guard import open_data_store
+    from bot.store.guard import open_store
 
     config = _config(args)
     recipes = _select(load_recipes(config.feeds_dir), args.feeds)
@@ -215,8 +224,8 @@ def cmd_poll(args: argparse.Namespace) -> int:
     else:
         ensure_data_dir(config)
         with (acquire_lock(config.data_dir),
-              open_data_store(config.db_path, config.public_dir, init=args.init,
-                              notice=_notice) as store):
+              open_store(config, init=args.init, notice=_notice) as store):
+            _refuse_unless_leading(store)
             reports = asyncio.run(_poll(config, recipes, alerts, store, dry_run=False))
     alerts = _fresh_alerts(alerts, reports)
     if args.json:
@@ -230,10 +239,22 @@ def cmd_poll(args: argparse.Namespace) -> int:
     return 1 if any(report.outcome == "failed" for report in reports) else 0
 
 
+def _refuse_unless_leading(store: Store) -> None:
+    """On a shared database the leader polls; a second poller would announce items twice."""
+    leadership = store.leadership()
+    if not leadership.try_acquire():
+        raise StoreError(f"another newsbot leads on {store.path} and polls on schedule",
+                         hint="use --dry-run to look, or stop the instances first")
+    leadership.release()
+
+
 def _read_store(config: Config) -> Store:
     """The database for a dry run: read if there is one, never created."""
     from bot.store.db import Store
+    from bot.store.guard import open_store
 
+    if config.on_postgres:
+        return open_store(config)
     if not config.db_path.exists():
         return Store.open(":memory:")
     return Store.open(config.db_path, must_exist=True, check=True)
@@ -319,10 +340,12 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     """List feeds with their state; reads the database only if it exists."""
     from bot.config import load_recipes
     from bot.store.db import Store
+    from bot.store.guard import open_store
 
     config = _config(args)
     recipes = load_recipes(config.feeds_dir)
-    store = Store.open(config.db_path, must_exist=True) if config.db_path.exists() else None
+    store = (open_store(config) if config.on_postgres else
+             Store.open(config.db_path, must_exist=True) if config.db_path.exists() else None)
     try:
         rows = [_feed_row(recipe, store) for recipe in recipes]
     finally:
@@ -456,9 +479,45 @@ def cmd_backup(args: argparse.Namespace) -> int:
     from bot.store.backup import backup_database
 
     config = _config(args)
+    if config.on_postgres:
+        raise StoreError(f"newsbot backup copies a SQLite file; {config.store_url} is "
+                         f"PostgreSQL", hint="back it up with pg_dump, or `newsbot export "
+                         "--to sqlite:///copy.db` for a SQLite copy")
     done = backup_database(config.db_path, args.path, datetime.now(UTC))
     print(f"backed up {config.db_path} to {done.path}: {done.items} items, {done.chats} "
           f"chats, {done.size / 1e6:.1f} MB, quick_check ok")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Bring the schema up to this version (the only way on PostgreSQL, with every instance
+    stopped); prints the version reached."""
+    from bot.store.guard import open_store
+
+    config = _config(args)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    with open_store(config, notice=_notice, upgrade=True) as store:
+        applied = len(store.migrations())
+        print(f"{config.store_url}: schema version {store.schema_version()} "
+              f"({applied} migrations applied)")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Copy every row of the configured store into the empty store at --to."""
+    from bot.config import STORE_PASSWORD_ENV
+    from bot.store.db import Store
+    from bot.store.export import copy_store
+    from bot.store.guard import open_store
+
+    config = _config(args)
+    with open_store(config, notice=_notice) as source:
+        password = os.environ.get(STORE_PASSWORD_ENV) if args.to.startswith("postgres") else None
+        with Store.connect(args.to, password=password, upgrade=True) as target:
+            copied = copy_store(source, target)
+            where = target.path
+    counts = ", ".join(f"{count} {table}" for table, count in copied.items())
+    print(f"copied {source.path} to {where}: {counts}")
     return 0
 
 

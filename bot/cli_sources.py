@@ -107,6 +107,7 @@ def cmd_forget(config_of: ConfigOf, args: argparse.Namespace) -> int:
     from bot.config import scan_recipes
     from bot.pipeline import forget_feed
     from bot.store.db import Store
+    from bot.store.guard import open_store
 
     if not (args.yes or sys.stdin.isatty()):
         error("forget: no terminal to ask on: run it with --yes to forget without asking")
@@ -118,9 +119,10 @@ def cmd_forget(config_of: ConfigOf, args: argparse.Namespace) -> int:
         raise ConfigError(f"{recipe} still exists: {feed_id} is still followed",
                           hint="remove the file first (the daemon stops polling it within a "
                                "minute), then forget the feed")
-    if not config.db_path.exists():
+    if not config.on_postgres and not config.db_path.exists():
         raise ConfigError(f"{config.db_path}: no database, nothing to forget")
-    with Store.open(config.db_path, must_exist=True) as store:
+    with (open_store(config) if config.on_postgres
+          else Store.open(config.db_path, must_exist=True)) as store:
         items, subscribers = store.item_count(feed_id), len(store.subscribers_of(feed_id))
         if not items and not subscribers and store.health(feed_id).last_poll_at is None:
             raise ConfigError(f"nothing is stored for a feed {feed_id!r}",

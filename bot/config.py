@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -44,6 +44,7 @@ WEBHOOK_SECRET_ENV = "NEWSBOT_TELEGRAM_WEBHOOK_SECRET"
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 WEBHOOK_SECRET_RULE = "1 to 256 characters of A-Z, a-z, 0-9, _ and -"
 CONFIG_ENV = "NEWSBOT_CONFIG"
+STORE_PASSWORD_ENV = "NEWSBOT_STORE_PASSWORD"
 FEED_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 RESERVED_FEED_IDS = frozenset({"all"})  # /feeds/all.xml is every feed together (ALL_FEED)
 MAX_DURATION = timedelta(days=3650)  # beyond ten years a duration is a typo (and 1e20 s overflows)
@@ -203,6 +204,29 @@ class TelegramConfig(_Strict):
         return value
 
 
+class StoreConfig(_Strict):
+    # Empty: SQLite in data_dir/newsbot.db. sqlite:///path (relative to the config file) or
+    # postgresql://user@host:port/database; the password comes from NEWSBOT_STORE_PASSWORD or
+    # the URL, and is kept apart from it once loaded (so the URL can be logged).
+    url: str = ""
+    password: SecretStr = SecretStr("")
+
+    @field_validator("url")
+    @classmethod
+    def _store_url(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError(f"{_show(_without_password(value))} is not a store URL (write "
+                             "sqlite:///data/newsbot.db or postgresql://newsbot@db:5432/newsbot)")
+        return value
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", "@", 1)).geturl()
+
+
 class Config(_Strict):
     """The whole configuration; paths are absolute (resolved against the file's folder)."""
 
@@ -219,6 +243,7 @@ class Config(_Strict):
     server: ServerConfig = ServerConfig()
     fetch: FetchConfig = FetchConfig()
     telegram: TelegramConfig = TelegramConfig()
+    store: StoreConfig = StoreConfig()
 
     @model_validator(mode="after")
     def _webhook_needs(self) -> Config:
@@ -238,7 +263,23 @@ class Config(_Strict):
 
     @property
     def db_path(self) -> Path:
+        """The SQLite database file (data_dir/newsbot.db unless [store] url names another)."""
+        if self.store.url.startswith("sqlite:///"):
+            return Path(self.store.url.removeprefix("sqlite:///"))
         return self.data_dir / "newsbot.db"
+
+    @property
+    def store_url(self) -> str:
+        """[store] url without a password, or the SQLite file's URL."""
+        return self.store.url if self.on_postgres else f"sqlite:///{self.db_path}"
+
+    @property
+    def on_postgres(self) -> bool:
+        return self.store.url.startswith(("postgresql://", "postgres://"))
+
+    @property
+    def store_password(self) -> str | None:
+        return self.store.password.get_secret_value() or None
 
     @property
     def public_dir(self) -> Path:
@@ -303,7 +344,14 @@ def load_config(
     telegram = config.telegram.model_copy(
         update={"token": SecretStr(token), "webhook_secret": SecretStr(secret)}
     )
-    for known in (token, secret):  # from here on, no log line or error shows them
+    url = config.store.url
+    in_url = unquote(urlsplit(url).password or "") if url.startswith("postgres") else ""
+    password = (environ.get(STORE_PASSWORD_ENV) or in_url
+                or config.store.password.get_secret_value())
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_absolute():
+        url = f"sqlite:///{base / url.removeprefix('sqlite:///')}"
+    store = StoreConfig(url=_without_password(url), password=SecretStr(password))
+    for known in (token, secret, password):  # from here on, no log line or error shows them
         remember_secret(known)
     return config.model_copy(
         update={
@@ -311,6 +359,7 @@ def load_config(
             "data_dir": base / config.data_dir,
             "feeds_dir": base / config.feeds_dir,
             "telegram": telegram,
+            "store": store,
         }
     )
 

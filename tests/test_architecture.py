@@ -57,7 +57,8 @@ LATE_IMPORTS: dict[tuple[str, str], str] = {
     ("bot.cli", name): _CLI_START
     for name in ("cmd_run", "cmd_demo", "cmd_poll", "_read_store", "_poll", "cmd_check",
                  "_check_article", "cmd_feeds", "cmd_detect", "cmd_backup", "_config",
-                 "_read_page", "_fetch_one", "_recipe", "_propose")
+                 "_read_page", "_fetch_one", "_recipe", "_propose", "cmd_migrate",
+                 "cmd_export")
 } | {
     ("bot.cli_sources", name): _CLI_START
     for name in ("cmd_add", "cmd_import", "cmd_forget", "_sources", "_propose", "_import")

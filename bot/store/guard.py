@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.config import Config
 from bot.errors import DatabaseDamaged, StoreError
 from bot.store.db import Store
 
@@ -34,6 +35,16 @@ def signs_of_use(db_path: Path, public_dir: Path) -> list[str]:
     found = [f"{public_dir.name}/"] if public_dir.exists() else []
     return found + [name for name in (MARKER, f"{db_path.name}-wal")
                     if (db_path.parent / name).exists()]
+
+
+def open_store(config: Config, *, init: bool = False, notice: Notice = log.warning,
+               upgrade: bool = False) -> Store:
+    """The configured store: the data dir's SQLite file (guarded as below, migrated), or the
+    PostgreSQL database of [store] url. On PostgreSQL an older schema is refused unless
+    `upgrade` (`newsbot migrate`): other instances may still run the old version."""
+    if config.on_postgres:
+        return Store.connect(config.store_url, password=config.store_password, upgrade=upgrade)
+    return open_data_store(config.db_path, config.public_dir, init=init, notice=notice)
 
 
 def open_data_store(db_path: Path, public_dir: Path, *, init: bool = False,

@@ -193,8 +193,10 @@ class Deliverer:
         photos: bool = True,
         previews: bool = False,
         send_documents: bool = True,
+        may_send: Callable[[], bool] = lambda: True,
     ) -> None:
         self._store = store
+        self._may_send = may_send  # asked before each batch: is this still the one sender?
         self._sender = sender
         self._feeds = feeds
         self._pacing = pacing
@@ -222,7 +224,7 @@ class Deliverer:
         self._rate_limited_chats.clear()
         self._counted = Counter()
         after_id = 0  # each row is looked at once per drain; held rows don't hide later ones
-        while not self._stopped():
+        while not self._stopped() and self._may_send():
             rows = self._store.pending(self._now(), self._pacing.batch, after_id=after_id)
             if not rows:
                 break

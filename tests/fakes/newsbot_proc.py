@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 
+import psycopg
+
 from bot.model import Chat, ChatKind
 from bot.store.db import Store
 from fakes.site import FakeSite
@@ -103,6 +105,7 @@ def write_setup(
     server: bool = True,
     admins: Iterable[int] = (),
     rescan: str = "45s",
+    store_url: str | None = None,
 ) -> Path:
     """config.toml (web server on port 0 when enabled) and one recipe per feed id -> listing URL."""
     feeds_dir = tmp_path / "feeds"
@@ -120,7 +123,8 @@ def write_setup(
         f'[telegram]\napi_base_url = "{telegram_url}"\n'
         f"admins = [{', '.join(str(a) for a in admins)}]\n"
         f"messages_per_second = {messages_per_second}\npacing_scale = {pacing_scale}\n"
-        "max_per_chat_per_round = 100000\n",
+        "max_per_chat_per_round = 100000\n"
+        + (f'[store]\nurl = "{store_url}"\n' if store_url else ""),
         encoding="utf-8",
     )
     return config
@@ -132,23 +136,25 @@ def recipe_text(title: str, url: str, interval: float = 0.5) -> str:
             '[list]\nitem = "ul.news li"\ntitle = "a"\nlink = "a@href"\nsummary = "p"\n')
 
 
-def add_subscribers(config: Path, chats: Mapping[int, ChatKind], feed_ids: Iterable[str]) -> None:
-    """Chats that follow feeds, as /start would leave them (creates the database if needed)."""
+def add_subscribers(config: Path, chats: Mapping[int, ChatKind], feed_ids: Iterable[str],
+                    *, store_url: str | None = None) -> None:
+    """Chats that follow feeds, as /start would leave them (creates the database if needed);
+    `store_url`: a PostgreSQL database (with its password) instead of the data dir's file."""
     data = config.parent / "data"
     data.mkdir(exist_ok=True)
     feed_ids = list(feed_ids)
-    with Store.open(data / "newsbot.db") as store:
+    with (Store.connect(store_url) if store_url else Store.open(data / "newsbot.db")) as store:
         for chat_id, kind in chats.items():
             store.upsert_chat(Chat(chat_id, kind, title=f"Chat {chat_id}"))
             for feed_id in feed_ids:
                 store.subscribe(chat_id, feed_id)
 
 
-def seed(config: Path) -> None:
+def seed(config: Path, **env: str) -> None:
     """`newsbot poll` once: a feed's first poll stores what the page lists, silently."""
     done = subprocess.run(
         [sys.executable, "-m", "bot", "--config", str(config), "poll"],
-        cwd=config.parent, env=clean_env(), capture_output=True, text=True, timeout=60,
+        cwd=config.parent, env=clean_env(**env), capture_output=True, text=True, timeout=60,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "first poll" in done.stdout, done.stdout
@@ -166,16 +172,19 @@ def clean_env(**extra: str) -> dict[str, str]:
 class NewsbotProcess:
     """`python -m bot --config CONFIG run` with its merged output collected line by line."""
 
-    def __init__(self, config: Path, *, failpoint: str | None = None) -> None:
+    def __init__(self, config: Path, *, failpoint: str | None = None,
+                 env: Mapping[str, str] | None = None) -> None:
         self.config = config
         self.failpoint = failpoint
+        self.env = dict(env or {})
         self.lines: list[str] = []
         self.proc: subprocess.Popen[str] | None = None
         self.started_at = 0.0
         self._reader: threading.Thread | None = None
 
     def start(self) -> NewsbotProcess:
-        env = clean_env(**({"NEWSBOT_FAILPOINT": self.failpoint} if self.failpoint else {}))
+        env = clean_env(**({"NEWSBOT_FAILPOINT": self.failpoint} if self.failpoint else {}),
+                        **self.env)
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "--config", str(self.config), "run"],
@@ -348,3 +357,30 @@ class Ledger:
         except sqlite3.OperationalError:  # the schema is not created yet
             return False
         return bool(rows and rows[0][0])
+
+
+class PgLedger(Ledger):
+    """The same looks into a PostgreSQL database (a connection of the test's own)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(Path("/nonexistent"))
+        self.url = url
+
+    def _query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        sql = sql.replace("?", "%s")
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            return [tuple(row) for row in conn.execute(sql, params)]
+
+    def exists(self) -> bool:
+        return True
+
+    def integrity(self) -> str:
+        return "ok"  # PostgreSQL's own crash safety is not what these tests look at
+
+    def counts(self) -> dict[str, int]:
+        rows = self._query(
+            "SELECT count(*), count(*) FILTER (WHERE sent_at IS NULL AND failed_at IS NULL), "
+            "count(*) FILTER (WHERE sent_at IS NOT NULL), count(*) FILTER (WHERE failed_at IS "
+            "NOT NULL) FROM outbox")
+        total, pending, sent, failed = (int(str(v)) for v in rows[0])
+        return {"rows": total, "pending": pending, "sent": sent, "failed": failed}
