@@ -27,11 +27,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from benchlib import QUICK  # noqa: E402
 from fakes.postgres import PostgresServer  # noqa: E402  (the tests' throw-away server)
 
 from bot.model import Chat, Item  # noqa: E402
-from bot.store.base import _attachments_json, _iso  # noqa: E402
-from bot.store.db import ITEM_COLUMNS, Store  # noqa: E402
+from bot.store.base import _iso  # noqa: E402
+from bot.store.db import ITEM_COLUMNS, Store, item_row  # noqa: E402
 
 FEED = "haiphong"
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -53,11 +54,7 @@ def bulk_load(store: Store, start: int, stop: int) -> None:
     stamp = _iso(T0)
 
     def rows(first: int, last: int) -> Iterator[tuple[object, ...]]:
-        for n in range(first, last):
-            it = make_item(n)
-            yield (FEED, it.item_id, it.url, it.title, it.summary,
-                   _iso(it.published_at or T0), None, None, None, stamp, stamp,
-                   _attachments_json(()), None, None, None, stamp)
+        return (item_row(make_item(n), stamp) for n in range(first, last))
 
     for first in range(start, stop, 10_000):
         with store._tx() as db:
@@ -129,8 +126,8 @@ def claims_per_second(open_store: Callable[[], Store], rows: int, senders: int) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1000,100000,1000000")
-    parser.add_argument("--rows", type=int, default=5000)
+    parser.add_argument("--sizes", default="1000,10000" if QUICK else "1000,100000,1000000")
+    parser.add_argument("--rows", type=int, default=1000 if QUICK else 5000)
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     server = PostgresServer.start()

@@ -101,7 +101,8 @@ class Daemon:
         self.recipes = {recipe.feed_id: recipe for recipe in recipes}
         self.store = open_store(config, init=init)
         self.leadership = self.store.leadership()
-        self.role = "standby"  # "leader" once it holds the leadership
+        # On SQLite the data dir's lock makes this the one instance: the leader from the start.
+        self.role = "leader" if self.store.dialect == "sqlite" else "standby"
         self.exit_code = 0
         self.fetcher = fetcher or Fetcher(fetch_policy(config))
         # First polls spread over a few seconds, and never later than one interval.
@@ -200,29 +201,33 @@ class Daemon:
             self.web_port = self._web.port
             log.info("serving feeds on http://%s:%d/ (public URL %s)", server.host,
                      self._web.port, server.public_url)
-        lead = asyncio.create_task(self._lead(), name="lead")
+        leading = self.leadership.try_acquire()  # on SQLite always: lead from the start
+        if leading:
+            await self._become_leader()
+        lead = asyncio.create_task(self._lead(leading), name="lead")
         lead.add_done_callback(_log_crash)
         self._tasks.append(lead)
 
-    async def _lead(self) -> None:
-        """Wait to be the leader, lead, and stop the daemon if the leadership is lost."""
-        shared = self.store.dialect == "postgresql"
-        waited = False
-        while not self.leadership.try_acquire():
-            if not waited:
-                log.info("standby: another newsbot leads on %s; serving feeds, taking over when "
-                         "it stops", self.store.path)
-                waited = True
-            await asyncio.sleep(STANDBY_RETRY)
-        self.role = "leader"
-        if shared:
-            log.info("leader on %s: polling, sending and running the bot", self.store.path)
-        self._start_leading()
+    async def _lead(self, leading: bool) -> None:
+        """Wait to be the leader unless `leading`, then check every LEADER_CHECK seconds that
+        it still is, and stop the daemon when it is not."""
+        if not leading:
+            log.info("standby: another newsbot leads on %s; serving feeds, taking over when it "
+                     "stops", self.store.path)
+            while not self.leadership.try_acquire():
+                await asyncio.sleep(STANDBY_RETRY)
+            await self._become_leader()
         while True:
             await asyncio.sleep(LEADER_CHECK)
             if not self.leadership.holds():
                 self._lost_leadership()
                 return
+
+    async def _become_leader(self) -> None:
+        self.role = "leader"
+        if self.store.dialect == "postgresql":
+            log.info("leader on %s: polling, sending and running the bot", self.store.path)
+        await self._start_leading()
 
     def _lost_leadership(self) -> None:
         log.error("lost the leadership (%s): stopping, so that only the new leader polls and "
@@ -241,7 +246,7 @@ class Daemon:
             return False
         return True
 
-    def _start_leading(self) -> None:
+    async def _start_leading(self) -> None:
         if self.config.token:
             bot_task = asyncio.create_task(self._start_bot(), name="bot")
             bot_task.add_done_callback(_log_crash)

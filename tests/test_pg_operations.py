@@ -150,9 +150,9 @@ def test_export_sqlite_to_postgresql_and_back_loses_nothing(
     assert main(["--config", str(lite), "export", "--to", bare(pg_url)]) == 1
     assert "is not empty" in capsys.readouterr().err
     # And back: the PostgreSQL store exported into a new SQLite file.
-    shared = write_config(tmp_path / "shared", bare(pg_url))
+    on_pg = write_config(tmp_path / "on-pg", bare(pg_url))
     back = tmp_path / "back.db"
-    assert main(["--config", str(shared), "export", "--to", f"sqlite:///{back}"]) == 0
+    assert main(["--config", str(on_pg), "export", "--to", f"sqlite:///{back}"]) == 0
     with Store.open(back, must_exist=True) as again:
         assert snapshot(again) == before
         again.upsert_chat(Chat(5))
