@@ -276,6 +276,7 @@ class Daemon:
                        on_change=self._rescan_soon)
         commands = self._commands = Commands(self.store, feeds, default_feeds=tg.default_feeds,
                                              public_url=public_url, stats=self.stats,
+                                             previews=tg.link_preview,
                                              sources=desk)
         pacing = Pacing(overall_per_second=tg.messages_per_second,
                         max_per_chat_per_round=tg.max_per_chat_per_round,
@@ -292,13 +293,14 @@ class Daemon:
         if not await self._connect_bot(start):
             return
         self._bot_ready = True
-        sender = telegram.PtbSender(self._bot.bot, link_preview=tg.link_preview)
+        sender = telegram.PtbSender(self._bot.bot)
         # The only sender now (data dir lock, or leadership): rows a dead one claimed are free.
         if released := self.store.release_claims():
             log.info("released %d outbox row(s) claimed by a previous sender", released)
         deliverer = Deliverer(self.store, sender, feeds, pacing, pacer=pacer,
                               max_age=tg.max_age, send_documents=tg.send_documents,
-                              may_send=self.leads)
+                              may_send=self.leads,
+                              previews=tg.link_preview)  # each chat may choose with /format
         self._tasks.append(asyncio.create_task(deliverer.run(self.wake_sender), name="deliver"))
         self._tasks.append(asyncio.create_task(self._send_alerts(sender), name="alerts"))
 
@@ -396,6 +398,7 @@ class Daemon:
         if report.new_items:
             log.info("%s: %d new item(s)%s", recipe.feed_id, len(report.new_items),
                      " (first poll: stored silently)" if report.seeded else "")
+        if report.new_items or report.changed:  # edit notices go out as soon as new items
             self.wake_sender.set()
         return report
 

@@ -180,6 +180,7 @@ class PollReport:
     error: str | None = None
     warnings: tuple[str, ...] = ()
     flood: bool = False  # flood guard: new items stored and published, none announced
+    changed: bool = False  # items added or edited: outbox rows (edit notices too) may wait
 
 
 ChatKind = Literal["private", "group", "supergroup", "channel"]

@@ -198,7 +198,8 @@ async def _poll(recipe: Recipe, deps: PollDeps, now: datetime) -> PollReport:
         changed_before = store.last_change_at(recipe.feed_id)
         new_items = store.add_items(recipe.feed_id, items, now, route=route)
         failpoint("after_commit_before_send")
-        if store.last_change_at(recipe.feed_id) != changed_before:
+        changed = store.last_change_at(recipe.feed_id) != changed_before
+        if changed:
             deps.unpublished.add(recipe.feed_id)  # until the files are written
         await publish_pending(recipe, deps)
     except NewsbotError as exc:
@@ -214,7 +215,7 @@ async def _poll(recipe: Recipe, deps: PollDeps, now: datetime) -> PollReport:
     deps.last_pages[recipe.feed_id] = fingerprint
     outcome: PollOutcome = "new" if new_items else "unchanged"
     return PollReport(recipe.feed_id, outcome, tuple(new_items), seeded=not health.seeded,
-                      warnings=listing.warnings + enrich_warnings, flood=flood)
+                      warnings=listing.warnings + enrich_warnings, flood=flood, changed=changed)
 
 
 async def preview_source(recipe: Recipe, deps: PollDeps, now: datetime) -> PollReport:

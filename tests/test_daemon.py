@@ -653,3 +653,24 @@ def test_newsbot_demo_shows_new_items_within_seconds_and_stops_on_ctrl_c(
     assert code == 0 and took < 10, demo.output
     assert "Traceback" not in demo.output
     assert demo.lines[-1].endswith("newsbot stopped")
+
+
+async def test_an_edit_wakes_the_sender_as_new_items_do(tmp_path: Path) -> None:
+    """Issue 14: an edit notice waited up to a minute for the sender's idle poll."""
+    async with FakeSite() as site:
+        listing = LISTING.read_bytes()
+        site.set_page(PATH, listing)
+        clock = Clock()
+        recipe = make_recipe(site)
+        daemon = Daemon(make_config(tmp_path), [recipe], clock=clock)
+        try:
+            await daemon.poll_if_due(recipe)  # the first poll seeds silently
+            daemon.wake_sender.clear()
+            clock.now += timedelta(minutes=2)
+            title = EXPECTED["items"][0]["title"]
+            site.set_page(PATH, listing.replace(title.encode(), "Bổ nhiệm Hiệu trưởng".encode()))
+            report = await daemon.poll_if_due(recipe)
+            assert report is not None and report.new_items == () and report.changed
+            assert daemon.wake_sender.is_set()
+        finally:
+            await close(daemon)

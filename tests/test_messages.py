@@ -167,7 +167,7 @@ DECISION = Attachment("https://cdn.haiphong.gov.vn/gov-hpg/qd-123.pdf", "Quyết
 
 def test_document_label_and_attachments_are_shown() -> None:
     item = make_item(
-        "Quyết định số 123/QĐ-UBND về việc phê duyệt quy hoạch",
+        "Phê duyệt quy hoạch phân khu Bắc sông Cấm",
         published_at=PUBLISHED,
         doc_type="Quyết định",
         doc_number="123/QĐ-UBND",
@@ -175,7 +175,7 @@ def test_document_label_and_attachments_are_shown() -> None:
     )
     text = format_item(item, feed_title="HP", tz="UTC")
     assert text == (
-        "<b>Quyết định số 123/QĐ-UBND về việc phê duyệt quy hoạch</b>\n\n"
+        "<b>Phê duyệt quy hoạch phân khu Bắc sông Cấm</b>\n\n"
         "📄 <b>Quyết định số 123/QĐ-UBND</b>\n"
         "<i>28/11/2024 07:30 · HP</i>\n"
         '📎 <a href="https://cdn.haiphong.gov.vn/gov-hpg/qd-123.pdf">Quyết định 123 (PDF)</a>\n'
@@ -186,6 +186,20 @@ def test_document_label_and_attachments_are_shown() -> None:
     assert "📄 <b>Thông báo</b>" in format_item(make_item(doc_type="Thông báo"),
                                                 feed_title="x", tz="UTC")
     assert "📄" not in format_item(make_item(), feed_title="x", tz="UTC")
+
+
+@pytest.mark.parametrize(("title", "doc_type", "number"), [
+    ("Quyết định số 123/QĐ-UBND về việc phê duyệt quy hoạch", "Quyết định", "123/QĐ-UBND"),
+    ("Về việc 123/QĐ-UBND  phê duyệt", "Quyết định", "123/qđ-ubnd"),
+    ("Thông báo kết luận của Chủ tịch UBND thành phố", "Thông báo", None),
+])
+def test_the_document_line_never_repeats_the_title(
+    title: str, doc_type: str, number: str | None
+) -> None:
+    """Issue 14: "📄 Quyết định số 123/QĐ-UBND" under a title that already says it."""
+    text = format_item(make_item(title, doc_type=doc_type, doc_number=number),
+                       feed_title="x", tz="UTC")
+    assert "📄" not in text and text.startswith(f"<b>{title.split('  ')[0]}")
 
 
 def test_attachment_names_are_escaped_and_only_http_links_kept() -> None:

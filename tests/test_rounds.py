@@ -88,11 +88,12 @@ def test_a_paused_chats_rows_wait() -> None:
 def test_quiet_hours_hold_rows_but_an_urgent_one_goes_showing_its_keyword() -> None:
     settings = ChatSettings(1, quiet_start=QUIET_NOW.quiet_start,
                             quiet_end=QUIET_NOW.quiet_end, urgent=("bão",))
-    result = plan([row(1), row(2, title="Cơn bão số 3")], ChatView(1, "private",
-                                                                  settings=settings))
+    through = row(2, title="Cơn bão số 3 vào Hải An", matched="Hải An")  # the filter's word
+    result = plan([row(1), through], ChatView(1, "private", settings=settings))
     assert result.held == 1
     (chat,) = result.chats
     (job,) = chat.jobs
+    # Issue 14: the message names the urgent word that let it through, not the filter's.
     assert job.rows[0].delivery_id == 2 and job.rows[0].matched == "bão"
 
 

@@ -4,6 +4,7 @@ what Telegram refuses) with the real PTB client, the real Commands and a real SQ
 from __future__ import annotations
 
 import asyncio
+import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from fakes.telegram_api import (
 from bot.model import Chat, Item
 from bot.store.db import Store
 from bot.telegram import ptb as tg
-from bot.telegram.commands.dispatch import Commands
+from bot.telegram.commands.dispatch import CommandContext, Commands
 from bot.telegram.delivery import Deliverer
 from bot.telegram.feedinfo import FeedInfo
 from bot.telegram.messages import split_message, utf16_len
@@ -294,3 +295,148 @@ async def test_news_published_during_a_pause_comes_as_one_digest_after_resume(
         publish(store, "so-000", ["Phà Đình Vũ"])
         await deliverer.drain()
         assert visible(bot.fake.messages_to(USER)[-1]).startswith("Phà Đình Vũ")  # one by one
+
+
+# ---------------------------------------------------------------- what users ask for
+
+
+def labels_of(message: SentMessage) -> list[str]:
+    rows = (message.reply_markup or {}).get("inline_keyboard", [])
+    return [str(button["text"]) for row in rows for button in row]
+
+
+async def test_format_buttons_shape_the_items_a_chat_gets(store: Store) -> None:
+    feeds = many_feeds(1)
+    async with running_bot(store, feeds) as bot:
+        deliverer = Deliverer(store, tg.PtbSender(bot.app.bot), feeds, Pacing(time_scale=0.01),
+                              pacer=bot.pacer)
+        await bot.ask(USER, "/start")
+        view = await bot.ask(USER, "/format")
+        assert "Đang dùng: đầy đủ" in visible(view)
+        assert view.button_data() == ["fmt:full", "fmt:compact", "fmt:title", "fmt:preview"]
+        compact = await bot.press(USER, "fmt:compact", view)
+        assert "✅ Gọn" in labels_of(compact) and "Đang dùng: gọn" in visible(compact)
+        previewed = await bot.press(USER, "fmt:preview", compact)
+        assert "Xem trước liên kết: bật" in visible(previewed)
+        publish(store, "so-000", ["Cảng Lạch Huyện đón tàu 200.000 tấn"])
+        await deliverer.drain()
+        item = bot.fake.last_to(USER)
+        assert item.text == ('<b>Cảng Lạch Huyện đón tàu 200.000 tấn</b>\n'
+                             '<a href="https://x.vn/so-000/0">Xem chi tiết</a>')
+        assert item.link_preview_options is None  # previews on for this chat
+        await bot.ask(USER, "/format tiêu-đề")
+        publish(store, "so-000", ["Cầu Hoàng Văn Thụ thông xe"])
+        await deliverer.drain()
+        assert bot.fake.last_to(USER).text == (
+            '<a href="https://x.vn/so-000/0">Cầu Hoàng Văn Thụ thông xe</a>')
+        assert store.chat_settings(USER).format == "title"
+
+
+async def test_one_keyword_goes_by_its_button_or_with_a_minus(store: Store) -> None:
+    async with running_bot(store, many_feeds(2)) as bot:
+        await bot.ask(USER, "/include cảng, cầu, Hải An")
+        await bot.ask(USER, "/exclude so-001: quảng cáo")
+        listing = await bot.ask(USER, "/filters")
+        assert labels_of(listing) == ["✖ cảng", "✖ cầu", "✖ Hải An", "✖ quảng cáo · so-001"]
+        redrawn = await bot.press(USER, listing.button_data()[0], listing)
+        assert store.keyword_filter(USER).include == ("cầu", "Hải An")
+        assert "✖ cảng" not in labels_of(redrawn)
+        await bot.ask(USER, "/include -hai an")  # accents and case aside, as filters match
+        assert store.keyword_filter(USER).include == ("cầu",)
+        missing = await bot.ask(USER, "/exclude so-001: -mua bán")
+        assert "không có từ khoá" in visible(missing).lower()
+        assert store.keyword_filter(USER, "so-001").exclude == ("quảng cáo",)
+
+
+async def test_stop_asks_first_and_forgets_only_on_yes(store: Store) -> None:
+    async with running_bot(store, many_feeds(2)) as bot:
+        await bot.ask(USER, "/start")
+        question = await bot.ask(USER, "/stop")
+        assert question.button_data() == ["stp:yes", "stp:no"]
+        assert "Đã giữ nguyên" in visible(await bot.press(USER, "stp:no", question))
+        assert store.subscriptions_of(USER) == ["so-000", "so-001"]
+        question = await bot.ask(USER, "/stop")
+        assert "Đã huỷ theo dõi" in visible(await bot.press(USER, "stp:yes", question))
+        assert store.chat(USER) is None
+
+
+async def test_a_members_tap_is_answered_privately_and_chatter_gets_a_hint(
+    store: Store
+) -> None:
+    group, admin, member = -1001600, 1, 2
+    async with running_bot(store, many_feeds(2)) as bot:
+        bot.fake.add_chat(group, "supergroup", title="Khu phố 3")
+        bot.fake.set_admins(group, [admin])
+        listing = await bot.ask(member, "/feeds", chat_id=group)  # reading is for everyone
+        edits = len(bot.fake.edits)
+        bot.fake.callback(member, listing.button_data()[0], listing)
+        await bot.fake.wait_for(lambda: bot.fake.answered_callbacks, 10)
+        (answer,) = bot.fake.answered_callbacks
+        assert str(answer.get("show_alert")).lower() == "true"
+        assert "quản trị viên" in str(answer["text"])
+        assert bot.fake.messages_to(group) == [listing] and len(bot.fake.edits) == edits
+        assert store.subscriptions_of(group) == []
+        hint = await bot.ask(USER, "xin chào bot")
+        assert "/help" in visible(hint)
+
+
+async def test_a_new_user_exploring_gets_every_answer(store: Store) -> None:
+    async with running_bot(store, many_feeds(3)) as bot:
+        commands = ["/start", "/help", "/feeds", "/filters", "/latest", "/sections", "/quiet",
+                    "/digest", "/urgent", "/edits", "/format", "/lang", "/tim cảng", "/export",
+                    "/help"]
+        for command in commands:  # typed in quick succession
+            bot.fake.user_message(USER, command)
+        await bot.fake.wait_for(lambda: len(bot.fake.messages_to(USER)) >= len(commands), 15)
+        texts = [visible(m) for m in bot.fake.messages_to(USER)]
+        assert not any("hơi nhanh" in text for text in texts)
+        assert bot.fake.errors == []
+
+
+async def test_export_sends_the_chats_feeds_as_an_opml_file(store: Store) -> None:
+    feeds = many_feeds(4)
+    async with running_bot(store, feeds, public_url="https://tin.example.vn") as bot:
+        await bot.ask(USER, "/subscribe so-001")
+        await bot.ask(USER, "/subscribe so-003")
+        before = len(bot.fake.sent)
+        bot.fake.user_message(USER, "/export")
+        await bot.fake.wait_for(lambda: any(m.method == "sendDocument"
+                                            for m in bot.fake.sent[before:]), 10)
+        (file,) = [m for m in bot.fake.sent[before:] if m.method == "sendDocument"]
+        assert file.document == "newsbot.opml" and file.document_bytes is not None
+        outlines = ET.fromstring(file.document_bytes).findall("./body/outline")
+        assert [(o.get("title"), o.get("xmlUrl")) for o in outlines] == [
+            (feeds["so-001"].title, "https://tin.example.vn/feeds/so-001.xml"),
+            (feeds["so-003"].title, "https://tin.example.vn/feeds/so-003.xml"),
+        ]
+
+
+async def test_english_users_get_the_search_menu_zoned_dates_and_singulars(store: Store) -> None:
+    feeds = many_feeds(1)
+    async with running_bot(store, feeds) as bot:
+        deliverer = Deliverer(store, tg.PtbSender(bot.app.bot), feeds, Pacing(time_scale=0.01),
+                              pacer=bot.pacer)
+        menu = {c["command"] for c in bot.fake.commands[("default", "en")]}
+        assert "search" in menu and "tim" not in menu
+        assert "tim" in {c["command"] for c in bot.fake.commands[("default", "vi")]}
+        await bot.ask(EN_USER, "/start", language="en")
+        publish(store, "so-000", ["Lach Huyen port welcomes a 200,000-tonne ship"])
+        await deliverer.drain()
+        assert "UTC+7" in visible(bot.fake.last_to(EN_USER))
+        latest = await bot.ask(EN_USER, "/latest", language="en")
+        assert visible(latest).startswith("The newest item")  # not "1 newest items"
+        french = await bot.ask(6161, "/help", language="fr")
+        assert visible(french).startswith("newsbot sends new items")
+
+
+def test_a_tampered_search_page_offers_the_first_page(store: Store) -> None:
+    commands = Commands(store, many_feeds(1))
+    ctx = CommandContext(USER, "private", USER, "en")
+    store.add_items("so-000", [Item("so-000", "1", "https://x.vn/1", "Cảng Hải Phòng")],
+                    datetime.now(UTC))
+    first = commands.run(ctx, "tim", "cảng")
+    assert first is not None and "Cảng Hải Phòng" in first.text
+    key = next(iter(commands._searches))  # the page buttons carry `s:<key>:<page>`
+    beyond = commands.press(ctx, f"s:{key}:999")
+    assert beyond is not None and beyond.text == "No more results."
+    assert [b.data for row in beyond.buttons for b in row] == [f"s:{key}:0"]

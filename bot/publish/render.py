@@ -14,7 +14,6 @@ import os
 import re
 import tempfile
 import unicodedata
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
@@ -26,9 +25,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import nh3
 
-from bot import urls
+from bot import opml, urls
 from bot.documents import media_type
 from bot.model import DEFAULT_TIMEZONE, Item, Section
+from bot.opml import Outline
 
 Format = Literal["rss", "atom", "json"]
 FORMATS: tuple[Format, ...] = ("rss", "atom", "json")
@@ -231,26 +231,14 @@ RENDERERS: dict[Format, Callable[..., bytes]] = {
 def render_opml(feeds: Sequence[FeedMeta], public_url: str, *, title: str = GENERATOR) -> bytes:
     """OPML 2.0 subscription list: one rss outline per feed, pointing at its RSS URL, and one
     after it for each of its sections."""
-    root = ET.Element("opml", version="2.0")
-    head = ET.SubElement(root, "head")
-    ET.SubElement(head, "title").text = plain_text(title)
-    body = ET.SubElement(root, "body")
+    outlines = []
     for feed in feeds:
         sections = [section_meta(feed, s.section_id) for s in feed.sections]
         for meta in [feed, *(m for m in sections if m is not None)]:
-            name = plain_text(meta.title) or meta.feed_id
-            ET.SubElement(
-                body,
-                "outline",
-                type="rss",
-                text=name,
-                title=name,
-                xmlUrl=meta_urls(public_url, meta)["rss"],
-                htmlUrl=meta.site_url,
-                language=meta.language,
-            )
-    ET.indent(root)
-    return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True)) + b"\n"
+            outlines.append(Outline(plain_text(meta.title) or meta.feed_id,
+                                    meta_urls(public_url, meta)["rss"], meta.site_url,
+                                    meta.language))
+    return opml.render_opml(plain_text(title), outlines)
 
 
 def render_feeds(meta: FeedMeta, items: Sequence[Item], public_url: str) -> dict[Format, bytes]:

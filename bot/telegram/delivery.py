@@ -169,6 +169,7 @@ class _ChatState:
     language: str
     jobs: list[Job] = field(default_factory=list)
     gone_threads: set[int] = field(default_factory=set)
+    settings: ChatSettings | None = None  # its /format and link-preview choice
 
 
 def _utc_now() -> datetime:
@@ -275,8 +276,8 @@ class Deliverer:
             self._store.mark_sent_many(planned.stale, now)
         stats.skipped += len(planned.stale)
         stats.held += planned.held
-        return [_ChatState(c.chat.chat_id, c.chat.kind, c.chat.language, list(c.jobs))
-                for c in planned.chats]
+        return [_ChatState(c.chat.chat_id, c.chat.kind, c.chat.language, list(c.jobs),
+                           settings=c.chat.settings) for c in planned.chats]
 
     def _view(self, chat_id: int) -> ChatView:
         chat = self._store.chat(chat_id)
@@ -386,7 +387,7 @@ class Deliverer:
         try:
             await self._paced(
                 state,
-                self._sender.send_text(chat_id, html_text, preview=self._previews, **topic),
+                self._sender.send_text(chat_id, html_text, preview=self._preview(state), **topic),
             )
             return
         except TopicGone:
@@ -417,16 +418,22 @@ class Deliverer:
                                  language=state.language)
             return notice, None, ""
         item, matched, language = row.item, row.matched, state.language
-        html_text = format_item(
-            item, feed_title=feed.title, tz=feed.timezone, matched=matched, language=language
-        )
-        image = safe_href(item.image) if self._photos and item.image else None
+        style = state.settings.format if state.settings else "full"
+        section = dict(feed.sections).get(item.section or "")
+        html_text = format_item(item, feed_title=feed.title, tz=feed.timezone, matched=matched,
+                                language=language, section=section, style=style)
+        photo = self._photos and item.image and style == "full"
+        image = safe_href(item.image) if photo and item.image else None
         if image is None:
             return html_text, None, ""
-        caption = format_caption(
-            item, feed_title=feed.title, tz=feed.timezone, matched=matched, language=language
-        )
+        caption = format_caption(item, feed_title=feed.title, tz=feed.timezone, matched=matched,
+                                 language=language, section=section)
         return html_text, image, caption
+
+    def _preview(self, state: _ChatState) -> bool:
+        """The chat's link-preview choice, else the bot's default."""
+        chosen = state.settings.preview if state.settings else None
+        return self._previews if chosen is None else chosen
 
     # ------------------------------------------------------------------ pacing
 

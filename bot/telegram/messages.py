@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import urls
 from bot.documents import document_label
-from bot.model import DEFAULT_TIMEZONE, Attachment, Item
+from bot.model import DEFAULT_TIMEZONE, Attachment, Item, MessageFormat
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
@@ -115,13 +115,29 @@ def safe_href(url: str) -> str | None:
     return urls.safe_href(clean(url))
 
 
-def local_time(moment: datetime, tz: str) -> str:
-    """`28/11/2024 14:30` in the feed's timezone."""
+def local_time(moment: datetime, tz: str, language: str = "vi") -> str:
+    """`28/11/2024 14:30` in the feed's timezone; for English readers, who may live anywhere,
+    with the zone: `28/11/2024 14:30 UTC+7`."""
     try:
         zone = ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         zone = ZoneInfo(DEFAULT_TIMEZONE)
-    return moment.astimezone(zone).strftime("%d/%m/%Y %H:%M")
+    local = moment.astimezone(zone)
+    text = local.strftime("%d/%m/%Y %H:%M")
+    return f"{text} {zone_label(local)}" if language.startswith("en") else text
+
+
+def zone_label(local: datetime) -> str:
+    """`CET` where the zone has a name, else its offset: `UTC+7`, `UTC-3:30`, `UTC`."""
+    name = local.strftime("%Z")
+    if name and name[0] not in "+-" and name != "UTC":
+        return name
+    offset = local.utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    if not minutes:
+        return "UTC"
+    sign, minutes = ("+" if minutes > 0 else "-"), abs(minutes)
+    return f"UTC{sign}{minutes // 60}" + (f":{minutes % 60:02d}" if minutes % 60 else "")
 
 
 def _escape(text: str) -> str:
@@ -160,14 +176,16 @@ def _attachment_lines(
 
 
 def _footer(
-    item: Item, feed_title: str, tz: str, matched: str | None, words: Labels, attachments: int
+    item: Item, look: Look, words: Labels, attachments: int
 ) -> tuple[str, int]:
     """The lines under the summary, as HTML, and their visible length."""
-    feed = clip(clean(feed_title), NAME_LIMIT)
-    meta = f"{local_time(item.date, tz)} · {feed}" if item.date else feed
+    parts = [local_time(item.date, look.tz, look.language) if item.date else "",
+             clip(clean(look.feed_title), NAME_LIMIT), clip(clean(look.section or ""), NAME_LIMIT)]
+    meta = " · ".join(part for part in parts if part)
     lines_html = [f"<i>{_escape(meta)}</i>"] if meta else []
     visible = [meta] if meta else []
-    if label := item_label(item):
+    matched = look.matched
+    if (label := item_label(item)) and not _title_names_document(item):
         lines_html.insert(0, f"📄 <b>{_escape(label)}</b>")
         visible.insert(0, f"📄 {label}")
     if matched and (keyword := clip(clean(matched), NAME_LIMIT)):
@@ -183,19 +201,41 @@ def _footer(
     return "\n".join(lines_html), utf16_len("\n".join(visible))
 
 
+def _title_names_document(item: Item) -> bool:
+    """Whether the title already says which document this is (its number, or with no number
+    its type first): the document line would repeat it."""
+    title = " ".join(item.title.split()).casefold()
+    if item.doc_number:
+        return " ".join(item.doc_number.split()).casefold() in title
+    return bool(item.doc_type) and title.startswith(" ".join((item.doc_type or "").split())
+                                                    .casefold())
+
+
+@dataclass(frozen=True)
+class Look:
+    """How a chat sees an item: the feed's name and zone, the section's name, the keyword that
+    let it through, the language, and the chat's /format."""
+
+    feed_title: str
+    tz: str = DEFAULT_TIMEZONE
+    matched: str | None = None
+    language: str = "vi"
+    section: str | None = None
+    style: MessageFormat = "full"
+
+
 def _render(
     item: Item,
-    feed_title: str,
-    tz: str,
-    matched: str | None,
-    language: str,
+    look: Look,
     *,
     limit: int,
     summary_limit: int,
     attachments: int,
 ) -> str:
-    words = labels(language)
-    footer_html, footer_len = _footer(item, feed_title, tz, matched, words, attachments)
+    words = labels(look.language)
+    if look.style != "full":
+        return _short(item, look, words, limit)
+    footer_html, footer_len = _footer(item, look, words, attachments)
     budget = limit - footer_len - 2  # the blank line before the footer
     title = clean(item.title) or words.untitled
     summary = clean(item.summary)
@@ -212,37 +252,36 @@ def _render(
     return f"{head}\n\n{footer_html}" if footer_html else head
 
 
+def _short(item: Item, look: Look, words: Labels, limit: int) -> str:
+    """/format compact: the bold title, then its link; title: the title alone, as the link."""
+    href = safe_href(item.url)
+    room = limit - (utf16_len(words.read_more) + 1 if look.style == "compact" and href else 0)
+    title = clip_words(clean(item.title) or words.untitled, room)
+    if look.style == "title":
+        return f'<a href="{_escape(href)}">{_escape(title)}</a>' if href else _escape(title)
+    link = f'\n<a href="{_escape(href)}">{_escape(words.read_more)}</a>' if href else ""
+    return f"<b>{_escape(title)}</b>{link}"
+
+
 def format_item(
-    item: Item, *, feed_title: str, tz: str, matched: str | None = None, language: str = "vi"
+    item: Item, *, feed_title: str, tz: str, matched: str | None = None, language: str = "vi",
+    section: str | None = None, style: MessageFormat = "full",
 ) -> str:
-    """A news item as Telegram HTML: bold title, summary, document label, date, feed, keyword,
-    attachments, link (≤ 4096)."""
-    return _render(
-        item,
-        feed_title,
-        tz,
-        matched,
-        language,
-        limit=MAX_TEXT,
-        summary_limit=SUMMARY_LIMIT,
-        attachments=ATTACHMENTS_SHOWN,
-    )
+    """A news item as Telegram HTML (≤ 4096). Full: bold title, summary, document label, date,
+    feed and section, keyword, attachments, link; compact: title and link; title: the title."""
+    look = Look(feed_title, tz, matched, language, section, style)
+    return _render(item, look, limit=MAX_TEXT, summary_limit=SUMMARY_LIMIT,
+                   attachments=ATTACHMENTS_SHOWN)
 
 
 def format_caption(
-    item: Item, *, feed_title: str, tz: str, matched: str | None = None, language: str = "vi"
+    item: Item, *, feed_title: str, tz: str, matched: str | None = None, language: str = "vi",
+    section: str | None = None,
 ) -> str:
-    """The same message as a photo caption (≤ 1024)."""
-    return _render(
-        item,
-        feed_title,
-        tz,
-        matched,
-        language,
-        limit=MAX_CAPTION,
-        summary_limit=CAPTION_SUMMARY_LIMIT,
-        attachments=CAPTION_ATTACHMENTS_SHOWN,
-    )
+    """The full message as a photo caption (≤ 1024)."""
+    look = Look(feed_title, tz, matched, language, section)
+    return _render(item, look, limit=MAX_CAPTION, summary_limit=CAPTION_SUMMARY_LIMIT,
+                   attachments=CAPTION_ATTACHMENTS_SHOWN)
 
 
 def format_document_caption(item: Item, attachment: Attachment) -> str:

@@ -100,7 +100,7 @@ def digest_parts(
         feed_line, feed_len = f"\n<b>{_escape(feed)}</b>", 1 + utf16_len(feed)
         current_feed = None
         for entry in members:
-            line, visible = _digest_line(entry, texts)
+            line, visible = _digest_line(entry, texts, language)
             extra = 1 + visible + (feed_len + 1 if current_feed != feed else 0)
             if keys and used + extra > DIGEST_BUDGET:
                 parts.append((lines, keys))
@@ -122,11 +122,11 @@ def digest_parts(
     ]
 
 
-def _digest_line(entry: DigestEntry, texts: dict[str, str]) -> tuple[str, int]:
+def _digest_line(entry: DigestEntry, texts: dict[str, str], language: str) -> tuple[str, int]:
     title = clip_words(clean(entry.title), DIGEST_TITLE_LIMIT) or entry.url
     href = safe_href(entry.url)
     link = f'<a href="{_escape(href)}">{_escape(title)}</a>' if href else _escape(title)
-    when = local_time(entry.date, entry.timezone) if entry.date else ""
+    when = local_time(entry.date, entry.timezone, language) if entry.date else ""
     suffix = f" {texts['edited']}" if entry.edited else ""
     meta = f" · {when}" if when else ""
     visible = f"• {title}{suffix}{meta}"

@@ -123,6 +123,8 @@ class CommandsLike(Protocol):
 
     def adopt_channel(self, chat_id: int, title: str) -> None: ...
 
+    def chatter(self, ctx: CommandContext) -> Reply | None: ...
+
 
 
 
@@ -176,20 +178,19 @@ async def _mapped(call: Awaitable[T]) -> T:
 class PtbSender:
     """bot.telegram.delivery.Sender over a PTB Bot."""
 
-    def __init__(self, bot: Any, *, link_preview: bool = False) -> None:
+    def __init__(self, bot: Any) -> None:
         self._bot = bot
-        self._link_preview = link_preview
 
     async def send_text(
         self, chat_id: int, html: str, *, preview: bool, thread_id: int | None = None
     ) -> None:
-        show = preview or self._link_preview
+        """`preview`: the chat's link-preview choice (else the bot's telegram.link_preview)."""
         await _mapped(
             self._bot.send_message(
                 chat_id,
                 html,
                 parse_mode=ParseMode.HTML,
-                link_preview_options=None if show else NO_PREVIEW,
+                link_preview_options=None if preview else NO_PREVIEW,
                 message_thread_id=thread_id,
             )
         )
@@ -424,6 +425,19 @@ async def _on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                                   thread_id=thread_id, message_id=message_id)
 
 
+async def _on_chatter(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Plain text in a private chat: a one-line hint rather than silence."""
+    message, chat = update.effective_message, update.effective_chat
+    if message is None or chat is None or chat.type != Chat.PRIVATE:
+        return
+    wiring = _wiring(context)
+    async with wiring.order.turn(chat.id):
+        ctx = await _context(context, chat, message.from_user, message)
+        reply = wiring.commands.chatter(ctx)
+        if reply is not None:
+            await wiring.replier.send(chat.id, "private", reply)
+
+
 def _kind(chat: Chat) -> ChatKind:
     """The chat's kind for pacing: private chats and groups have different limits."""
     kinds: dict[str, ChatKind] = {Chat.PRIVATE: "private", Chat.GROUP: "group",
@@ -527,6 +541,8 @@ def build_application(
     )
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, _on_migration))
     app.add_handler(MessageHandler(filters.COMMAND & ~filters.UpdateType.EDITED, _on_command))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE
+                                   & ~filters.UpdateType.EDITED, _on_chatter))
     app.add_handler(CallbackQueryHandler(_on_press))
     app.add_handler(ChatMemberHandler(_on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_error_handler(_on_error)

@@ -38,6 +38,13 @@ class RateLimiter:
         self._warned.add(key)
         return "warn"
 
+    def retry_in(self, key: Hashable, now: datetime) -> timedelta:
+        """How long until `key` may act again (zero when it may now)."""
+        times = self._times.get(key)
+        if not times or len(times) < self.limit:
+            return timedelta(0)
+        return max(times[0] + self.window - now, timedelta(0))
+
     def forget_idle(self, now: datetime) -> None:
         """Drop keys with no event in the window, so memory stays bounded."""
         for key in [k for k, ts in self._times.items() if not ts or ts[-1] <= now - self.window]:

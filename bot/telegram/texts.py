@@ -20,8 +20,10 @@ class Html(str):
 
 
 def pick_language(language_code: str | None) -> str:
-    """Telegram's user language_code to a reply language: `en*` -> en, anything else -> vi."""
-    return "en" if (language_code or "").lower().startswith("en") else DEFAULT_LANGUAGE
+    """Telegram's user language_code to a reply language: `vi*` (or none given) -> vi, any
+    other language -> en, which more of the world reads."""
+    code = (language_code or "").lower()
+    return DEFAULT_LANGUAGE if not code or code.startswith("vi") else "en"
 
 
 def t(language: str, key: str, /, **values: object) -> str:
@@ -63,6 +65,8 @@ VI: dict[str, str] = {
     "cmd_urgent": "Từ khoá khẩn: vẫn báo ngay trong giờ không làm phiền",
     "cmd_digest": "Chỉ nhận bản tin tổng hợp: daily 07:00, hourly, off",
     "cmd_edits": "Báo khi tin đã gửi được sửa (on/off)",
+    "cmd_format": "Kiểu hiển thị tin: đầy đủ, gọn, chỉ tiêu đề",
+    "cmd_export": "Tải danh sách nguồn đang theo dõi (tệp OPML)",
     # /start and /help
     "start": (
         "👋 Xin chào! Từ giờ bạn sẽ nhận tin mới của:\n{feeds}\n\n"
@@ -80,11 +84,13 @@ VI: dict[str, str] = {
         "<code>/include giao thông, cảng</code> – chỉ nhận tin có ít nhất một cụm từ\n"
         "<code>/exclude quảng cáo</code> – bỏ tin có cụm từ này\n"
         "<code>/include NGUỒN: từ khoá</code> – bộ lọc riêng cho một nguồn\n"
+        "<code>/include -cảng</code> – bỏ một từ khoá (hoặc bấm ✖ dưới /filters)\n"
         "<code>/clear</code> – xoá mọi bộ lọc; <code>/clear NGUỒN</code> – chỉ của nguồn đó\n"
-        "Không phân biệt hoa thường và dấu: “hai an” khớp “Hải An”.\n"
+        "Không phân biệt chữ hoa, chữ thường hay dấu: “hai an” khớp “Hải An”.\n"
         "NGUỒN là mã nguồn tin trong /feeds (hoặc vài chữ đầu của tên).\n\n"
         "<b>Văn bản và chuyên mục</b>\n"
-        "Tin là văn bản ghi rõ số và loại văn bản, kèm tệp đính kèm.\n"
+        "Tin về một văn bản (quyết định, công văn…) ghi rõ số hiệu và loại văn bản, và gửi "
+        "kèm tệp nếu có.\n"
         "<code>/include type:quyết định</code> – chỉ nhận văn bản loại này (Quyết định, "
         "Công văn, Thông báo…)\n"
         "<code>/sections</code> – chọn chuyên mục của một nguồn bằng nút bấm (hoặc "
@@ -98,6 +104,12 @@ VI: dict[str, str] = {
         "<code>/edits off</code> – không báo khi tin đã gửi được sửa\n"
         "Giờ tính theo múi giờ Asia/Ho_Chi_Minh; muốn khác thì thêm tên múi giờ, ví dụ "
         "<code>/quiet 22:00-06:30 Europe/Berlin</code>.\n\n"
+        "<b>Hiển thị, tạm dừng, xuất danh sách</b>\n"
+        "<code>/format</code> – chọn kiểu tin: đầy đủ, gọn hoặc chỉ tiêu đề; bật hoặc tắt xem "
+        "trước liên kết\n"
+        "<code>/pause</code> – tạm dừng; tin mới vẫn được giữ lại và <code>/resume</code> gửi "
+        "gộp một lần (<code>/resume skip</code> để bỏ qua)\n"
+        "<code>/export</code> – tải tệp OPML các nguồn đang theo dõi, dùng cho trình đọc RSS\n\n"
         "<b>Tìm kiếm</b>\n"
         "<code>/tim hai an</code> – các tin đã lưu có cụm từ này; nhiều cụm từ thì cách nhau "
         "bằng dấu phẩy.\n\n"
@@ -247,11 +259,43 @@ VI: dict[str, str] = {
     "search_expired": "Kết quả tìm kiếm này đã cũ. Hãy gõ lại /tim kèm từ khoá.",
     "search_too_long": "Từ khoá tìm kiếm dài tối đa {limit} ký tự.",
     "search_prev": "◀ Trước",
+    "search_first": "⏮ Trang đầu",
     "search_next": "Sau ▶",
     "lang_usage": "Cách dùng: /lang vi (tiếng Việt) hoặc /lang en (English)",
     # refusals and errors
     "admin_only": "Chỉ quản trị viên của nhóm mới được thay đổi cài đặt.",
-    "rate_limited": "Bạn gửi quá nhiều lệnh. Vui lòng đợi một phút rồi thử lại.",
+    "rate_limited": "Bạn gửi lệnh hơi nhanh. Vui lòng thử lại sau {seconds} giây.",
+    "chatter": "Bot chỉ hiểu lệnh bắt đầu bằng dấu /. Gõ /help để xem các lệnh.",
+    # /format
+    "format_header": "<b>Kiểu hiển thị tin</b>",
+    "format_now": "Đang dùng: {style}",
+    "format_full": "đầy đủ (tiêu đề, tóm tắt, ngày, nguồn, liên kết)",
+    "format_compact": "gọn (tiêu đề và liên kết)",
+    "format_title": "chỉ tiêu đề (bấm vào để đọc)",
+    "format_full_button": "Đầy đủ",
+    "format_compact_button": "Gọn",
+    "format_title_button": "Chỉ tiêu đề",
+    "format_preview_on": "Xem trước liên kết: bật",
+    "format_preview_off": "Xem trước liên kết: tắt",
+    "format_preview_button_on": "🔗 Bật xem trước liên kết",
+    "format_preview_button_off": "🔗 Tắt xem trước liên kết",
+    "format_help": "Bấm nút để đổi, hoặc gõ <code>/format gọn</code>.",
+    "format_usage": (
+        "Cách dùng: <code>/format</code>, rồi bấm nút; hoặc <code>/format đầy-đủ</code>, "
+        "<code>/format gọn</code>, <code>/format tiêu-đề</code>."
+    ),
+    # /stop, /export, removing one keyword
+    "stop_confirm": (
+        "Bạn có chắc muốn ngừng nhận tin? Mọi nguồn đang theo dõi, bộ lọc và cài đặt của cuộc "
+        "trò chuyện này sẽ bị xoá."
+    ),
+    "stop_yes": "Xoá và ngừng",
+    "stop_no": "Không, giữ lại",
+    "stop_cancelled": "Đã giữ nguyên: bạn vẫn nhận tin như trước.",
+    "keyword_not_there": "Không có từ khoá “{keywords}” trong danh sách. Xem lại bằng /filters.",
+    "export_unpublished": "Các nguồn tin chưa được công khai trên web nên chưa thể xuất tệp.",
+    "export_title": "Nguồn tin newsbot",
+    "export_done": "📄 Danh sách {count} nguồn bạn theo dõi, mở được bằng mọi trình đọc RSS:",
     "unknown_command": "Không có lệnh /{command}. Gõ /help để xem các lệnh.",
     # /stats (bot admins)
     "stats_header": "<b>Thống kê newsbot</b>",
@@ -321,6 +365,8 @@ EN: dict[str, str] = {
     "cmd_urgent": "Urgent keywords: sent at once even in quiet hours",
     "cmd_digest": "Digest only: daily 07:00, hourly, off",
     "cmd_edits": "Tell me when a sent item is edited (on/off)",
+    "cmd_format": "How items look: full, compact, title only",
+    "cmd_export": "Download the feeds you follow (OPML file)",
     "start": (
         "👋 Hello! You will now get new items from:\n{feeds}\n\n"
         "Only want some topics? Send /include with keywords, e.g. "
@@ -337,6 +383,7 @@ EN: dict[str, str] = {
         "<code>/include traffic, port</code> – only items with at least one of the phrases\n"
         "<code>/exclude advert</code> – skip items with this phrase\n"
         "<code>/include FEED: keywords</code> – a filter for one feed only\n"
+        "<code>/include -port</code> – remove one keyword (or press ✖ under /filters)\n"
         "<code>/clear</code> – clear all filters; <code>/clear FEED</code> – only that feed's\n"
         "Case and Vietnamese accents don't matter: “hai an” matches “Hải An”.\n"
         "FEED is a feed id from /feeds (or the first letters of its name).\n\n"
@@ -355,6 +402,12 @@ EN: dict[str, str] = {
         "<code>/edits off</code> – no notice when a sent item is edited\n"
         "Times are in Asia/Ho_Chi_Minh; add a time zone to change it, e.g. "
         "<code>/quiet 22:00-06:30 Europe/Berlin</code>.\n\n"
+        "<b>Looks, pausing, export</b>\n"
+        "<code>/format</code> – how items look: full, compact or title only; link previews on "
+        "or off\n"
+        "<code>/pause</code> – pause; new items are kept and <code>/resume</code> sends them as "
+        "one message (<code>/resume skip</code> drops them)\n"
+        "<code>/export</code> – the feeds you follow as an OPML file, for an RSS reader\n\n"
         "<b>Search</b>\n"
         "<code>/search hai an</code> (or <code>/tim</code>) – stored items with this phrase; "
         "separate several phrases with commas.\n\n"
@@ -493,10 +546,40 @@ EN: dict[str, str] = {
     "search_expired": "This search has expired. Send /search with your keywords again.",
     "search_too_long": "A search can be at most {limit} characters long.",
     "search_prev": "◀ Back",
+    "search_first": "⏮ First page",
     "search_next": "More ▶",
     "lang_usage": "Usage: /lang vi (tiếng Việt) or /lang en (English)",
     "admin_only": "Only the group's admins can change settings.",
-    "rate_limited": "Too many commands. Please wait a minute and try again.",
+    "rate_limited": "That was a bit fast. Please try again in {seconds} seconds.",
+    "chatter": "I only understand commands, which start with /. Send /help to see them.",
+    "format_header": "<b>How items look</b>",
+    "format_now": "Now: {style}",
+    "format_full": "full (title, summary, date, feed, link)",
+    "format_compact": "compact (title and link)",
+    "format_title": "title only (tap it to read)",
+    "format_full_button": "Full",
+    "format_compact_button": "Compact",
+    "format_title_button": "Title only",
+    "format_preview_on": "Link previews: on",
+    "format_preview_off": "Link previews: off",
+    "format_preview_button_on": "🔗 Turn link previews on",
+    "format_preview_button_off": "🔗 Turn link previews off",
+    "format_help": "Press a button to change it, or send <code>/format compact</code>.",
+    "format_usage": (
+        "Usage: <code>/format</code>, then press a button; or <code>/format full</code>, "
+        "<code>/format compact</code>, <code>/format title</code>."
+    ),
+    "stop_confirm": (
+        "Do you really want to stop? Every feed this chat follows, its filters and settings "
+        "will be deleted."
+    ),
+    "stop_yes": "Delete and stop",
+    "stop_no": "No, keep them",
+    "stop_cancelled": "Nothing changed: you still get your news.",
+    "keyword_not_there": "“{keywords}” is not in the list. See it with /filters.",
+    "export_unpublished": "The feeds are not published on the web, so there is nothing to export.",
+    "export_title": "newsbot feeds",
+    "export_done": "📄 The {count} feeds you follow, for any RSS reader:",
     "unknown_command": "There is no /{command} command. Send /help to see the commands.",
     "stats_header": "<b>newsbot statistics</b>",
     "stats_chats": "Chats: {active} getting news, {paused} paused, {inactive} gone",
@@ -545,6 +628,7 @@ EN_SINGULAR: dict[str, str] = {
     "start_more": "… and 1 more: see /feeds",
     "resumed_missed": "▶️ News resumed. The item that came meanwhile follows now.",
     "resumed_skipped": "▶️ News resumed; the item that came meanwhile was skipped.",
+    "export_done": "📄 The feed you follow, for any RSS reader:",
 }
 
 TEXTS: dict[str, dict[str, str]] = {"vi": VI, "en": EN}

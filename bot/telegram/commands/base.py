@@ -36,8 +36,8 @@ VIEW_TAIL = ":9999.12345678"  # the longest list view a feed button carries (see
 NAMES_SHOWN = 30
 PUBLIC_COMMANDS = (
     "start", "help", "feeds", "sections", "subscribe", "unsubscribe", "latest", "tim", "filters",
-    "include", "exclude", "clear", "quiet", "urgent", "digest", "edits", "pause", "resume",
-    "lang", "stop",
+    "include", "exclude", "clear", "quiet", "urgent", "digest", "edits", "format", "export",
+    "pause", "resume", "lang", "stop",
 )  # fmt: skip
 KEYWORD_SEPARATORS = re.compile(r"[,;\n\r]")  # as in filters.parse_keywords, to explain errors
 _CHAT_KINDS: dict[str, ChatKind] = {

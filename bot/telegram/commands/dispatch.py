@@ -24,6 +24,7 @@ keyword and token helpers) and `text`, never each other; this module composes th
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -41,7 +42,7 @@ from bot.telegram.commands.base import (
     merge_filters,
 )
 from bot.telegram.commands.feeds import FEED_ACTIONS, FeedCommands
-from bot.telegram.commands.filters import FilterCommands
+from bot.telegram.commands.filters import KEYWORD_ACTION, FilterCommands
 from bot.telegram.commands.read import LATEST_DEFAULT, LATEST_MAX, SEARCH_ACTION, ReadCommands
 from bot.telegram.commands.sections import (
     SECTION_ACTIONS,
@@ -51,7 +52,7 @@ from bot.telegram.commands.sections import (
     section_token,
     without_sections,
 )
-from bot.telegram.commands.settings import SettingsCommands
+from bot.telegram.commands.settings import SETTINGS_ACTIONS, SettingsCommands
 from bot.telegram.commands.sources import SOURCE_ACTION, SourceCommands, SourceDesk
 from bot.telegram.feedinfo import FeedInfo
 from bot.telegram.ratelimit import RateLimiter, Verdict
@@ -64,12 +65,13 @@ __all__ = [
     "section_token", "without_sections",
 ]  # fmt: skip
 
-COMMANDS_PER_MINUTE = 10
+COMMANDS_PER_MINUTE = 20  # someone exploring the bot sends a burst; a flood is still cut
 PRESSES_PER_MINUTE = 30  # toggling a dozen feeds is normal use, so buttons get their own budget
-READ_ONLY = frozenset({"help", "feeds", "sections", "filters", "latest", "tim"})
+READ_ONLY = frozenset({"help", "feeds", "sections", "filters", "latest", "tim", "export"})
 ALIASES = {"sub": "subscribe", "unsub": "unsubscribe", "language": "lang", "list": "feeds",
            "search": "tim", "timkiem": "tim"}
-BUTTON_ACTIONS = FEED_ACTIONS | SECTION_ACTIONS | {SEARCH_ACTION, SOURCE_ACTION}
+BUTTON_ACTIONS = (FEED_ACTIONS | SECTION_ACTIONS | SETTINGS_ACTIONS
+                  | {SEARCH_ACTION, SOURCE_ACTION, KEYWORD_ACTION})
 
 
 class Commands(FeedCommands, SectionCommands, FilterCommands, SettingsCommands, ReadCommands,
@@ -85,6 +87,7 @@ class Commands(FeedCommands, SectionCommands, FilterCommands, SettingsCommands, 
         public_url: str = "",
         stats: Callable[[], Mapping[str, object]] | None = None,
         sources: SourceDesk | None = None,
+        previews: bool = False,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
@@ -93,6 +96,7 @@ class Commands(FeedCommands, SectionCommands, FilterCommands, SettingsCommands, 
         self.public_url = public_url
         self.stats = stats
         self.sources = sources  # /add and /remove, for bot admins
+        self.previews = previews  # telegram.link_preview: for chats that did not choose
         self.now = now
         self._command_limit = RateLimiter(COMMANDS_PER_MINUTE)
         self._press_limit = RateLimiter(PRESSES_PER_MINUTE)
@@ -106,7 +110,8 @@ class Commands(FeedCommands, SectionCommands, FilterCommands, SettingsCommands, 
             "pause": self._pause, "resume": self._resume, "lang": self._lang, "stop": self._stop,
             "tim": self._search, "quiet": self._quiet, "urgent": self._urgent,
             "digest": self._digest, "edits": self._edits, "sections": self._sections,
-            "add": self._add, "remove": self._remove,
+            "add": self._add, "remove": self._remove, "format": self._format,
+            "export": self._export,
         }  # fmt: skip
 
     def set_feeds(self, feeds: Mapping[str, FeedInfo]) -> None:
@@ -154,11 +159,24 @@ class Commands(FeedCommands, SectionCommands, FilterCommands, SettingsCommands, 
             return self._section_press(call, action, token)
         if action == "fl":  # turns a page of the feed list: anyone may
             return self._feed_press(call, action, token)
-        if not may_change_settings(ctx):
-            return Reply(t(call.lang, "admin_only"))
+        if not may_change_settings(ctx):  # told to the presser alone, not to the group
+            return Reply(t(call.lang, "admin_only"), alert=True)
         if action in SECTION_ACTIONS:
             return self._section_press(call, action, token)
+        if action == "fmt":
+            return self._format_press(call, token)
+        if action == "stp":
+            return self._stop_press(call, token)
+        if action == KEYWORD_ACTION:
+            return self._keyword_press(call, token)
         return self._feed_press(call, action, token)
+
+    def chatter(self, ctx: CommandContext) -> Reply | None:
+        """Plain text to the bot in a private chat: one line saying where the commands are."""
+        if ctx.chat_type != "private":
+            return None
+        admitted = self._admit(self._command_limit, ctx)
+        return Reply(t(admitted, "chatter")) if isinstance(admitted, str) else admitted
 
     def command_list(self, language: str) -> list[tuple[str, str]]:
         """(command, description) pairs for setMyCommands; /stats stays hidden."""
@@ -166,11 +184,15 @@ class Commands(FeedCommands, SectionCommands, FilterCommands, SettingsCommands, 
 
     def _admit(self, limiter: RateLimiter, ctx: CommandContext) -> str | Reply | None:
         """The reply language if the sender is within `limiter`, else a warning once, then None."""
-        verdict = limiter.check(_sender(ctx), self.now())
+        now = self.now()
+        verdict = limiter.check(_sender(ctx), now)
         if verdict == "drop":
             return None
         lang = self._language(ctx)
-        return Reply(t(lang, "rate_limited")) if verdict == "warn" else lang
+        if verdict == "ok":
+            return lang
+        wait = max(1, math.ceil(limiter.retry_in(_sender(ctx), now).total_seconds()))
+        return Reply(t(lang, "rate_limited", seconds=wait), alert=True)
 
     def _language(self, ctx: CommandContext) -> str:
         """The chat's chosen language, else the sender's Telegram language."""

@@ -11,9 +11,11 @@ import hashlib
 import re
 from collections import OrderedDict
 from collections.abc import Sequence
+from urllib.parse import quote
 
 from bot import filters
 from bot.model import Chat
+from bot.opml import Outline, render_opml
 from bot.telegram.commands.base import (
     PUBLIC_COMMANDS,
     Button,
@@ -67,6 +69,20 @@ class FeedCommands(CommandBase):
         if len(followed) > START_FEEDS_SHOWN:
             shown.append(t(call.lang, "start_more", count=len(followed) - START_FEEDS_SHOWN))
         return Reply(t(call.lang, "start", feeds=Html("\n".join(shown))))
+
+    def _export(self, call: Call) -> Reply:
+        """The chat's feeds as an OPML file, for a feed reader (their public RSS addresses)."""
+        followed = [f for f in self.store.subscriptions_of(call.chat_id) if f in self.feeds]
+        if not self.public_url:
+            return Reply(t(call.lang, "export_unpublished"))
+        if not followed:
+            return Reply(t(call.lang, "latest_no_feeds"))
+        base = self.public_url.rstrip("/")
+        outlines = [Outline(self.feeds[f].title, f"{base}/feeds/{quote(f, safe='')}.xml",
+                            self.feeds[f].site_url or base) for f in followed]
+        data = render_opml(t(call.lang, "export_title"), outlines)
+        return Reply(t(call.lang, "export_done", count=len(followed)),
+                     document=("newsbot.opml", data))
 
     def adopt_channel(self, chat_id: int, title: str) -> None:
         """A channel from the config: registered, and following the default feeds unless it

@@ -23,7 +23,8 @@ from bot.telegram.commands.base import (
     keyword_problem,
     merge_filters,
 )
-from bot.telegram.commands.text import MESSAGE_BUDGET, esc, fit, link, shorten, zone
+from bot.telegram.commands.text import MESSAGE_BUDGET, esc, fit, link, shorten
+from bot.telegram.messages import local_time
 from bot.telegram.texts import t
 
 LATEST_DEFAULT = 5
@@ -68,7 +69,8 @@ class ReadCommands(CommandBase):
         budget = MESSAGE_BUDGET
         for number, item in enumerate(items, start=1):
             title = shorten(item.title, LATEST_TITLE_CHARS)
-            meta = [self._local_time(item)] + ([self._title(item.feed_id)] if show_feed else [])
+            feed = [self._title(item.feed_id)] if show_feed else []
+            meta = [self._local_time(item, lang), *feed]
             meta_text = " · ".join(m for m in meta if m)
             budget -= len(title) + len(meta_text) + 8
             if budget < 0:
@@ -77,13 +79,15 @@ class ReadCommands(CommandBase):
         header = t(lang, "latest_header", count=len(lines))
         return "\n\n".join([header, *lines])
 
-    def _local_time(self, item: Item) -> str:
-        """`28/11/2024 14:30` in the feed's timezone."""
+    def _local_time(self, item: Item, lang: str) -> str:
+        """`28/11/2024 14:30` in the feed's timezone (with the zone for English readers)."""
         if item.date is None:
             return ""
-        info = self.feeds.get(item.feed_id)
-        local = zone(info.timezone if info else DEFAULT_TIMEZONE)
-        return item.date.astimezone(local).strftime("%d/%m/%Y %H:%M")
+        return local_time(item.date, self._zone_of(item.feed_id), lang)
+
+    def _zone_of(self, feed_id: str) -> str:
+        info = self.feeds.get(feed_id)
+        return info.timezone if info else DEFAULT_TIMEZONE
 
     def _search(self, call: Call) -> Reply:
         """`/tim phrases`: the first page of items with all the phrases, newest first."""
@@ -116,12 +120,15 @@ class ReadCommands(CommandBase):
                                   offset=page * SEARCH_PAGE)
         query = shorten(", ".join(phrases), 100)
         back = Button(t(lang, "search_prev"), f"{SEARCH_ACTION}:{key}:{page - 1}")
+        if not found and page:  # a page past the results (a tampered or stale button)
+            first = Button(t(lang, "search_first"), f"{SEARCH_ACTION}:{key}:0")
+            return Reply(t(lang, "search_no_more"), ((first,),), edit=edit)
         if not found:
-            text = t(lang, "search_none", query=query) if page == 0 else t(lang, "search_no_more")
-            return Reply(text, ((back,),) if page else (), edit=edit)
+            return Reply(t(lang, "search_none", query=query), edit=edit)
         lines = [t(lang, "search_header", query=query, page=page + 1)]
         for number, item in enumerate(found[:SEARCH_PAGE], start=page * SEARCH_PAGE + 1):
-            meta = " · ".join(m for m in (self._local_time(item), self._title(item.feed_id)) if m)
+            meta = " · ".join(m for m in (self._local_time(item, lang), self._title(item.feed_id))
+                              if m)
             lines.append(_entry(number, item.url, shorten(item.title, LATEST_TITLE_CHARS), meta))
         buttons = [back] if page else []
         if len(found) > SEARCH_PAGE and (page + 1) * SEARCH_PAGE < SCAN_LIMIT:
@@ -145,22 +152,29 @@ class ReadCommands(CommandBase):
         for feed_id in sorted({*self.feeds, *health}):
             lines += self._health_lines(lang, health.get(feed_id, FeedHealth(feed_id)))
         extra = self.stats() if self.stats else {}
-        lines += [t(lang, "stats_extra", key=k, value=v) for k, v in extra.items()]
+        lines += [t(lang, "stats_extra", key=k, value=_readable(v)) for k, v in extra.items()]
         return Reply(fit(lines))
 
     def _health_lines(self, lang: str, health: FeedHealth) -> list[str]:
         """A feed's subscribers, last success and failures; its last error while failing."""
         success = health.last_success_at
-        info = self.feeds.get(health.feed_id)
-        local = zone(info.timezone if info else DEFAULT_TIMEZONE)
         lines = [t(lang, "stats_feed", feed=health.feed_id,
                    subscribers=len(self.store.subscribers_of(health.feed_id)),
-                   success_at=success.astimezone(local).strftime("%d/%m/%Y %H:%M")
+                   success_at=local_time(success, self._zone_of(health.feed_id), lang)
                    if success else t(lang, "stats_never"),
                    failures=health.consecutive_failures)]
         if health.last_error and health.consecutive_failures:
             lines.append(t(lang, "stats_feed_error", error=shorten(health.last_error, 200)))
         return lines
+
+
+def _readable(value: object) -> str:
+    """A stats value as a person reads it: `pending 1, sent 3` for a mapping, not a dict."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {_readable(v)}" for k, v in value.items()) or "–"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return ", ".join(_readable(v) for v in value) or "–"
+    return str(value)
 
 
 def _entry(number: int, url: str, title: str, meta: str) -> str:

@@ -1,4 +1,8 @@
-"""/pause, /resume, /stop, /lang and the delivery settings: /quiet, /digest, /urgent, /edits."""
+"""/pause, /resume, /stop, /lang and the delivery settings: /quiet, /digest, /urgent, /edits,
+/format (how items look: full, compact, title only; link previews on or off).
+
+Buttons: `fmt:<full|compact|title|preview>` set the format in place; `stp:yes` / `stp:no`
+answer /stop's question (nothing is forgotten without the press)."""
 
 from __future__ import annotations
 
@@ -8,9 +12,9 @@ from datetime import datetime
 
 from bot import filters
 from bot.errors import KeywordError
-from bot.model import ChatSettings
+from bot.model import MESSAGE_FORMATS, ChatSettings, MessageFormat
 from bot.telegram import digest
-from bot.telegram.commands.base import Call, CommandBase, Reply, keyword_problem
+from bot.telegram.commands.base import Button, Call, CommandBase, Reply, keyword_problem
 from bot.telegram.commands.text import keyword_list, shorten
 from bot.telegram.digest import format_clock
 from bot.telegram.texts import LANGUAGES, t
@@ -20,12 +24,18 @@ ON_WORDS = frozenset({"on", "bat", "bật", "yes", "co", "có", "1"})
 SKIP_WORDS = frozenset({"skip", "bo", "bỏ", "bo-qua", "bỏ-qua"})
 HOURLY_WORDS = frozenset({"hourly", "gio", "giờ", "moi-gio", "mỗi-giờ"})
 DAILY_WORDS = frozenset({"daily", "ngay", "ngày", "moi-ngay", "mỗi-ngày"})
+FORMAT_WORDS: dict[str, MessageFormat] = {
+    "full": "full", "day-du": "full", "đầy-đủ": "full", "compact": "compact", "gon": "compact",
+    "gọn": "compact", "title": "title", "tieu-de": "title", "tiêu-đề": "title",
+}  # fmt: skip
+SETTINGS_ACTIONS = frozenset({"fmt", "stp"})
 
 
 class SettingsCommands(CommandBase):
     """Whether, when and how a chat gets its alerts."""
 
     now: Callable[[], datetime]
+    previews: bool  # link previews for chats that did not choose
 
     def _pause(self, call: Call) -> Reply:
         """Hold alerts until /resume; what comes meanwhile is kept."""
@@ -53,9 +63,57 @@ class SettingsCommands(CommandBase):
         return Reply(t(call.lang, "resumed_missed", count=missed))
 
     def _stop(self, call: Call) -> Reply:
-        """Forget the chat with its subscriptions, filters and unsent alerts."""
+        """Ask first: forgetting the chat drops its subscriptions, filters and unsent alerts."""
+        buttons = ((Button(t(call.lang, "stop_yes"), "stp:yes"),
+                    Button(t(call.lang, "stop_no"), "stp:no")),)
+        return Reply(t(call.lang, "stop_confirm"), buttons)
+
+    def _stop_press(self, call: Call, token: str) -> Reply:
+        """/stop's answer: forget the chat, or leave everything as it was."""
+        if token != "yes":
+            return Reply(t(call.lang, "stop_cancelled"), edit=True)
         self.store.forget_chat(call.chat_id)
-        return Reply(t(call.lang, "stopped"))
+        return Reply(t(call.lang, "stopped"), edit=True)
+
+    def _format(self, call: Call) -> Reply:
+        """How items look in this chat, with buttons to change it (or `/format compact`)."""
+        settings = self.store.chat_settings(call.chat_id)
+        if call.args:
+            style = FORMAT_WORDS.get(call.args.lower().replace(" ", "-"))
+            if style is None:
+                return Reply(t(call.lang, "format_usage"))
+            settings = replace(settings, format=style)
+            self._save_settings(call, settings)
+        return self._format_view(call, settings, edit=False)
+
+    def _format_press(self, call: Call, token: str) -> Reply:
+        """A /format button: set the style or flip link previews, and redraw in place."""
+        settings = self.store.chat_settings(call.chat_id)
+        if token == "preview":
+            settings = replace(settings, preview=not self._previews_on(settings))
+        elif token in MESSAGE_FORMATS:
+            settings = replace(settings, format=FORMAT_WORDS[token])
+        else:
+            return self._format_view(call, settings, edit=True)
+        self._save_settings(call, settings)
+        return self._format_view(call, settings, edit=True)
+
+    def _previews_on(self, settings: ChatSettings) -> bool:
+        return self.previews if settings.preview is None else settings.preview
+
+    def _format_view(self, call: Call, settings: ChatSettings, *, edit: bool) -> Reply:
+        lang = call.lang
+        preview = self._previews_on(settings)
+        lines = [t(lang, "format_header"),
+                 t(lang, "format_now", style=t(lang, f"format_{settings.format}")),
+                 t(lang, "format_preview_on" if preview else "format_preview_off"),
+                 "", t(lang, "format_help")]
+        styles = tuple(Button(("✅ " if style == settings.format else "") +
+                              t(lang, f"format_{style}_button"), f"fmt:{style}")
+                       for style in MESSAGE_FORMATS)
+        flip = Button(t(lang, "format_preview_button_off" if preview
+                        else "format_preview_button_on"), "fmt:preview")
+        return Reply("\n".join(lines), (styles, (flip,)), edit=edit)
 
     def _lang(self, call: Call) -> Reply:
         """Set the chat's language."""

@@ -1,27 +1,15 @@
-"""Text helpers for bot replies: Telegram HTML, lengths that fit, local times."""
+"""Text helpers for bot replies: Telegram HTML, and lengths that fit one message."""
 
 from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.model import DEFAULT_TIMEZONE
 from bot.telegram.messages import visible_len
 
 BUTTON_TITLE_CHARS = 40
 KEYWORDS_SHOWN_CHARS = 1000  # 50 keywords of 100 chars would not fit in one message
 MESSAGE_BUDGET = 3800  # visible UTF-16 units, under Telegram's 4096
-
-
-@lru_cache(maxsize=64)
-def zone(name: str) -> ZoneInfo:
-    """The time zone called `name`, or the default one when there is none by that name."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(DEFAULT_TIMEZONE)
 
 
 def shorten(text: str, limit: int) -> str:
