@@ -173,7 +173,7 @@ class TelegramConfig(_Strict):
     send_documents: bool = True  # an item's files (up to 3) follow its message as documents
     max_per_chat_per_round: int = Field(10, ge=1)
     max_age: Duration = timedelta(days=3)  # older items are stored but not announced
-    messages_per_second: float = Field(25.0, gt=0, le=30)
+    messages_per_second: float = Field(29.0, gt=0, le=30)  # see Pacing
     pacing_scale: float = Field(1.0, gt=0, le=1)  # tests and benchmarks: shrinks every send gap
     mode: Literal["polling", "webhook"] = "polling"
     webhook_url: str = ""  # the public https URL Telegram posts updates to (webhook mode)

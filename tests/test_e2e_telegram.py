@@ -148,7 +148,7 @@ def test_a_broadcast_to_private_chats_and_groups_draws_no_429_from_strict_limits
         expected = {(chat_id, n) for chat_id in chats for n in numbers}
         wait_until(lambda: set(received(fake)) >= expected, 30, "broadcast delivered")
 
-        assert fake.errors == [] and fake.flood_violations == []
+        assert fake.errors == [] and fake.flood_violations == [], fake.flood_violations
         assert received(fake) == Counter(dict.fromkeys(expected, 1))
         for chat_id in chats:  # oldest first in every chat
             assert [n for c, n in sends_since(fake, 0) if c == chat_id] == numbers

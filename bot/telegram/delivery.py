@@ -3,8 +3,10 @@
 The outbox (store) is the single source of truth. A row is marked sent only after the Sender
 returned, so a crash between the two resends it: delivery is at least once.
 
-Pacing has no bursts: sends are spaced 1/overall_per_second apart across all chats, at least
-`private_gap` apart in one private chat and 60/group_per_minute apart in one group or channel.
+Pacing (bot.telegram.pacing) keeps Telegram's overall limit: overall_per_second on average, a
+late start caught up by a few quicker ones, never a 31st send while 30 are in flight or were
+answered within the last second; at least `private_gap` apart in one private chat and
+60/group_per_minute apart in one group or channel.
 Chats are served concurrently (at most `concurrency` requests in flight); within a chat messages
 go one at a time, in order.
 
