@@ -3,6 +3,7 @@ something that was being repeated on every request or every poll (benchmarks/ me
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -10,8 +11,9 @@ from importlib.abc import MetaPathFinder
 from importlib.machinery import ModuleSpec
 from types import ModuleType
 
-from fakes.site import FakeSite
+from fakes.site import FakeSite, Status
 
+from bot.errors import FetchError
 from bot.model import CacheHeaders
 from bot.source.fetch import Fetcher, FetchPolicy
 
@@ -49,3 +51,19 @@ async def test_a_warm_fetch_looks_for_no_module() -> None:
             not_modified = await f.fetch(site.url_for("/tin"), CacheHeaders(etag=page.etag))
     assert (full.status, not_modified.status) == (200, 304)
     assert looked_for == []
+
+
+async def test_304s_and_short_error_pages_keep_the_connection() -> None:
+    """An unread 304 closed its connection: 200 polls answered 304 opened 200 connections (on
+    https, 200 TLS handshakes); read to its end, the one connection serves them all."""
+    async with FakeSite() as site, Fetcher(FetchPolicy(min_host_gap=0, respect_robots=False)) as f:
+        page = site.set_page("/tin", "<html><body><ul><li>x</li></ul></body></html>")
+        site.set_route("/gone", Status(404, {"Content-Type": "text/html"}, b"<p>not here</p>"))
+        await f.fetch(site.url_for("/tin"))
+        for _ in range(20):
+            answer = await f.fetch(site.url_for("/tin"), CacheHeaders(etag=page.etag))
+            assert answer.status == 304
+        with contextlib.suppress(FetchError):
+            await f.fetch(site.url_for("/gone"))
+        await f.fetch(site.url_for("/tin"), CacheHeaders(etag=page.etag))
+    assert site.connections == 1

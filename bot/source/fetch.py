@@ -13,6 +13,7 @@ page cannot make newsbot fetch from this machine or its network.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import importlib
 import logging
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 DECODE_CHUNK = 64 * 1024  # most decoded bytes produced from one step of the decompressor
 GZIP_WBITS = 16 + zlib.MAX_WBITS
 GZIP_MAGIC = b"\x1f\x8b"
+DRAIN_BYTES = 64 * 1024  # a non-2xx body up to this is read, so the connection is kept
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309: crawlers read at least 500 KiB of robots.txt
 ROBOTS_ERROR_TTL = 600.0  # an unreachable robots.txt is asked for again sooner than a good one
 RETRY_AFTER_LIMIT = 24 * 3600.0  # a Retry-After beyond a day is taken as a day
@@ -251,6 +253,8 @@ class Fetcher:
                     body = b""
                     if 200 <= response.status_code < 300:
                         body = await _read_body(response, url, max_bytes)
+                    else:
+                        await _drain(response)
                     log.debug("GET %s -> %d (%d bytes)", url, response.status_code, len(body))
                     return _Answer(
                         url, response.status_code, _reason(response), response.headers, body
@@ -589,6 +593,18 @@ async def _read_body(response: httpx.Response, url: str, max_bytes: int) -> byte
             f"{url}: the body is not valid {encoding} data ({exc})", hint=RETRY_HINT
         ) from None
     return bytes(body)
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Read a non-2xx answer to its end (a 304 has no body, an error page a short one), so its
+    connection goes back to the pool: unread, it was closed, and every 304 poll opened a new one
+    (a new TLS handshake on https). A long body is left, and its connection closed with it."""
+    read = 0
+    with contextlib.suppress(httpx.HTTPError):  # the status is the answer; the body is not
+        async for raw in response.aiter_raw():
+            read += len(raw)
+            if read > DRAIN_BYTES:
+                return
 
 
 def _too_large(url: str, max_bytes: int) -> FetchError:

@@ -167,6 +167,7 @@ class FakeSite:
         self.in_flight: Counter[str] = Counter()  # per Host header
         self.max_in_flight_per_host: Counter[str] = Counter()
         self.errors: list[str] = []  # unexpected exceptions inside the server
+        self.connections = 0  # TCP connections accepted (keep-alive reuses one)
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -320,6 +321,7 @@ class FakeSite:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
+        self.connections += 1
         try:
             while await self._serve_one(reader, writer):
                 pass
