@@ -359,7 +359,7 @@ def test_unsubscribe(store: Store, bot: Commands) -> None:
         "Đã bỏ theo dõi Thông báo &amp; Chỉ đạo."
     assert store.subscriptions_of(USER) == [NEWS]
     assert say(bot, private(), "/unsubscribe thong bao").text == \
-        "Bạn đang không theo dõi Thông báo &amp; Chỉ đạo."
+        "Bạn chưa theo dõi Thông báo &amp; Chỉ đạo."
     assert NEWS in say(bot, private(), "/unsubscribe").text
 
 

@@ -381,7 +381,7 @@ def test_digest_command(store: Store, bot: Commands) -> None:
 
 
 def test_edits_command(store: Store, bot: Commands) -> None:
-    assert "Sẽ không báo" in say(bot, "/edits off").text
+    assert "sẽ không báo" in say(bot, "/edits off").text
     assert store.chat_settings(CHAT).edits is False
     assert "Báo tin được sửa: tắt" in say(bot, "/edits").text
     say(bot, "/edits on")

@@ -18,11 +18,13 @@ from fakes.telegram_api import (
     check_message_text,
     check_reply_markup,
 )
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from bot.model import Chat, Item
 from bot.store.db import Store
 from bot.telegram import ptb as tg
-from bot.telegram.commands.dispatch import CommandContext, Commands
+from bot.telegram.commands.dispatch import CommandContext, Commands, Reply
 from bot.telegram.delivery import Deliverer
 from bot.telegram.feedinfo import FeedInfo
 from bot.telegram.messages import split_message, utf16_len
@@ -440,3 +442,50 @@ def test_a_tampered_search_page_offers_the_first_page(store: Store) -> None:
     beyond = commands.press(ctx, f"s:{key}:999")
     assert beyond is not None and beyond.text == "No more results."
     assert [b.data for row in beyond.buttons for b in row] == [f"s:{key}:0"]
+
+
+# ---------------------------------------------------------------- the class of bugs 1-3
+
+
+def markup_json(reply: Reply) -> dict[str, object]:
+    rows = [[{"text": b.text, "callback_data": b.data} for b in row] for row in reply.buttons]
+    return {"inline_keyboard": rows}
+
+
+FEED_ID = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-đ", min_size=1, max_size=70)
+TITLE = st.text(alphabet="Hải Phòng Đà Nẵng😀🚢 &<>abc", min_size=1, max_size=120)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(ids=[f"feed-{'đ' * 25}-{n}" for n in range(150)], title="Sở Thông tin 😀" * 8,
+         sections=120, keywords=50)
+@given(ids=st.lists(FEED_ID, max_size=150, unique=True), title=TITLE,
+       sections=st.integers(0, 120), keywords=st.integers(0, 50))
+def test_every_list_telegram_gets_is_one_telegram_accepts(
+    ids: list[str], title: str, sections: int, keywords: int
+) -> None:
+    """Any number of feeds, sections and keywords, any titles: each reply's keyboard is within
+    Telegram's limits and its text splits into messages Telegram accepts."""
+    feeds = {f: FeedInfo(f, f"{title} {n}", sections=tuple(
+        (f"s{k}-{title[:20]}", f"{title} {k}") for k in range(sections if n == 0 else 0)))
+        for n, f in enumerate(ids)}
+    with Store.open(":memory:") as store:
+        commands = Commands(store, feeds)
+        ctx = CommandContext(USER, "private", USER, "vi")
+        if keywords:
+            commands.run(ctx, "include", ", ".join(f"{title[:60]} {k}" for k in range(keywords)))
+        replies = [commands.run(ctx, name, "") for name in ("feeds", "sections", "filters")]
+        replies.append(commands.run(ctx, "start", ""))
+        page = replies[0]
+        for _ in range(25):  # through the /feeds pages
+            assert page is not None
+            turn = [b.data for row in page.buttons for b in row if b.data.startswith("fl:")]
+            if not turn:
+                break
+            page = commands.press(ctx, turn[-1])
+            replies.append(page)
+        for reply in replies:
+            assert reply is not None
+            check_reply_markup(markup_json(reply))
+            for part in split_message(reply.text):
+                check_message_text(part, "HTML")

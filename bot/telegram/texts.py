@@ -150,11 +150,11 @@ VI: dict[str, str] = {
     "subscribed": "✅ Đã theo dõi {title}.",
     "already_subscribed": "Bạn đã theo dõi {title} rồi.",
     "unsubscribed": "Đã bỏ theo dõi {title}.",
-    "not_subscribed": "Bạn đang không theo dõi {title}.",
+    "not_subscribed": "Bạn chưa theo dõi {title}.",
     "subscribe_usage": "Cách dùng: /subscribe NGUỒN. Các nguồn có: {names}",
     "unsubscribe_usage": "Cách dùng: /unsubscribe NGUỒN. Bạn đang theo dõi: {names}",
     "feed_unknown": "Không tìm thấy nguồn tin “{name}”. Các nguồn có: {names}",
-    "feed_ambiguous": "“{name}” khớp với nhiều nguồn: {names}. Hãy gõ rõ hơn.",
+    "feed_ambiguous": "“{name}” khớp với nhiều nguồn: {names}. Vui lòng gõ cụ thể hơn.",
     "none": "(không có)",
     "subscribed_topic": "✅ Đã theo dõi {title}: tin sẽ được gửi vào chủ đề này.",
     "moved_topic": "Từ giờ tin của {title} được gửi vào chủ đề này.",
@@ -210,7 +210,7 @@ VI: dict[str, str] = {
     "settings_quiet_none": "Giờ không làm phiền: không có",
     "settings_digest_daily": "Bản tin tổng hợp: mỗi ngày lúc {time}",
     "settings_digest_hourly": "Bản tin tổng hợp: mỗi giờ",
-    "settings_digest_off": "Bản tin tổng hợp: tắt (tin được gửi từng tin)",
+    "settings_digest_off": "Bản tin tổng hợp: tắt (mỗi tin được gửi ngay khi có)",
     "settings_urgent": "Từ khoá khẩn: {keywords}",
     "settings_urgent_none": "Từ khoá khẩn: không có",
     "settings_edits_on": "Báo tin được sửa: bật",
@@ -225,12 +225,12 @@ VI: dict[str, str] = {
         "(giờ bắt đầu khác giờ kết thúc)."
     ),
     "quiet_set": (
-        "🌙 Giờ không làm phiền: {start}–{end} ({tz}). Trong khoảng này không có tin nào được gửi; "
-        "hết giờ bạn nhận một bản tin tổng hợp. Tin có từ khoá khẩn vẫn gửi ngay: /urgent."
+        "🌙 Giờ không làm phiền: {start}–{end} ({tz}). Trong khoảng này bot không gửi tin; hết "
+        "giờ bạn nhận một bản tin tổng hợp. Tin có từ khoá khẩn vẫn gửi ngay: /urgent."
     ),
     "quiet_off": "Đã tắt giờ không làm phiền.",
     "timezone_unknown": (
-        "Không biết múi giờ “{name}”. Hãy dùng tên IANA, ví dụ <code>Asia/Ho_Chi_Minh</code>."
+        "Không nhận ra múi giờ “{name}”. Hãy dùng tên IANA, ví dụ <code>Asia/Ho_Chi_Minh</code>."
     ),
     "urgent_usage": (
         "Cách dùng: <code>/urgent bão, khẩn, mất điện</code> (thay danh sách cũ) hoặc "
@@ -246,8 +246,8 @@ VI: dict[str, str] = {
     "digest_hourly": "📰 Từ giờ bạn nhận một bản tin tổng hợp mỗi giờ.",
     "digest_off": "Đã tắt bản tin tổng hợp: tin mới được gửi ngay.",
     "edits_usage": "Cách dùng: <code>/edits on</code> hoặc <code>/edits off</code>.",
-    "edits_on": "✏️ Sẽ báo khi tiêu đề hoặc tóm tắt của một tin đã gửi được sửa.",
-    "edits_off": "Sẽ không báo khi tin đã gửi được sửa.",
+    "edits_on": "✏️ Bot sẽ báo khi tiêu đề hoặc tóm tắt của một tin đã gửi được sửa.",
+    "edits_off": "Bot sẽ không báo khi tin đã gửi được sửa.",
     # /tim (search)
     "search_usage": (
         "Cách dùng: <code>/tim từ khoá</code>, ví dụ <code>/tim hai an</code>. "
