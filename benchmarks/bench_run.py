@@ -85,7 +85,7 @@ class Bench:
             '[server]\nenabled = true\nport = 0\npublic_url = "http://127.0.0.1:8080"\n'
             "[fetch]\nmin_host_gap = 0.01\nrespect_robots = false\n"
             f'[telegram]\napi_base_url = "{self.fake.base_url}"\n'
-            'max_age = "36500d"\n',  # the page's items date from 2022: announce them anyway
+            'max_age = "3650d"\n',  # the page's items date from 2022: announce them anyway
             encoding="utf-8",
         )
         (tmp / "data").mkdir()
