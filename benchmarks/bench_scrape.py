@@ -31,8 +31,8 @@ from benchlib import QUICK, REAL_PAGE, ROOT, row
 from fakes.realpages import realpage
 from lxml.cssselect import CSSSelector
 
-from bot.config import load_recipes
 from bot.model import FetchResult, ListRules, Pick, Recipe
+from bot.recipes import load_recipes
 from bot.source.listing import scrape_page
 
 NOW = datetime(2022, 8, 27, 4, 0, tzinfo=UTC)

@@ -32,10 +32,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bot import urls
-from bot.config import FEED_ID, RESERVED_FEED_IDS, recipe_from_text, scan_recipes
 from bot.errors import FetchError, NewsbotError, RecipeError, ScrapeError
 from bot.filters import fold
 from bot.model import DEFAULT_TIMEZONE, FetchResult, Item, Recipe, SourceKind, SourcePreview
+from bot.recipes import RESERVED_FEED_IDS, recipe_from_text, scan_recipes
+from bot.schema import FEED_ID
 from bot.source import discover, dom
 from bot.source.detect import detect
 from bot.source.feeds import FeedInfo, feed_info, looks_like_feed

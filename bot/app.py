@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from bot import __version__
 from bot.add import NO_OWN_ALLOWANCE, AddDesk
-from bot.config import Config, ensure_data_dir, load_recipes
+from bot.config import ensure_data_dir
 from bot.errors import ConfigError, DeliveryError, NewsbotError, RateLimited, TransientDelivery
 from bot.live import Changes, RecipeFolder
 from bot.model import FeedHealth, PollReport, Recipe
@@ -39,7 +39,9 @@ from bot.publish import web
 from bot.publish.render import FeedMeta
 from bot.publish.status import feed_state
 from bot.publish.web import Metrics, Server, TelegramWebhook
+from bot.recipes import load_recipes
 from bot.scheduler import FIRST_POLL_WITHIN, FeedScheduler, Job
+from bot.schema import Config
 from bot.source.fetch import Fetcher, FetchPolicy
 from bot.store.db import acquire_lock
 from bot.store.guard import open_store

@@ -48,7 +48,7 @@ from bot.logs import setup_logging
 from bot.model import FeedHealth, FetchResult, PollReport, Recipe
 
 if TYPE_CHECKING:
-    from bot.config import Config
+    from bot.schema import Config
     from bot.source.detect.detect import Candidate
     from bot.store.db import Store
 
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 # "imports at the top"). Importing everything up front cost `newsbot --help` 0.59 s and
 # `newsbot check --file PAGE` 0.51 s against 33 ms for `python -c pass`: bot.app alone (scheduler,
 # web server, Telegram stack) took 353 ms and pydantic config 202 ms (issue 13, -X importtime).
-# `--help` now imports none of them, `check` only bot.config and the source wing.
+# `--help` now imports none of them, `check` only bot.recipes (bot.schema) and the source wing.
 log = logging.getLogger("newsbot")
 
 
@@ -211,7 +211,8 @@ def cmd_poll(args: argparse.Namespace) -> int:
     """Poll the chosen feeds once; a dry run creates and writes nothing."""
     import asyncio
 
-    from bot.config import ensure_data_dir, load_recipes
+    from bot.config import ensure_data_dir
+    from bot.recipes import load_recipes
     from bot.store.db import acquire_lock
     from bot.store.guard import open_store
 
@@ -264,8 +265,8 @@ async def _poll(
     config: Config, recipes: Sequence[Recipe], alerts: list[str], store: Store, *, dry_run: bool
 ) -> list[PollReport]:
     from bot import app
-    from bot.config import load_recipes
     from bot.pipeline import PollDeps, poll_source, preview_source, publish_all
+    from bot.recipes import load_recipes
     from bot.source.fetch import Fetcher
 
     fetcher = Fetcher(app.fetch_policy(config))
@@ -290,7 +291,7 @@ def _fresh_alerts(alerts: Sequence[str], reports: Sequence[PollReport]) -> list[
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Show what a recipe extracts from a page; nothing is stored."""
-    from bot.config import load_recipe
+    from bot.recipes import load_recipe
     from bot.source.listing import read_listing
 
     recipe = load_recipe(args.recipe)
@@ -338,7 +339,7 @@ def _check_article(recipe: Recipe, page: FetchResult, now: datetime, *, as_json:
 
 def cmd_feeds(args: argparse.Namespace) -> int:
     """List feeds with their state; reads the database only if it exists."""
-    from bot.config import load_recipes
+    from bot.recipes import load_recipes
     from bot.store.db import Store
     from bot.store.guard import open_store
 
@@ -444,7 +445,7 @@ def _propose(
     args: argparse.Namespace, html: str, url: str, candidates: Sequence[Candidate]
 ) -> int:
     """--recipe-only prints the best candidate's recipe, --save writes it (checked by loading)."""
-    from bot.config import load_recipe
+    from bot.recipes import load_recipe
 
     if not candidates:
         raise ConfigError(f"no list of articles found on {url}",

@@ -19,7 +19,7 @@ from bot.errors import ConfigError
 
 if TYPE_CHECKING:
     from bot import add
-    from bot.config import Config
+    from bot.schema import Config
 
 PREVIEW_ITEMS = 5  # items shown before asking
 
@@ -104,8 +104,8 @@ def cmd_import(config_of: ConfigOf, args: argparse.Namespace) -> int:
 def cmd_forget(config_of: ConfigOf, args: argparse.Namespace) -> int:
     """Delete a removed feed's items, subscriptions, filters, messages and files; the daemon
     may be running (it stopped polling the feed when its recipe went)."""
-    from bot.config import scan_recipes
     from bot.pipeline import forget_feed
+    from bot.recipes import scan_recipes
     from bot.store.db import Store
     from bot.store.guard import open_store
 
@@ -157,7 +157,7 @@ def show(proposal: add.Proposal) -> None:
 
 def _sources(config: Config) -> add.Sources:
     from bot.add import Sources
-    from bot.config import scan_recipes
+    from bot.recipes import scan_recipes
 
     recipes, _ = scan_recipes(config.feeds_dir)  # a broken recipe keeps its name taken
     return Sources.of(config.feeds_dir, recipes)

@@ -26,17 +26,11 @@ from zoneinfo import ZoneInfo
 
 from bot import shipped
 from bot.app import Daemon
-from bot.config import (
-    Config,
-    FetchConfig,
-    ScheduleConfig,
-    ServerConfig,
-    TelegramConfig,
-    load_recipe,
-)
 from bot.errors import ConfigError
 from bot.model import Recipe
+from bot.recipes import load_recipe
 from bot.scheduler import FeedScheduler
+from bot.schema import Config, FetchConfig, ScheduleConfig, ServerConfig, TelegramConfig
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.config import load_recipe
 from bot.errors import RecipeError
 from bot.model import Recipe
+from bot.recipes import load_recipe
 
 Signature = tuple[int, int, int]  # (mtime_ns, size, inode)
 

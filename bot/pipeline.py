@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Protocol
 
 from bot import diff, documents, filters
-from bot.config import Config
 from bot.errors import FetchError, NewsbotError, ScrapeError, StoreError
 from bot.failpoints import failpoint
 from bot.model import (
@@ -51,6 +50,7 @@ from bot.publish.render import (
     section_meta,
     write_feeds,
 )
+from bot.schema import Config
 from bot.source.fetch import next_delay
 from bot.source.listing import (
     Listing,

@@ -26,8 +26,8 @@ from fakes.site import FakeSite
 
 from bot.add import guess_id
 from bot.cli import main
-from bot.config import load_recipes
 from bot.pipeline import feed_meta
+from bot.recipes import load_recipes
 from bot.store.db import Store
 
 NEWSBOT = Path(sys.executable).parent / "newsbot"

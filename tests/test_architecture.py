@@ -31,7 +31,7 @@ THIRD_PARTY = {
     "charset_normalizer": "bot.source.dom",
     "httpx": "bot.source.fetch",
     "httpcore": "bot.source.connect",  # resolve, check and connect in one step (SSRF guard)
-    "pydantic": "bot.config",
+    "pydantic": "bot.schema",  # every TOML file's shape (config and recipes)
     "nh3": "bot.publish.render",
     "feedparser": "bot.source.feeds",
     "readability": "bot.source.readable",
@@ -47,7 +47,7 @@ THIRD_PARTY = {
 
 # (importer, imported module prefix) -> why a rule module may reach into a wing
 RULE_EXCEPTIONS = {
-    ("bot.config", "bot.source.dom"):
+    ("bot.schema", "bot.source.dom"):
         "recipes' selectors are checked by the same CSS compiler that runs them",
 }
 SIDEWAYS_EXCEPTIONS: dict[tuple[str, str], str] = {}

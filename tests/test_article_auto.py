@@ -15,8 +15,8 @@ from fakes.realpages import realpage
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.config import load_recipe
 from bot.model import ArticleRules
+from bot.recipes import load_recipe
 from bot.source import dom, scrape
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -21,10 +21,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_dom import to_cp1258
 
-from bot.config import load_recipe
 from bot.model import Chat, Item, Recipe
 from bot.mojibake import is_worse_decoding, mojibake_pairs, utf8_evidence
 from bot.pipeline import PollDeps, poll_source
+from bot.recipes import load_recipe
 from bot.source import dom
 from bot.source.fetch import Fetcher, FetchPolicy
 from bot.store.db import Store

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import find_config, load_config, load_recipe, load_recipes, parse_duration
+from bot.config import find_config, load_config
 from bot.errors import ConfigError, RecipeError
 from bot.model import Pick
+from bot.recipes import load_recipe, load_recipes
+from bot.schema import parse_duration
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from bot import pipeline
-from bot.config import RESERVED_FEED_IDS, load_config, load_recipe, load_recipes
+from bot.config import load_config
 from bot.errors import ConfigError, RecipeError
 from bot.publish import render
+from bot.recipes import RESERVED_FEED_IDS, load_recipe, load_recipes
 
 RECIPE = 'title = "Tin"\nurl = "https://haiphong.gov.vn/tin"\n'
 

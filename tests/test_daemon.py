@@ -27,18 +27,12 @@ from fakes.site import Delay, FakeSite, Status
 from fakes.telegram_api import FakeBotAPI, Fault
 
 from bot.app import Daemon, run_daemon
-from bot.config import (
-    Config,
-    FetchConfig,
-    ScheduleConfig,
-    ServerConfig,
-    TelegramConfig,
-    load_recipe,
-)
 from bot.demo import DemoSite, every_from_env, free_port
 from bot.errors import ConfigError, StoreError
 from bot.model import Recipe
+from bot.recipes import load_recipe
 from bot.scheduler import FeedScheduler
+from bot.schema import Config, FetchConfig, ScheduleConfig, ServerConfig, TelegramConfig
 from bot.store.db import Store
 from bot.store.guard import open_data_store
 

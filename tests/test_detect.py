@@ -22,8 +22,8 @@ from fakes.detect_eval import (
 )
 from fakes.realpages import REALPAGES
 
-from bot.config import load_recipe
 from bot.model import ListRules, Pick, Recipe
+from bot.recipes import load_recipe
 from bot.source import dom, scrape
 from bot.source.detect import cssmatch, detect, listitems, listshape
 from bot.source.detect.detect import Candidate, detect_lists, recipe_toml, same_list

@@ -18,10 +18,10 @@ from fakes.site import FakeSite
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.config import load_recipe
 from bot.errors import RecipeError
 from bot.model import ArticleRules, Chat, FetchResult, Pick, PollReport, Recipe
 from bot.pipeline import PollDeps, poll_source
+from bot.recipes import load_recipe
 from bot.source import feeds
 from bot.source.fetch import Fetcher, FetchPolicy
 from bot.store.db import Store

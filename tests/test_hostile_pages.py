@@ -26,9 +26,9 @@ from fakes.site import FakeSite
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.config import load_recipe
 from bot.model import CacheHeaders, Chat, FetchResult, PollReport, Recipe
 from bot.pipeline import PollDeps, poll_source
+from bot.recipes import load_recipe
 from bot.source import dom, scrape
 from bot.source.fetch import Fetcher, FetchPolicy
 from bot.store.db import Store

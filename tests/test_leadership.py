@@ -16,7 +16,7 @@ from test_daemon import LISTING, LISTING_ITEMS, PATH, make_config, make_recipe, 
 from test_daemon import until as until_true
 
 from bot.app import LOST_LEADERSHIP, Daemon
-from bot.config import Config, StoreConfig
+from bot.schema import Config, StoreConfig
 
 
 def on_postgres(config: Config, url: str) -> Config:

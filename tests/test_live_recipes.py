@@ -34,9 +34,9 @@ from fakes.site import FakeSite
 from fakes.telegram_api import FakeBotAPI
 
 from bot.app import Daemon
-from bot.config import Config, FetchConfig, ScheduleConfig, ServerConfig
 from bot.live import RecipeFolder
 from bot.scheduler import FeedScheduler
+from bot.schema import Config, FetchConfig, ScheduleConfig, ServerConfig
 
 USER = 515151
 ADMIN = 616161

@@ -14,8 +14,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot import cli
-from bot.config import Config, ensure_data_dir, load_config, load_recipe
+from bot.config import ensure_data_dir, load_config
 from bot.errors import ConfigError, RecipeError
+from bot.recipes import load_recipe
+from bot.schema import Config
 
 SOTTTT = "capstone2/tin-tuc-su-kien.html"
 SOTTTT_URL = "https://sotttt.hanoi.gov.vn/vi/tin-tuc-su-kien"

@@ -15,7 +15,6 @@ from conftest import FIXTURES, ROOT
 from fakes import listings
 from fakes.site import Behaviour, FakeSite, Garbage, Status
 
-from bot.config import load_recipe
 from bot.model import (
     ArticleRules,
     Chat,
@@ -34,6 +33,7 @@ from bot.pipeline import (
     publish_all,
     repair_feeds,
 )
+from bot.recipes import load_recipe
 from bot.source.fetch import Fetcher, FetchPolicy
 from bot.store.db import Store
 

@@ -26,8 +26,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import FIXTURES, ROOT
 
-from bot.config import load_recipe
 from bot.model import Item, Recipe
+from bot.recipes import load_recipe
 from bot.source.scrape import ArticleInfo, scrape, scrape_article
 
 FEEDS = ROOT / "feeds"

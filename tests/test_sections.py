@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from bot.config import load_recipe
 from bot.errors import RecipeError
 from bot.model import Section
+from bot.recipes import load_recipe
 from bot.source.listing import live_sections
 
 HEAD = 'title = "Cổng TTĐT Hải Phòng"\n'

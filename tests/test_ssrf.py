@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from fakes.site import FakeSite, Redirect
 
-from bot.config import load_recipe
 from bot.errors import FetchError
 from bot.model import PollReport
 from bot.pipeline import PollDeps, poll_source
+from bot.recipes import load_recipe
 from bot.source.connect import system_resolver
 from bot.source.fetch import Fetcher, FetchPolicy
 from bot.store.db import Store

@@ -15,17 +15,10 @@ import pytest
 from fakes.telegram_api import FakeBotAPI, Fault
 
 from bot.app import Daemon
-from bot.config import (
-    WEBHOOK_SECRET_ENV,
-    Config,
-    FetchConfig,
-    ScheduleConfig,
-    ServerConfig,
-    TelegramConfig,
-    load_config,
-)
+from bot.config import WEBHOOK_SECRET_ENV, load_config
 from bot.errors import ConfigError, DeliveryError
 from bot.publish import web
+from bot.schema import Config, FetchConfig, ScheduleConfig, ServerConfig, TelegramConfig
 from bot.store.db import Store
 from bot.telegram import ptb as tg
 from bot.telegram.commands.dispatch import Commands, FeedInfo

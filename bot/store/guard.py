@@ -17,8 +17,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.config import Config
 from bot.errors import DatabaseDamaged, StoreError
+from bot.schema import Config
 from bot.store.db import Store
 
 log = logging.getLogger(__name__)
