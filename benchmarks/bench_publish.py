@@ -88,7 +88,8 @@ def bench_render(runs: int) -> None:
 
 async def serve_forever() -> None:
     """Child: our app and a bare ASGI app with the same RSS bytes; print both ports; wait."""
-    from bot.publish.web import create_app, serve
+    from bot.publish.serving import serve
+    from bot.publish.web import create_app
     from bot.store.db import Store
 
     store = Store.open(":memory:")

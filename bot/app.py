@@ -35,10 +35,12 @@ from bot.errors import ConfigError, DeliveryError, NewsbotError, RateLimited, Tr
 from bot.live import Changes, RecipeFolder
 from bot.model import FeedHealth, PollReport, Recipe
 from bot.pipeline import ALL_FEED, PollDeps, feed_meta, poll_source, publish_all, repair_feeds
-from bot.publish import web
+from bot.publish import serving, web
+from bot.publish.metrics import Metrics
 from bot.publish.render import FeedMeta
+from bot.publish.serving import Server
 from bot.publish.status import feed_state
-from bot.publish.web import Metrics, Server, TelegramWebhook
+from bot.publish.webhook import TelegramWebhook
 from bot.recipes import load_recipes
 from bot.scheduler import FIRST_POLL_WITHIN, FeedScheduler, Job
 from bot.schema import Config
@@ -181,7 +183,7 @@ class Daemon:
     async def _start(self) -> None:
         log.info("newsbot %s: %d feeds, data in %s", __version__, len(self.recipes),
                  self.config.data_dir)
-        self.metrics = web.Metrics()
+        self.metrics = Metrics()
         server = self.config.server
         if server.enabled:
             app = web.create_app(
@@ -196,7 +198,7 @@ class Daemon:
             )
             self._set_web_feeds = partial(web.set_feeds, app)
             try:
-                self._web = await web.serve(app, server.host, server.port)
+                self._web = await serving.serve(app, server.host, server.port)
             except ConfigError as exc:  # e.g. the port is taken: say which file sets it
                 where = f"{self.config.path}: server.port: " if self.config.path else ""
                 raise ConfigError(where + exc.message, hint=exc.hint) from None

@@ -36,8 +36,8 @@ THIRD_PARTY = {
     "feedparser": "bot.source.feeds",
     "readability": "bot.source.readable",
     "starlette": "bot.publish.web",
-    "uvicorn": "bot.publish.web",
-    "prometheus_client": "bot.publish.web",
+    "uvicorn": "bot.publish.serving",
+    "prometheus_client": "bot.publish.metrics",
     "telegram": "bot.telegram.ptb",
     "apscheduler": "bot.scheduler",
     "sqlite3": "bot.store.sqlite",  # stdlib, but a store driver: one module holds it

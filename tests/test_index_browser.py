@@ -22,7 +22,8 @@ from fakes import png
 
 from bot.model import FeedHealth, Item
 from bot.publish.render import FeedMeta
-from bot.publish.web import Server, create_app, serve
+from bot.publish.serving import Server, serve
+from bot.publish.web import create_app
 from bot.store.db import Store
 
 T0 = datetime(2024, 11, 28, 8, 0, tzinfo=UTC)

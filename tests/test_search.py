@@ -18,7 +18,8 @@ from bot import filters
 from bot.errors import KeywordError
 from bot.model import Item, KeywordFilter
 from bot.publish.render import FeedMeta
-from bot.publish.web import create_app, serve
+from bot.publish.serving import serve
+from bot.publish.web import create_app
 from bot.search import MAX_QUERY_CHARS, Matcher, parse_query
 from bot.store.db import Store
 from bot.telegram import ptb as tg

@@ -24,18 +24,13 @@ from starlette.types import Receive, Scope, Send
 
 from bot.errors import ConfigError, StoreError
 from bot.model import Attachment, Item, PollReport, Section
-from bot.publish import web
+from bot.publish import serving
+from bot.publish.cache import Rendered, accepts_gzip, is_not_modified, make_rendered
+from bot.publish.metrics import Metrics
 from bot.publish.pages import pick_language
 from bot.publish.render import FeedMeta
-from bot.publish.web import (
-    Metrics,
-    Rendered,
-    accepts_gzip,
-    create_app,
-    is_not_modified,
-    make_rendered,
-    serve,
-)
+from bot.publish.serving import serve
+from bot.publish.web import create_app
 from bot.store.db import Store
 
 PUBLIC = "http://feeds.test"
@@ -574,7 +569,7 @@ async def test_listening_socket_lets_asyncio_disable_delayed_acks() -> None:
     # asyncio sets TCP_NODELAY on accepted connections only when the listening socket was made
     # with proto=IPPROTO_TCP; without it every keep-alive response waited ~40 ms for a delayed ACK
     # (measured in benchmarks/bench_publish.py, not timed here).
-    sock = web._listen("127.0.0.1", 0)
+    sock = serving._listen("127.0.0.1", 0)
     try:
         assert sock.proto == socket.IPPROTO_TCP
     finally:

@@ -15,7 +15,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from bot.publish.web import Metrics, Server, ServerLimits, create_app, serve
+from bot.publish.metrics import Metrics
+from bot.publish.serving import Server, ServerLimits, serve
+from bot.publish.web import create_app
 from bot.store.db import Store
 
 PARTIAL_HEAD = b"GET /healthz HTTP/1.1\r\nHost: feeds.test\r\nX-Slow: "

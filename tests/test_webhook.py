@@ -17,7 +17,7 @@ from fakes.telegram_api import FakeBotAPI, Fault
 from bot.app import Daemon
 from bot.config import WEBHOOK_SECRET_ENV, load_config
 from bot.errors import ConfigError, DeliveryError
-from bot.publish import web
+from bot.publish import serving, web, webhook
 from bot.schema import Config, FetchConfig, ScheduleConfig, ServerConfig, TelegramConfig
 from bot.store.db import Store
 from bot.telegram import ptb as tg
@@ -72,8 +72,8 @@ async def served(fake: FakeBotAPI, store: Store) -> AsyncIterator[Served]:
 
     site = web.create_app(store=store, feeds={}, public_url="http://127.0.0.1",
                           health=lambda: (True, {}),
-                          telegram_webhook=web.TelegramWebhook(PATH, SECRET, handler))
-    server = await web.serve(site, "127.0.0.1", 0)
+                          telegram_webhook=webhook.TelegramWebhook(PATH, SECRET, handler))
+    server = await serving.serve(site, "127.0.0.1", 0)
     await tg.start_bot_webhook(app, URL, SECRET)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}") as client:

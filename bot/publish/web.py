@@ -1,4 +1,6 @@
-"""The feed server: RSS/Atom/JSON feeds rendered from the store, an index page, health and metrics.
+"""The feed server's app and routes: feeds rendered from the store, an index page, search,
+health and metrics. The only importer of starlette; the pieces it composes speak plain values or
+bare ASGI (query, cache, metrics, webhook, guard), and `bot.publish.serving` runs it on uvicorn.
 
 Routes (read-only; GET and HEAD):
     /feeds/<id>.xml|.atom|.json   a feed, or `all`; ?include=a,b&exclude=c&limit=20 (q= = include);
@@ -10,59 +12,37 @@ Routes (read-only; GET and HEAD):
     /healthz                      JSON from the health callable: 200 when running, else 503
     /metrics                      Prometheus text format ([server] metrics: local clients only,
                                   everyone, or nobody)
-    POST <webhook path>           Telegram updates in webhook mode (see TelegramWebhook)
+    POST <webhook path>           Telegram updates in webhook mode (bot.publish.webhook)
 
 Rendered bodies are cached by (feed, format, filters, store.last_change_at), so a repeated request
 costs one indexed query. Responses carry a strong ETag (hash of the body; `-gz` for the gzip
 variant) and Last-Modified; If-None-Match wins over If-Modified-Since. No route touches the file
-system. The only importer of starlette, uvicorn and prometheus_client.
-
-The server bounds what a client can hold: request headers must arrive within HEADER_TIMEOUT, an
-idle kept-alive connection is closed after KEEP_ALIVE_TIMEOUT, and past MAX_CONNECTIONS a new
-connection is closed at once. Every answer, uvicorn's own 400 for a malformed request included,
-carries `X-Content-Type-Options: nosniff`.
+system. Every answer carries `X-Content-Type-Options: nosniff` (bot.publish.guard).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import gzip
-import hashlib
-import hmac
 import json
 import logging
-import socket
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
-from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
-from urllib.parse import urlencode
+from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
-import uvicorn
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from bot.addresses import LOOPBACK, category, parse_address
-from bot.errors import ConfigError, KeywordError, StoreError
-from bot.filters import item_matches, parse_keywords
-from bot.model import FeedHealth, Item, KeywordFilter, PollReport
+from bot.errors import KeywordError
+from bot.model import FeedHealth, Item
+from bot.publish.cache import RenderCache, Rendered, accepts_gzip, is_not_modified, make_rendered
+from bot.publish.guard import Guard
+from bot.publish.metrics import CONTENT_TYPE, Metrics, MetricsAccess, refusal
 from bot.publish.pages import (
     FeedListing,
     Language,
@@ -71,6 +51,7 @@ from bot.publish.pages import (
     render_index,
     render_search,
 )
+from bot.publish.query import MAX_QUERY, BadQuery, FeedSource, parse_feed_query, select_items
 from bot.publish.render import (
     ALL_FEED,
     EXTENSIONS,
@@ -82,25 +63,15 @@ from bot.publish.render import (
     section_meta,
 )
 from bot.publish.status import empty_feed_note, feed_state
+from bot.publish.webhook import Reply, TelegramWebhook, WebhookEndpoint
 from bot.search import MAX_QUERY_CHARS, SCAN_LIMIT, parse_query
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 50  # reliability plan D10: at most 50 items per feed
-FILTER_WINDOW = 500  # items scanned for a filtered feed
 INDEX_ITEMS = 5
-CACHE_ENTRIES = 256
-MAX_PATH = 2048
-MAX_QUERY = 2048
 CACHE_CONTROL = "public, max-age=300"
 NO_STORE = "no-store"
-STOP_TIMEOUT = 5.0
-HEADER_TIMEOUT = 10.0  # seconds from connecting (or the last answer) to a request's full head
-KEEP_ALIVE_TIMEOUT = 5  # idle seconds before a kept-alive connection is closed (uvicorn: int)
-MAX_CONNECTIONS = 256  # open connections; feed readers and Telegram need a handful each
 FORWARDED_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")  # a proxy is in between
-MetricsAccess = Literal["local", "off", "public"]
 CONTENT_TYPES: dict[Format, str] = {
     "rss": "application/rss+xml; charset=utf-8",
     "atom": "application/atom+xml; charset=utf-8",
@@ -112,30 +83,6 @@ HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src https: http:"
 # /healthz: (running, details). details must be JSON-serialisable (datetimes become str). The
 # answer is 503 when not running, or when details' "status" is "failing" (every feed failing).
 HealthReport = tuple[bool, Mapping[str, object]]
-MAX_UPDATE_BYTES = 1024 * 1024  # a Telegram update is a few KB; anything this big is not one
-SECRET_HEADER = "x-telegram-bot-api-secret-token"
-
-
-@dataclass(frozen=True)
-class TelegramWebhook:
-    """Where Telegram posts updates: `path` on this server, `secret` it must send in the
-    X-Telegram-Bot-Api-Secret-Token header, and `handler` taking the update's JSON object.
-    The handler answers False while the bot cannot take updates: Telegram gets a 503 and
-    retries later."""
-
-    path: str
-    secret: str = field(repr=False)
-    handler: Callable[[dict[str, object]], Awaitable[bool]] = field(repr=False)
-
-
-class FeedSource(Protocol):
-    """What the web needs from the store (bot.store.db.Store satisfies it)."""
-
-    def items(
-        self, feed_id: str | None = None, *, limit: int = 50, section: str | None = None
-    ) -> list[Item]: ...
-
-    def last_change_at(self, feed_id: str | None = None) -> datetime | None: ...
 
 
 @runtime_checkable
@@ -164,224 +111,7 @@ class Searchable(Protocol):
 SEARCH_PAGE = 20  # results per /search page
 
 
-class BadQuery(ValueError):
-    """A feed URL's query string is unusable; the message is shown to the client (400)."""
-
-
-@dataclass(frozen=True)
-class FeedQuery:
-    """Filters from a feed URL, normalised so equal filters share one cache entry."""
-
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    limit: int = DEFAULT_LIMIT
-
-    @property
-    def filtered(self) -> bool:
-        return bool(self.include or self.exclude)
-
-    def query_string(self) -> str:
-        """Canonical query for the feed's self link ('' when unfiltered)."""
-        params = [("include", ",".join(self.include)), ("exclude", ",".join(self.exclude))]
-        pairs = [(name, value) for name, value in params if value]
-        if self.limit != DEFAULT_LIMIT:
-            pairs.append(("limit", str(self.limit)))
-        return "?" + urlencode(pairs) if pairs else ""
-
-
-@dataclass(frozen=True)
-class Rendered:
-    """A cached body with its validators; the gzip variant is made once."""
-
-    body: bytes
-    gzipped: bytes
-    etag: str
-    last_modified: str | None
-    content_type: str
-
-
-class Metrics:
-    """Counters and histograms in a private registry (several apps per process stay apart)."""
-
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        reg = self.registry
-        self.polls = Counter("newsbot_polls", "Polls by outcome", ["feed", "outcome"], registry=reg)
-        self.poll_failures = Counter(
-            "newsbot_poll_failures", "Failed polls", ["feed"], registry=reg
-        )
-        self.not_modified = Counter(
-            "newsbot_not_modified", "Polls answered 304 by the site", ["feed"], registry=reg
-        )
-        self.new_items = Counter("newsbot_new_items", "Items seen first", ["feed"], registry=reg)
-        self.poll_seconds = Histogram(
-            "newsbot_poll_seconds",
-            "Duration of one poll",
-            ["feed"],
-            buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
-            registry=reg,
-        )
-        self.feed_requests = Counter(
-            "newsbot_feed_requests",
-            "Feed requests served",
-            ["feed", "format", "status"],
-            registry=reg,
-        )
-
-    def record_poll(self, report: PollReport, seconds: float) -> None:
-        """Count one poll and how long it took."""
-        feed = report.feed_id
-        self.polls.labels(feed, report.outcome).inc()
-        if report.outcome == "failed":
-            self.poll_failures.labels(feed).inc()
-        if report.outcome == "not_modified":
-            self.not_modified.labels(feed).inc()
-        self.new_items.labels(feed).inc(len(report.new_items))
-        self.poll_seconds.labels(feed).observe(seconds)
-
-    def record_request(self, feed: str, fmt: str, status: int) -> None:
-        self.feed_requests.labels(feed, fmt, str(status)).inc()
-
-    def exposition(self) -> bytes:
-        """Everything in Prometheus text format."""
-        return bytes(generate_latest(self.registry))
-
-
-# --- pure helpers ------------------------------------------------------------------------------
-
-
-def parse_feed_query(params: Mapping[str, str], raw_query: str = "") -> FeedQuery:
-    """include/q, exclude, limit -> FeedQuery; BadQuery (400) with the reason otherwise."""
-    if len(raw_query) > MAX_QUERY:
-        raise BadQuery(f"query string too long (at most {MAX_QUERY} characters)")
-    try:
-        include = parse_keywords(",".join([params.get("q", ""), params.get("include", "")]))
-        exclude = parse_keywords(params.get("exclude", ""))
-    except KeywordError as exc:
-        raise BadQuery(f"bad keyword filter: {exc}") from exc
-    return FeedQuery(include, exclude, _limit(params.get("limit")))
-
-
-def _limit(text: str | None) -> int:
-    if text is None or not text.strip():
-        return DEFAULT_LIMIT
-    try:
-        value = int(text)
-    except ValueError:
-        raise BadQuery(f"limit must be a whole number from 1 to {MAX_LIMIT}") from None
-    if value < 1:
-        raise BadQuery(f"limit must be a whole number from 1 to {MAX_LIMIT}")
-    return min(value, MAX_LIMIT)
-
-
-def select_items(
-    source: FeedSource, feed_id: str | None, query: FeedQuery, meta: FeedMeta | None = None
-) -> list[Item]:
-    """The items a feed URL shows: newest first, filtered, at most query.limit; `meta` of a
-    section's feed keeps that section, and names sections for `section:` keywords."""
-    section = meta.section if meta is not None else None
-
-    def newest(limit: int) -> list[Item]:
-        if section is None:  # sources without sections keep working
-            return source.items(feed_id, limit=limit)
-        return source.items(feed_id, limit=limit, section=section)
-
-    if not query.filtered:
-        return newest(query.limit)
-    kf = KeywordFilter(include=query.include, exclude=query.exclude)
-    names = {s.section_id: s.name for s in meta.sections} if meta is not None else {}
-    kept = [
-        item
-        for item in newest(FILTER_WINDOW)
-        if item_matches(kf, item, names.get(item.section or ""))
-    ]
-    return kept[: query.limit]
-
-
-def make_rendered(body: bytes, content_type: str, changed_at: datetime | None) -> Rendered:
-    digest = hashlib.sha256(body).hexdigest()[:32]
-    return Rendered(
-        body=body,
-        gzipped=gzip.compress(body, compresslevel=6, mtime=0),
-        etag=f'"{digest}"',
-        last_modified=_http_date(changed_at) if changed_at else None,
-        content_type=content_type,
-    )
-
-
-def is_not_modified(headers: Mapping[str, str], rendered: Rendered) -> bool:
-    """RFC 9110 13.2.2: If-None-Match (weak compare, list, *) first; else If-Modified-Since."""
-    if_none_match = headers.get("if-none-match")
-    if if_none_match is not None:
-        ours = rendered.etag.strip('"')
-        return any(tag in ("*", ours) or tag == f"{ours}-gz" for tag in _etags(if_none_match))
-    since = headers.get("if-modified-since")
-    if since and rendered.last_modified:
-        try:
-            return parsedate_to_datetime(rendered.last_modified) <= parsedate_to_datetime(since)
-        except (TypeError, ValueError):
-            return False
-    return False
-
-
-def accepts_gzip(accept_encoding: str | None) -> bool:
-    for part in (accept_encoding or "").split(","):
-        name, _, params = part.strip().partition(";")
-        if name.strip().lower() in ("gzip", "x-gzip"):
-            return params.replace(" ", "").lower() not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
-    return False
-
-
-def _etags(header: str) -> Iterator[str]:
-    for raw in header.split(","):
-        tag = raw.strip()
-        if tag.startswith(("W/", "w/")):
-            tag = tag[2:]
-        if tag:
-            yield tag.strip('"')
-
-
-def _http_date(moment: datetime) -> str:
-    return format_datetime(moment.astimezone(UTC).replace(microsecond=0), usegmt=True)
-
-
 # --- the app ---------------------------------------------------------------------------------
-
-
-class _RenderCache:
-    """LRU of rendered bodies, with one render in flight per key (no stampede)."""
-
-    def __init__(self, size: int = CACHE_ENTRIES) -> None:
-        self._size = size
-        self._done: OrderedDict[Any, Rendered] = OrderedDict()
-        self._inflight: dict[Any, asyncio.Future[Rendered]] = {}
-
-    async def get(self, key: Any, build: Callable[[], Rendered]) -> Rendered:
-        hit = self._done.get(key)
-        if hit is not None:
-            self._done.move_to_end(key)
-            return hit
-        pending = self._inflight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[Rendered] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
-        try:
-            rendered = await run_in_threadpool(build)  # the loop keeps serving Telegram meanwhile
-        except Exception as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: no "never retrieved" warning when nobody waits
-            raise
-        except BaseException:
-            future.cancel()  # shutting down: waiters are cancelled with us
-            raise
-        finally:
-            del self._inflight[key]
-        future.set_result(rendered)
-        self._done[key] = rendered
-        if len(self._done) > self._size:
-            self._done.popitem(last=False)
-        return rendered
 
 
 class _FeedServer:
@@ -410,7 +140,8 @@ class _FeedServer:
         """Serve this feed list from now on (recipes added, changed or removed while running)."""
         self.feeds = dict(feeds)
         self.all_meta = self.feeds.get(ALL_FEED) or all_feed_meta(self.feeds.values())
-        self.cache = _RenderCache()  # pages and feeds rendered with the old titles go
+        # pages and feeds rendered with the old titles go
+        self.cache = RenderCache(run_in_threadpool)
         self.opml = make_rendered(
             render_opml(list(self.feeds.values()), self.public_url),
             "text/x-opml; charset=utf-8",
@@ -565,57 +296,31 @@ class _FeedServer:
         )
 
     async def metrics_text(self, request: Request) -> Response:
-        if self.metrics_access == "off":
-            return _text(404, "metrics are off ([server] metrics)")
-        if self.metrics_access == "local" and not is_local_client(request):
-            return _text(403, "metrics are served to this machine only ([server] metrics)")
+        refused = refusal(self.metrics_access, is_local_client(request))
+        if refused is not None:
+            return _text(*refused)
         return Response(
             self.metrics.exposition(),
-            media_type=CONTENT_TYPE_LATEST,
+            media_type=CONTENT_TYPE,
             headers={"Cache-Control": NO_STORE},
         )
 
 
-class _WebhookEndpoint:
-    """POST handler for Telegram updates; never logs a body or the secret."""
+def _webhook_route(endpoint: WebhookEndpoint) -> Callable[[Request], Awaitable[Response]]:
+    """The webhook's answer to a request, as a starlette response."""
 
-    def __init__(self, webhook: TelegramWebhook) -> None:
-        self._secret = webhook.secret.encode()
-        self._handler = webhook.handler
+    async def handle(request: Request) -> Response:
+        client = request.client.host if request.client else None
+        return _reply(await endpoint.answer(request.headers, client, request.stream()))
 
-    async def handle(self, request: Request) -> Response:
-        given = request.headers.get(SECRET_HEADER, "").encode()
-        if not hmac.compare_digest(given, self._secret):
-            log.info("webhook: refused a request without the right secret from %s",
-                     request.client.host if request.client else "?")
-            return _text(403, "forbidden")
-        body = await _read_capped(request, MAX_UPDATE_BYTES)
-        if body is None:
-            return _text(413, f"an update is at most {MAX_UPDATE_BYTES} bytes")
-        try:
-            data = json.loads(body)
-        except ValueError:
-            return _text(400, "the body is not JSON")
-        if not isinstance(data, dict):
-            return _text(400, "the body is not a JSON object")
-        if not await self._handler(data):
-            return Response(status_code=503, headers={"Retry-After": "5",
-                                                      "Cache-Control": NO_STORE})
-        return Response(status_code=200, headers={"Cache-Control": NO_STORE})
+    return handle
 
 
-async def _read_capped(request: Request, limit: int) -> bytes | None:
-    """The request body, or None once it passes `limit` bytes (the rest is not read)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdecimal() and int(declared) > limit:
-        return None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+def _reply(reply: Reply) -> Response:
+    if reply.text is not None:
+        return _text(reply.status, reply.text)
+    headers = {"Retry-After": str(reply.retry_after)} if reply.retry_after is not None else {}
+    return Response(status_code=reply.status, headers={**headers, "Cache-Control": NO_STORE})
 
 
 def _conditional(
@@ -671,55 +376,6 @@ def _text(status: int, message: str) -> Response:
     )
 
 
-class _Guard:
-    """Outer layer: refuses odd paths, adds nosniff everywhere, turns crashes into a bare 500."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def send_with_headers(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                headers = list(message.get("headers", []))
-                headers.append((b"x-content-type-options", b"nosniff"))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        if _suspicious(scope):
-            await _text(400, "bad request path")(scope, receive, send_with_headers)
-            return
-        try:
-            await self.app(scope, receive, send_with_headers)
-        except Exception as exc:
-            if isinstance(exc, StoreError):
-                log.error("feed server: %s", exc)
-                reply = _text(503, "feeds are unavailable right now; try again later")
-            else:
-                log.exception("feed server: unexpected error on %s", scope.get("path"))
-                reply = _text(500, "internal error")
-            if not started:
-                await reply(scope, receive, send_with_headers)
-
-
-def _suspicious(scope: Scope) -> bool:
-    """Paths no route would ever need: traversal, NUL, backslash, absurd length."""
-    raw: bytes = scope.get("raw_path") or b""
-    path: str = scope.get("path", "")
-    if len(raw) > MAX_PATH or len(path) > MAX_PATH:
-        return True
-    lowered = raw.lower()
-    if b"%00" in lowered or b"%5c" in lowered or b"%2e%2e" in lowered:
-        return True
-    return "\x00" in path or "\\" in path or ".." in path.split("/")
-
-
 def create_app(
     *,
     store: FeedSource,
@@ -738,7 +394,8 @@ def create_app(
     server = _FeedServer(store, feeds, public_url, health, metrics or Metrics(), metrics_access,
                          bot_username or (lambda: None))
     routes = [] if telegram_webhook is None else [
-        Route(telegram_webhook.path, _WebhookEndpoint(telegram_webhook).handle, methods=["POST"]),
+        Route(telegram_webhook.path, _webhook_route(WebhookEndpoint(telegram_webhook)),
+              methods=["POST"]),
     ]
     routes += [
         Route("/", server.index, methods=["GET", "HEAD"]),
@@ -749,7 +406,7 @@ def create_app(
         Route("/healthz", server.healthz, methods=["GET", "HEAD"]),
         Route("/metrics", server.metrics_text, methods=["GET", "HEAD"]),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(_Guard)])
+    app = Starlette(routes=routes, middleware=[Middleware(Guard)])
     # No trailing-slash redirects: their Location is built from the client's Host header.
     app.router.redirect_slashes = False
     app.state.metrics = server.metrics
@@ -761,163 +418,3 @@ def set_feeds(app: Starlette, feeds: Mapping[str, FeedMeta]) -> None:
     """Change the feed list an app made by `create_app` serves (index, OPML, /feeds/…)."""
     server: _FeedServer = app.state.feed_server
     server.set_feeds(feeds)
-
-
-# --- serving -----------------------------------------------------------------------------------
-
-
-class _NoSignals(uvicorn.Server):
-    """uvicorn without its signal handlers: the daemon owns SIGINT/SIGTERM."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-@dataclass(frozen=True)
-class ServerLimits:
-    """What one client can hold of the server; seconds."""
-
-    header_timeout: float = HEADER_TIMEOUT
-    keep_alive_timeout: int = KEEP_ALIVE_TIMEOUT
-    max_connections: int = MAX_CONNECTIONS
-
-
-BAD_REQUEST = b"Invalid HTTP request received."
-
-
-class _BoundedH11(H11Protocol):
-    """uvicorn's h11 protocol with a deadline for request heads, a connection cap, and nosniff
-    on its own 400. uvicorn only times out idle kept-alive connections: a client sending half a
-    request head (or one byte a second) would otherwise hold its connection for ever."""
-
-    limits: ClassVar[ServerLimits] = ServerLimits()
-    _head_timer: asyncio.TimerHandle | None = None
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        if len(self.connections) > self.limits.max_connections:
-            log.warning("feed server: %d connections open, refusing more", len(self.connections))
-            transport.close()
-            return
-        self._await_head()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._head_arrived()
-        super().connection_lost(exc)
-
-    def handle_events(self) -> None:
-        cycle = self.cycle
-        super().handle_events()
-        if self.cycle is not cycle:  # a request head was parsed: the app has it now
-            self._head_arrived()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing():
-            self._await_head()  # the next request on this connection gets the same deadline
-
-    def send_400_response(self, msg: str) -> None:
-        self._head_arrived()
-        body = BAD_REQUEST + b"\n"
-        self.transport.write(
-            b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n"
-            b"x-content-type-options: nosniff\r\ncache-control: no-store\r\n"
-            b"connection: close\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n"
-            + body
-        )
-        self.transport.close()
-
-    def _await_head(self) -> None:
-        self._head_arrived()
-        self._head_timer = self.loop.call_later(self.limits.header_timeout, self._head_late)
-
-    def _head_arrived(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
-    def _head_late(self) -> None:
-        self._head_timer = None
-        if not self.transport.is_closing():
-            self.transport.close()
-
-
-def _bounded_protocol(limits: ServerLimits) -> type[H11Protocol]:
-    return type("BoundedH11", (_BoundedH11,), {"limits": limits})
-
-
-class Server:
-    """A running uvicorn server; `port` is the bound port (useful with port 0)."""
-
-    def __init__(self, server: uvicorn.Server, task: asyncio.Task[None], host: str, port: int):
-        self._server = server
-        self._task = task
-        self.host = host
-        self.port = port
-
-    async def stop(self) -> None:
-        """Stop accepting, let in-flight requests finish (up to STOP_TIMEOUT), then return."""
-        self._server.should_exit = True
-        try:
-            await asyncio.wait_for(asyncio.shield(self._task), timeout=STOP_TIMEOUT)
-        except TimeoutError:
-            self._server.force_exit = True
-            await self._task
-
-
-async def serve(
-    app: ASGIApp, host: str, port: int, limits: ServerLimits | None = None
-) -> Server:
-    """Start uvicorn on host:port in the running loop; ConfigError if it cannot listen."""
-    limits = limits or ServerLimits()
-    sock = _listen(host, port)
-    config = uvicorn.Config(
-        app,
-        http=_bounded_protocol(limits),
-        log_config=None,  # keep the daemon's logging setup
-        access_log=False,
-        lifespan="off",
-        server_header=False,
-        timeout_graceful_shutdown=int(STOP_TIMEOUT),
-        timeout_keep_alive=limits.keep_alive_timeout,
-    )
-    server = _NoSignals(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]), name="web")
-    await _until_started(server, task)
-    return Server(server, task, host, int(sock.getsockname()[1]))
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    """A bound socket. proto must be IPPROTO_TCP: asyncio only sets TCP_NODELAY on such sockets,
-    and without it every keep-alive response waits ~40 ms for a delayed ACK."""
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE
-        )[0]
-        sock = socket.socket(family, kind, proto)
-    except OSError as exc:
-        raise _listen_error(host, port, exc) from exc
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(128)
-    except OSError as exc:
-        sock.close()
-        raise _listen_error(host, port, exc) from exc
-    return sock
-
-
-def _listen_error(host: str, port: int, exc: OSError) -> ConfigError:
-    return ConfigError(
-        f"the feed server cannot listen on {host}:{port}: {exc.strerror or exc}",
-        hint="set [server] port to a free port (or host to an address of this machine)",
-    )
-
-
-async def _until_started(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
-    while not server.started:
-        if task.done():
-            task.result()  # re-raise what stopped it
-            raise ConfigError("the feed server stopped while starting", hint="see the log above")
-        await asyncio.sleep(0.005)

@@ -1,4 +1,4 @@
-"""The real feed server (bot.publish.web.create_app + bot.publish.web.serve) in a background
+"""The real feed server (bot.publish.web.create_app + bot.publish.serving.serve) in a background
 thread, with a log.
 
 For tests that drive it from synchronous code or from other processes (newsboat, rss2email):
@@ -22,8 +22,11 @@ from types import TracebackType
 from starlette.applications import Starlette
 from starlette.types import Message, Receive, Scope, Send
 
+from bot.publish.metrics import Metrics
+from bot.publish.query import FeedSource
 from bot.publish.render import FeedMeta
-from bot.publish.web import FeedSource, HealthReport, Metrics, create_app, serve
+from bot.publish.serving import serve
+from bot.publish.web import HealthReport, create_app
 
 
 @dataclass(frozen=True)
