@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bot import diff, documents, filters
+from bot.backoff import next_delay
 from bot.errors import FetchError, NewsbotError, ScrapeError, StoreError
 from bot.failpoints import failpoint
 from bot.model import (
@@ -51,7 +52,6 @@ from bot.publish.render import (
     write_feeds,
 )
 from bot.schema import Config
-from bot.source.fetch import next_delay
 from bot.source.listing import (
     Listing,
     check_detected_list,

@@ -32,16 +32,11 @@ from fakes.site import (
 )
 
 from bot import __version__
+from bot.backoff import next_delay, parse_max_age, parse_retry_after
 from bot.errors import FetchError
 from bot.model import CacheHeaders
-from bot.source.fetch import (
-    Fetcher,
-    FetchPolicy,
-    check_target,
-    next_delay,
-    parse_max_age,
-    parse_retry_after,
-)
+from bot.source.answers import check_target
+from bot.source.fetch import Fetcher, FetchPolicy
 
 FAST = FetchPolicy(deadline=1.5, connect_timeout=1, read_timeout=1, min_host_gap=0)
 PAGE = "<html><body><h2 class='Title'><a href='/a/1'>Hải Phòng</a></h2></body></html>"

@@ -4,33 +4,27 @@ A fetch returns a FetchResult (2xx, or 304 for an unchanged page) or raises Fetc
 naming the URL and what went wrong. Every fetch is bounded: a total deadline (httpx timeouts are
 per read, so a server dripping a byte at a time would otherwise hold a fetch for minutes), a cap on
 the decoded body (a gzip bomb stops at max_bytes, memory stays small), at most max_redirects hops
-(http and https only, never https -> http). Per host: one request at a time, min_host_gap between
-fetches, robots.txt honoured and cached. Every connection, at every redirect hop, goes only to an
-address bot.addresses allows (resolved, checked and connected in bot.source.connect): a public
-page cannot make newsbot fetch from this machine or its network.
+(http and https only, never https -> http). Per host (bot.source.polite): one request at a time,
+min_host_gap between fetches, robots.txt honoured and cached. Every connection, at every redirect
+hop, goes only to an address bot.addresses allows (resolved, checked and connected in
+bot.source.connect): a public page cannot make newsbot fetch from this machine or its network.
+
+Here: the httpx exchange. Without httpx beside it: which URLs may be fetched and what an answer
+means (bot.source.answers), Content-Encoding (bot.source.inflate), when to poll next (bot.backoff).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
-import importlib
 import logging
-import random
-import re
 import ssl
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any, Protocol
-from urllib.parse import urljoin, urlsplit
-from urllib.robotparser import RobotFileParser
 
 import httpx
 
@@ -38,17 +32,22 @@ from bot import __version__
 from bot.addresses import AddressRefused, Allowance, url_categories
 from bot.errors import FetchError
 from bot.model import CacheHeaders, FetchResult
+from bot.source.answers import (
+    URL_HINT,
+    Answer,
+    check_target,
+    conditional_headers,
+    redirect_target,
+    refused,
+    result,
+)
 from bot.source.connect import Resolver, guarded_pool, system_resolver
+from bot.source.inflate import Identity, decoder_for
+from bot.source.polite import ROBOTS_MAX_BYTES, HostSlots, RobotsCache, host_key
 
 log = logging.getLogger(__name__)
 
-DECODE_CHUNK = 64 * 1024  # most decoded bytes produced from one step of the decompressor
-GZIP_WBITS = 16 + zlib.MAX_WBITS
-GZIP_MAGIC = b"\x1f\x8b"
 DRAIN_BYTES = 64 * 1024  # a non-2xx body up to this is read, so the connection is kept
-ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309: crawlers read at least 500 KiB of robots.txt
-ROBOTS_ERROR_TTL = 600.0  # an unreachable robots.txt is asked for again sooner than a good one
-RETRY_AFTER_LIMIT = 24 * 3600.0  # a Retry-After beyond a day is taken as a day
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 RETRY_HINT = "check that the page opens in a browser; newsbot will retry with backoff"
@@ -71,23 +70,6 @@ class FetchPolicy:
 
 
 DEFAULT_POLICY = FetchPolicy()
-
-
-@dataclass(frozen=True)
-class _Answer:
-    """One HTTP exchange; the body is read only for 2xx."""
-
-    url: str
-    status: int
-    reason: str
-    headers: httpx.Headers
-    body: bytes = b""
-
-
-@dataclass(frozen=True)
-class _CachedRobots:
-    rules: RobotFileParser | None  # None: everything allowed
-    expires_at: float
 
 
 @dataclass
@@ -122,17 +104,14 @@ class Fetcher:
         resolver: Resolver = system_resolver,
     ) -> None:
         self.policy = policy
-        self._clock = clock
         self._transport = transport
         self._resolver = resolver
         Allowance.build(policy.allow_private, frozenset())  # a bad entry fails here, not later
         # Loading the CA bundle takes a while: once per fetcher, shared by its pools.
         self._ssl_context = httpx.create_ssl_context() if transport is None else None
         self._clients: dict[frozenset[str], httpx.AsyncClient] = {}
-        self._host_locks: dict[str, asyncio.Lock] = {}
-        self._host_done_at: dict[str, float] = {}
-        self._robots: dict[str, _CachedRobots] = {}
-        self._robots_locks: dict[str, asyncio.Lock] = {}
+        self._slots = HostSlots(policy.min_host_gap, clock)
+        self._robots = RobotsCache(policy.robots_ttl, clock)
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -179,7 +158,7 @@ class Fetcher:
                 f"{url}: no complete response within {self.policy.deadline:g} s",
                 hint="the site is too slow; newsbot will retry with backoff",
             ) from None
-        return _result(answer, cache)
+        return result(answer, cache)
 
     def _client_for(self, categories: frozenset[str]) -> httpx.AsyncClient:
         """The client for fetches allowed `categories`: connections are never shared with
@@ -213,7 +192,7 @@ class Fetcher:
         visit: _Visit,
         max_bytes: int,
         check_robots: bool,
-    ) -> _Answer:
+    ) -> Answer:
         """GET `url`, following at most max_redirects redirects; the last answer is returned."""
         check_target(url)
         headers = conditional_headers(cache)
@@ -224,10 +203,10 @@ class Fetcher:
             try:
                 answer = await self._exchange(url, headers, visit, max_bytes)
             except AddressRefused as exc:
-                raise _refused(url, exc, hops[-2] if len(hops) > 1 else None) from None
+                raise refused(url, exc, hops[-2] if len(hops) > 1 else None) from None
             if answer.status not in REDIRECT_STATUSES:
                 return answer
-            target = _redirect_target(answer)
+            target = redirect_target(answer)
             check_target(target, redirected_from=url)
             if target in hops:
                 raise FetchError(
@@ -244,9 +223,9 @@ class Fetcher:
 
     async def _exchange(
         self, url: str, headers: dict[str, str], visit: _Visit, max_bytes: int
-    ) -> _Answer:
+    ) -> Answer:
         """One request in the host's slot; reads the body only for 2xx."""
-        async with self._host_slot(url, visit):
+        async with self._slots.hold(url, visit.hosts):
             visit.start_deadline()
             try:
                 async with visit.client.stream("GET", url, headers=headers) as response:
@@ -256,79 +235,31 @@ class Fetcher:
                     else:
                         await _drain(response)
                     log.debug("GET %s -> %d (%d bytes)", url, response.status_code, len(body))
-                    return _Answer(
+                    return Answer(
                         url, response.status_code, _reason(response), response.headers, body
                     )
             except httpx.HTTPError as exc:
                 raise _network_error(url, exc, self.policy) from exc
             except httpx.InvalidURL as exc:
-                raise FetchError(f"{url}: not a valid URL ({exc})", hint=_URL_HINT) from exc
-
-    @asynccontextmanager
-    async def _host_slot(self, url: str, visit: _Visit) -> AsyncIterator[None]:
-        """Hold the host: one request at a time, min_host_gap after another fetch's request."""
-        host = _host_key(url)
-        lock = self._host_locks.setdefault(host, asyncio.Lock())
-        async with lock:
-            if host not in visit.hosts:  # robots.txt and redirect hops of this fetch go at once
-                await self._wait_gap(host)
-                visit.hosts.add(host)
-            try:
-                yield
-            finally:
-                self._host_done_at[host] = self._clock()
-
-    async def _wait_gap(self, host: str) -> None:
-        done_at = self._host_done_at.get(host)
-        if done_at is None:
-            return
-        wait = self.policy.min_host_gap - (self._clock() - done_at)
-        if wait > 0:
-            await asyncio.sleep(wait)
+                raise FetchError(f"{url}: not a valid URL ({exc})", hint=URL_HINT) from exc
 
     async def _check_robots(self, url: str, visit: _Visit) -> None:
-        rules = await self._robots_for(url, visit)
+        rules = await self._robots.rules_for(url, lambda at: self._load_robots(at, visit))
         if rules is not None and not rules.can_fetch(self.policy.user_agent, url):
             raise FetchError(
-                f"robots.txt of {_host_key(url)} disallows {url}",
+                f"robots.txt of {host_key(url)} disallows {url}",
                 hint="set fetch.respect_robots = false to override",
             )
 
-    async def _robots_for(self, url: str, visit: _Visit) -> RobotFileParser | None:
-        """The host's robots.txt rules, fetched once per robots_ttl (single-flight per host)."""
-        origin = _origin(url)
-        async with self._robots_locks.setdefault(origin, asyncio.Lock()):
-            cached = self._robots.get(origin)
-            if cached is not None and cached.expires_at > self._clock():
-                return cached.rules
-            rules, ttl = await self._load_robots(origin, visit)
-            self._robots[origin] = _CachedRobots(rules, self._clock() + ttl)
-            return rules
-
-    async def _load_robots(
-        self, origin: str, visit: _Visit
-    ) -> tuple[RobotFileParser | None, float]:
-        ttl = self.policy.robots_ttl
+    async def _load_robots(self, origin: str, visit: _Visit) -> tuple[int, bytes] | None:
         try:
             answer = await self._get_following(
                 origin + "/robots.txt", None, visit, ROBOTS_MAX_BYTES, check_robots=False
             )
         except FetchError as exc:
             log.debug("robots.txt of %s unavailable, allowing all: %s", origin, exc)
-            return None, min(ttl, ROBOTS_ERROR_TTL)
-        if not 200 <= answer.status < 300:
-            # RFC 9309: 4xx means there are no rules; a 5xx is treated like a network error.
-            return None, ttl if answer.status < 500 else min(ttl, ROBOTS_ERROR_TTL)
-        rules = RobotFileParser()
-        rules.parse(answer.body.decode("utf-8", "replace").splitlines())
-        return rules, ttl
-
-
-_URL_HINT = "use a full http:// or https:// URL, like https://example.com/news"
-_REFUSED_HINT = (
-    "newsbot does not fetch from this machine or a private network for a site on the internet; "
-    "if the site is on your network, add it to [fetch] allow_private in the config"
-)
+            return None
+        return answer.status, answer.body
 
 
 class _GuardedTransport(httpx.AsyncHTTPTransport):
@@ -341,101 +272,6 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
         super().__init__(verify=ssl_context, trust_env=False)
         # httpx takes no network backend, so its pool is replaced by one built with ours.
         self._pool = guarded_pool(allowance, resolver, ssl_context)
-
-
-def _refused(url: str, exc: AddressRefused, redirected_from: str | None) -> FetchError:
-    via = f" (redirected from {redirected_from})" if redirected_from else ""
-    return FetchError(f"{url}: not fetched: {exc}{via}", hint=_REFUSED_HINT)
-
-
-def check_target(url: str, *, redirected_from: str | None = None) -> None:
-    """Refuse what newsbot must not fetch: non-http(s) schemes, no host, https -> http hops."""
-    try:
-        parts = urlsplit(url)
-    except ValueError as exc:
-        raise FetchError(f"{url}: not a valid URL ({exc})", hint=_URL_HINT) from None
-    scheme = parts.scheme.lower()
-    via = f" (redirected from {redirected_from})" if redirected_from else ""
-    if scheme not in ("http", "https"):
-        raise FetchError(f"{url}: only http and https URLs can be fetched{via}", hint=_URL_HINT)
-    if not parts.hostname:
-        raise FetchError(f"{url}: the URL has no host{via}", hint=_URL_HINT)
-    try:
-        parts.port  # noqa: B018 -- raises ValueError for a port out of range or not a number
-    except ValueError as exc:
-        raise FetchError(f"{url}: bad port ({exc}){via}", hint=_URL_HINT) from None
-    if redirected_from and scheme == "http" and urlsplit(redirected_from).scheme.lower() == "https":
-        raise FetchError(
-            f"{redirected_from}: refused redirect from https to plain http ({url})",
-            hint="put the http:// URL in the recipe if you trust it",
-        )
-
-
-def conditional_headers(cache: CacheHeaders | None) -> dict[str, str]:
-    """If-None-Match / If-Modified-Since from the validators of the last 200."""
-    headers: dict[str, str] = {}
-    if cache is not None and cache.etag:
-        headers["If-None-Match"] = cache.etag
-    if cache is not None and cache.last_modified:
-        headers["If-Modified-Since"] = cache.last_modified
-    return headers
-
-
-def _result(answer: _Answer, sent: CacheHeaders | None) -> FetchResult:
-    """Turn the last answer into a result (2xx, 304) or the error to raise."""
-    validators = CacheHeaders(
-        etag=answer.headers.get("etag"), last_modified=answer.headers.get("last-modified")
-    )
-    max_age = parse_max_age(answer.headers.get("cache-control", ""))
-    if answer.status == 304:
-        # A 304 may omit validators; the ones sent are still the current ones.
-        kept = sent or CacheHeaders()
-        cache = CacheHeaders(
-            etag=validators.etag or kept.etag,
-            last_modified=validators.last_modified or kept.last_modified,
-        )
-        return FetchResult(url=answer.url, status=304, cache=cache, max_age=max_age)
-    if 200 <= answer.status < 300:
-        return FetchResult(
-            url=answer.url,
-            status=answer.status,
-            body=answer.body,
-            content_type=answer.headers.get("content-type"),
-            cache=validators,
-            max_age=max_age,
-        )
-    raise _status_error(answer)
-
-
-_STATUS_HINTS = {
-    401: "the page needs a login; newsbot reads public pages only",
-    403: "the site refuses newsbot (blocked, or a login is needed); open the URL in a browser",
-    404: "the page does not exist; check the URL in the recipe",
-    410: "the page was removed for good; update or remove the recipe",
-    429: "the site is rate-limiting newsbot; newsbot will wait and retry",
-}
-
-
-def _status_error(answer: _Answer) -> FetchError:
-    status = answer.status
-    if status in _STATUS_HINTS:
-        hint = _STATUS_HINTS[status]
-    elif status >= 500:
-        hint = "the site is down or overloaded; newsbot will retry with backoff"
-    elif status >= 400:
-        hint = "the site rejected the request; check the URL in a browser"
-    else:
-        hint = "unexpected answer for a page; check the URL in a browser"
-    retry_after = None
-    value = answer.headers.get("retry-after")
-    if status in (429, 503) and value:
-        retry_after = parse_retry_after(value, _server_now(answer.headers))
-    return FetchError(
-        f"{answer.url}: HTTP {status} {answer.reason}".rstrip(),
-        hint=hint,
-        status=status,
-        retry_after=retry_after,
-    )
 
 
 def _network_error(url: str, exc: httpx.HTTPError, policy: FetchPolicy) -> FetchError:
@@ -455,16 +291,6 @@ def _network_error(url: str, exc: httpx.HTTPError, policy: FetchPolicy) -> Fetch
     return FetchError(f"{url}: {reason}", hint=RETRY_HINT)
 
 
-def _redirect_target(answer: _Answer) -> str:
-    location: str | None = answer.headers.get("location")
-    if not location:
-        raise FetchError(
-            f"{answer.url}: HTTP {answer.status} redirect without a Location header",
-            hint="the site sent a broken redirect; check the URL in a browser",
-        )
-    return urljoin(answer.url, location.strip())
-
-
 def _reason(response: httpx.Response) -> str:
     phrase: str = response.reason_phrase
     if phrase:
@@ -475,111 +301,12 @@ def _reason(response: httpx.Response) -> str:
         return ""
 
 
-def _host_key(url: str) -> str:
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
-    return f"{(parts.hostname or '').lower()}:{port}"
-
-
-def _origin(url: str) -> str:
-    return f"{urlsplit(url).scheme.lower()}://{_host_key(url)}"
-
-
-def _server_now(headers: httpx.Headers) -> datetime:
-    """The server's Date (Retry-After dates are relative to its clock), else ours."""
-    value = headers.get("date")
-    if value:
-        try:
-            at = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            pass
-        else:
-            return at if at.tzinfo else at.replace(tzinfo=UTC)
-    return datetime.now(UTC)
-
-
-# --- body: decoded by hand so that a small compressed body cannot become a huge one in memory ---
-
-
-class _Decoder(Protocol):
-    def feed(self, data: bytes) -> Iterator[bytes]: ...
-
-
-class _Identity:
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        yield data
-
-
-class _Inflate:
-    """gzip or deflate, producing at most DECODE_CHUNK bytes per step."""
-
-    def __init__(self, wbits: int) -> None:
-        self._wbits = wbits
-        self._z = zlib.decompressobj(wbits)
-        self._started = False
-
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        if not self._started and data and self._wbits == zlib.MAX_WBITS and not _zlib_header(data):
-            self._wbits = -zlib.MAX_WBITS  # "deflate" sent as raw deflate, as many servers do
-            self._z = zlib.decompressobj(self._wbits)
-        self._started = self._started or bool(data)
-        while data:
-            out = self._z.decompress(data, DECODE_CHUNK)
-            if out:
-                yield out
-            if self._z.eof:
-                data = self._z.unused_data
-                if not data.startswith(GZIP_MAGIC) or self._wbits != GZIP_WBITS:
-                    return  # trailing bytes after the stream are ignored, as browsers do
-                self._z = zlib.decompressobj(self._wbits)  # another gzip member
-            elif self._z.unconsumed_tail:
-                data = self._z.unconsumed_tail
-            elif len(out) == DECODE_CHUNK:
-                data = b""
-                while out := self._z.decompress(b"", DECODE_CHUNK):
-                    yield out  # output still pending inside zlib
-            else:
-                return
-
-
-class _Brotli:
-    def __init__(self, module: Any) -> None:
-        self._d = module.Decompressor()
-
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        out: bytes = self._d.process(data)
-        yield out
-
-
-def _zlib_header(data: bytes) -> bool:
-    return len(data) < 2 or (data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0)
-
-
-def _decoder_for(encoding: str, url: str) -> _Decoder:
-    name = encoding.strip().lower()
-    if name in ("", "identity"):
-        return _Identity()
-    if name in ("gzip", "x-gzip"):
-        return _Inflate(GZIP_WBITS)
-    if name == "deflate":
-        return _Inflate(zlib.MAX_WBITS)
-    if name == "br":
-        try:
-            return _Brotli(importlib.import_module("brotli"))
-        except ImportError:
-            pass
-    raise FetchError(
-        f"{url}: the body uses Content-Encoding {encoding!r}, which newsbot cannot decode",
-        hint="the site ignored Accept-Encoding: gzip, deflate; report it to the site",
-    )
-
-
 async def _read_body(response: httpx.Response, url: str, max_bytes: int) -> bytes:
     """The decoded body; FetchError once it passes max_bytes."""
     encoding = response.headers.get("content-encoding", "")
-    decoder = _decoder_for(encoding, url)
+    decoder = decoder_for(encoding, url)
     declared = response.headers.get("content-length", "")
-    if isinstance(decoder, _Identity) and declared.isdigit() and int(declared) > max_bytes:
+    if isinstance(decoder, Identity) and declared.isdigit() and int(declared) > max_bytes:
         raise _too_large(url, max_bytes)
     body = bytearray()
     try:
@@ -615,50 +342,3 @@ def _too_large(url: str, max_bytes: int) -> FetchError:
     )
 
 
-# --- scheduling hints: pure ---
-
-_MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
-_SECONDS = re.compile(r"\d+(?:\.\d+)?")
-
-
-def parse_max_age(cache_control: str) -> float | None:
-    """Seconds from `Cache-Control: max-age=N`, else None."""
-    match = _MAX_AGE.search(cache_control)
-    return float(match.group(1)) if match else None
-
-
-def parse_retry_after(value: str, now: datetime) -> float | None:
-    """Seconds to wait from a Retry-After value (seconds or an HTTP-date); None if unreadable."""
-    text = value.strip()
-    if _SECONDS.fullmatch(text):
-        return float(text)
-    try:
-        at = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    return max(0.0, (at - now).total_seconds())
-
-
-def next_delay(
-    interval: float,
-    failures: int,
-    *,
-    retry_after: float | None = None,
-    max_age: float | None = None,
-    cap: float = 6 * 3600,
-    rng: random.Random | None = None,
-) -> float:
-    """Seconds until the next poll: the interval, doubled per failure with ±10 % jitter, capped.
-
-    A server's max-age stretches a healthy interval; a later Retry-After always wins (up to a day).
-    """
-    if failures <= 0:
-        delay = min(max(interval, max_age or 0.0), cap)
-    else:
-        ceiling = min(interval * 2.0 ** min(failures, 64), cap)
-        delay = (rng or random).uniform(0.9 * ceiling, min(1.1 * ceiling, cap))
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, RETRY_AFTER_LIMIT))
-    return delay
