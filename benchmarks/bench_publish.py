@@ -32,7 +32,8 @@ import httpx  # noqa: E402
 from starlette.types import Receive, Scope, Send  # noqa: E402
 
 from bot.model import Item  # noqa: E402
-from bot.publish.render import FeedMeta, render_atom, render_json, render_rss  # noqa: E402
+from bot.publish.feedmeta import FeedMeta  # noqa: E402
+from bot.publish.render import render_atom, render_json, render_rss  # noqa: E402
 
 T0 = datetime(2024, 11, 28, 3, 0, tzinfo=UTC)
 PUBLIC = "http://127.0.0.1"

@@ -36,8 +36,8 @@ from bot.live import Changes, RecipeFolder
 from bot.model import FeedHealth, PollReport, Recipe
 from bot.pipeline import ALL_FEED, PollDeps, feed_meta, poll_source, publish_all, repair_feeds
 from bot.publish import serving, web
+from bot.publish.feedmeta import FeedMeta
 from bot.publish.metrics import Metrics
-from bot.publish.render import FeedMeta
 from bot.publish.serving import Server
 from bot.publish.status import feed_state
 from bot.publish.webhook import TelegramWebhook

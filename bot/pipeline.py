@@ -41,16 +41,8 @@ from bot.model import (
     PollReport,
     Recipe,
 )
-from bot.publish.render import (
-    FORMATS,
-    FeedMeta,
-    all_feed_meta,
-    feed_path,
-    is_whole,
-    remove_feed_files,
-    section_meta,
-    write_feeds,
-)
+from bot.publish.feedmeta import FORMATS, FeedMeta, all_feed_meta, section_meta
+from bot.publish.files import feed_path, is_whole, remove_feed_files, write_feeds
 from bot.schema import Config
 from bot.source.listing import (
     Listing,

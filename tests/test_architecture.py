@@ -32,7 +32,7 @@ THIRD_PARTY = {
     "httpx": "bot.source.fetch",
     "httpcore": "bot.source.connect",  # resolve, check and connect in one step (SSRF guard)
     "pydantic": "bot.schema",  # every TOML file's shape (config and recipes)
-    "nh3": "bot.publish.render",
+    "nh3": "bot.publish.sanitize",
     "feedparser": "bot.source.feeds",
     "readability": "bot.source.readable",
     "starlette": "bot.publish.web",

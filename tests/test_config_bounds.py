@@ -10,7 +10,7 @@ import pytest
 from bot import pipeline
 from bot.config import load_config
 from bot.errors import ConfigError, RecipeError
-from bot.publish import render
+from bot.publish import feedmeta
 from bot.recipes import RESERVED_FEED_IDS, load_recipe, load_recipes
 
 RECIPE = 'title = "Tin"\nurl = "https://haiphong.gov.vn/tin"\n'
@@ -86,4 +86,4 @@ def test_a_recipe_named_like_the_combined_feed_is_refused(tmp_path: Path) -> Non
 
 
 def test_the_reserved_ids_are_the_ones_the_feeds_use() -> None:
-    assert {render.ALL_FEED, pipeline.ALL_FEED} <= RESERVED_FEED_IDS
+    assert {feedmeta.ALL_FEED, pipeline.ALL_FEED} <= RESERVED_FEED_IDS

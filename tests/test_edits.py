@@ -15,7 +15,8 @@ from fakes.delivery_kit import Recorder, Wall, make_deliverer
 from fakes.telegram_api import parse_telegram_html
 
 from bot.model import Chat, ChatSettings, Item, Recipe
-from bot.publish.render import RENDERERS, FeedMeta
+from bot.publish.feedmeta import FeedMeta
+from bot.publish.render import RENDERERS
 from bot.store.db import MAX_EDIT_NOTICES_PER_POLL, MIGRATIONS, Route, Store
 from bot.telegram.notices import format_edit
 

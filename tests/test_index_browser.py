@@ -21,7 +21,7 @@ from conftest import FIXTURES
 from fakes import png
 
 from bot.model import FeedHealth, Item
-from bot.publish.render import FeedMeta
+from bot.publish.feedmeta import FeedMeta
 from bot.publish.serving import Server, serve
 from bot.publish.web import create_app
 from bot.store.db import Store

@@ -26,7 +26,7 @@ from fakes.site import FakeSite
 from bot.errors import StoreError
 from bot.model import Chat, FeedHealth, Item, ListRules, Pick, Recipe
 from bot.pipeline import PollDeps, poll_source
-from bot.publish.render import FeedMeta
+from bot.publish.feedmeta import FeedMeta
 from bot.source.fetch import Fetcher, FetchPolicy
 from bot.store.db import Store
 

@@ -19,25 +19,11 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from bot.model import Attachment, Item, Section
-from bot.publish.render import (
-    DOC_TYPE_SCHEME,
-    EMPTY_FEED_UPDATED_AT,
-    MAX_FEED_BYTES,
-    SECTION_SCHEME,
-    FeedMeta,
-    all_feed_meta,
-    feed_urls,
-    item_guid,
-    plain_text,
-    render_atom,
-    render_json,
-    render_opml,
-    render_rss,
-    sanitize_html,
-    section_meta,
-    strip_xml_illegal,
-    write_feeds,
-)
+from bot.publish.entries import DOC_TYPE_SCHEME, EMPTY_FEED_UPDATED_AT, SECTION_SCHEME
+from bot.publish.feedmeta import FeedMeta, all_feed_meta, feed_urls, item_guid, section_meta
+from bot.publish.files import write_feeds
+from bot.publish.render import MAX_FEED_BYTES, render_atom, render_json, render_opml, render_rss
+from bot.publish.sanitize import plain_text, sanitize_html, strip_xml_illegal
 
 PUBLIC = "https://feeds.example.vn"
 META = FeedMeta("haiphong", "Cổng TTĐT thành phố Hải Phòng", "https://haiphong.gov.vn/")

@@ -26,7 +26,7 @@ import pytest
 from fakes.feed_server import FeedServerThread
 
 from bot.model import Item
-from bot.publish.render import FeedMeta
+from bot.publish.feedmeta import FeedMeta
 from bot.store.db import Store
 
 T0 = datetime(2024, 11, 28, 5, 0, tzinfo=UTC)

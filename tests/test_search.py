@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from bot import filters
 from bot.errors import KeywordError
 from bot.model import Item, KeywordFilter
-from bot.publish.render import FeedMeta
+from bot.publish.feedmeta import FeedMeta
 from bot.publish.serving import serve
 from bot.publish.web import create_app
 from bot.search import MAX_QUERY_CHARS, Matcher, parse_query

@@ -28,7 +28,7 @@ from fakes.site import FakeSite
 
 from bot.logs import RedactToken, redact
 from bot.model import Item
-from bot.publish.render import FeedMeta
+from bot.publish.feedmeta import FeedMeta
 from bot.store.db import Store
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -19,7 +19,7 @@ from lxml import etree
 
 from bot.app import feed_status, overall_status
 from bot.model import FeedHealth, Item
-from bot.publish.render import FeedMeta
+from bot.publish.feedmeta import FeedMeta
 from bot.publish.status import describe, empty_feed_note, feed_state
 from bot.publish.web import create_app
 from bot.store.db import Store

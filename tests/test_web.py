@@ -26,9 +26,9 @@ from bot.errors import ConfigError, StoreError
 from bot.model import Attachment, Item, PollReport, Section
 from bot.publish import serving
 from bot.publish.cache import Rendered, accepts_gzip, is_not_modified, make_rendered
+from bot.publish.feedmeta import FeedMeta
 from bot.publish.metrics import Metrics
 from bot.publish.pages import pick_language
-from bot.publish.render import FeedMeta
 from bot.publish.serving import serve
 from bot.publish.web import create_app
 from bot.store.db import Store

@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 
 from bot import urls
 from bot.model import DEFAULT_TIMEZONE, Item
-from bot.publish.render import FeedMeta, feed_urls, plain_text
+from bot.publish.feedmeta import FeedMeta, feed_urls
+from bot.publish.sanitize import plain_text
 from bot.publish.status import FeedState, describe
 
 Language = Literal["vi", "en"]

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from bot.errors import KeywordError
 from bot.filters import item_matches, parse_keywords
 from bot.model import Item, KeywordFilter
-from bot.publish.render import FeedMeta
+from bot.publish.feedmeta import FeedMeta
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 50  # reliability plan D10: at most 50 items per feed

@@ -41,6 +41,7 @@ from bot.addresses import LOOPBACK, category, parse_address
 from bot.errors import KeywordError
 from bot.model import FeedHealth, Item
 from bot.publish.cache import RenderCache, Rendered, accepts_gzip, is_not_modified, make_rendered
+from bot.publish.feedmeta import ALL_FEED, EXTENSIONS, FeedMeta, Format, all_feed_meta, section_meta
 from bot.publish.guard import Guard
 from bot.publish.metrics import CONTENT_TYPE, Metrics, MetricsAccess, refusal
 from bot.publish.pages import (
@@ -52,16 +53,7 @@ from bot.publish.pages import (
     render_search,
 )
 from bot.publish.query import MAX_QUERY, BadQuery, FeedSource, parse_feed_query, select_items
-from bot.publish.render import (
-    ALL_FEED,
-    EXTENSIONS,
-    RENDERERS,
-    FeedMeta,
-    Format,
-    all_feed_meta,
-    render_opml,
-    section_meta,
-)
+from bot.publish.render import RENDERERS, render_opml
 from bot.publish.status import empty_feed_note, feed_state
 from bot.publish.webhook import Reply, TelegramWebhook, WebhookEndpoint
 from bot.search import MAX_QUERY_CHARS, SCAN_LIMIT, parse_query

@@ -1,6 +1,6 @@
 """The one type the Telegram wing knows a feed by: replies, item messages and delivery share it.
 
-Why not a type in bot.model shared with publishing: bot.publish.render.FeedMeta describes a
+Why not a type in bot.model shared with publishing: bot.publish.feedmeta.FeedMeta describes a
 published feed file (its description, and "this is section X's own feed"), which a chat never
 sees; Telegram needs the public feed address (/feeds links, /export) next to the site's. Both
 are built from the recipe, so neither can drift from it.

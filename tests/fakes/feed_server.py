@@ -22,9 +22,9 @@ from types import TracebackType
 from starlette.applications import Starlette
 from starlette.types import Message, Receive, Scope, Send
 
+from bot.publish.feedmeta import FeedMeta
 from bot.publish.metrics import Metrics
 from bot.publish.query import FeedSource
-from bot.publish.render import FeedMeta
 from bot.publish.serving import serve
 from bot.publish.web import HealthReport, create_app
 
