@@ -1,18 +1,20 @@
 """A feed URL's query, `?include=a,b&exclude=c&limit=20` (q= = include; `type:quyết định`,
-`section:thong bao` test those fields): parsed, normalised, and the items the feed then shows."""
+`section:thong bao` test those fields): parsed, normalised, and the items the feed then shows;
+and what the web reads from the store, as protocols (bot.store.db.Store satisfies all three)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 from urllib.parse import urlencode
 
 from bot.errors import KeywordError
 from bot.filters import item_matches, parse_keywords
-from bot.model import Item, KeywordFilter
+from bot.model import FeedHealth, Item, KeywordFilter
 from bot.publish.feedmeta import FeedMeta
+from bot.search import SCAN_LIMIT
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 50  # reliability plan D10: at most 50 items per feed
@@ -28,6 +30,29 @@ class FeedSource(Protocol):
     ) -> list[Item]: ...
 
     def last_change_at(self, feed_id: str | None = None) -> datetime | None: ...
+
+
+@runtime_checkable
+class HealthSource(Protocol):
+    """A FeedSource that knows how each feed's polling goes (bot.store.db.Store does): the
+    index page then says it in words, and an empty feed says why it is empty."""
+
+    def all_health(self) -> list[FeedHealth]: ...
+
+
+@runtime_checkable
+class Searchable(Protocol):
+    """A FeedSource that can search (bot.store.db.Store can); /search answers 404 without it."""
+
+    def search(
+        self,
+        phrases: Sequence[str],
+        feed_ids: Iterable[str] | None = None,
+        *,
+        limit: int = 5,
+        offset: int = 0,
+        scan: int = SCAN_LIMIT,
+    ) -> list[Item]: ...
 
 
 class BadQuery(ValueError):

@@ -24,10 +24,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
@@ -39,7 +38,7 @@ from starlette.routing import Route
 
 from bot.addresses import LOOPBACK, category, parse_address
 from bot.errors import KeywordError
-from bot.model import FeedHealth, Item
+from bot.model import FeedHealth
 from bot.publish.cache import RenderCache, Rendered, accepts_gzip, is_not_modified, make_rendered
 from bot.publish.feedmeta import ALL_FEED, EXTENSIONS, FeedMeta, Format, all_feed_meta, section_meta
 from bot.publish.guard import Guard
@@ -52,7 +51,15 @@ from bot.publish.pages import (
     render_index,
     render_search,
 )
-from bot.publish.query import MAX_QUERY, BadQuery, FeedSource, parse_feed_query, select_items
+from bot.publish.query import (
+    MAX_QUERY,
+    BadQuery,
+    FeedSource,
+    HealthSource,
+    Searchable,
+    parse_feed_query,
+    select_items,
+)
 from bot.publish.render import RENDERERS, render_opml
 from bot.publish.status import empty_feed_note, feed_state
 from bot.publish.webhook import Reply, TelegramWebhook, WebhookEndpoint
@@ -75,29 +82,6 @@ HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src https: http:"
 # /healthz: (running, details). details must be JSON-serialisable (datetimes become str). The
 # answer is 503 when not running, or when details' "status" is "failing" (every feed failing).
 HealthReport = tuple[bool, Mapping[str, object]]
-
-
-@runtime_checkable
-class HealthSource(Protocol):
-    """A FeedSource that knows how each feed's polling goes (bot.store.db.Store does): the
-    index page then says it in words, and an empty feed says why it is empty."""
-
-    def all_health(self) -> list[FeedHealth]: ...
-
-
-@runtime_checkable
-class Searchable(Protocol):
-    """A FeedSource that can search (bot.store.db.Store can); /search answers 404 without it."""
-
-    def search(
-        self,
-        phrases: Sequence[str],
-        feed_ids: Iterable[str] | None = None,
-        *,
-        limit: int = 5,
-        offset: int = 0,
-        scan: int = SCAN_LIMIT,
-    ) -> list[Item]: ...
 
 
 SEARCH_PAGE = 20  # results per /search page
