@@ -32,6 +32,7 @@ from bot.telegram.commands.dispatch import Button, CommandContext, Commands, Fee
 from bot.telegram.delivery import Deliverer
 from bot.telegram.feedinfo import feed_infos
 from bot.telegram.pacing import Pacer, Pacing
+from bot.telegram.wiring import file_url_for, parse_command
 
 TOKEN = "123456:TEST-token"
 REAL_SHAPED_TOKEN = "7012345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
@@ -136,18 +137,18 @@ async def test_sender_maps_bad_html_and_migration(fake: FakeBotAPI, sender: tg.P
 
 
 def test_parse_command() -> None:
-    assert tg.parse_command("/start", "fake_bot") == ("start", "")
-    assert tg.parse_command("/Include@Fake_Bot  hải an, lê chân ", "fake_bot") == (
+    assert parse_command("/start", "fake_bot") == ("start", "")
+    assert parse_command("/Include@Fake_Bot  hải an, lê chân ", "fake_bot") == (
         "include",
         "hải an, lê chân",
     )
-    assert tg.parse_command("/start@other_bot", "fake_bot") is None
-    assert tg.parse_command("hello /start", "fake_bot") is None
-    assert tg.parse_command("/x\nline two", "fake_bot") == ("x", "line two")
+    assert parse_command("/start@other_bot", "fake_bot") is None
+    assert parse_command("hello /start", "fake_bot") is None
+    assert parse_command("/x\nline two", "fake_bot") == ("x", "line two")
 
 
 def test_file_url_for() -> None:
-    assert tg.file_url_for("https://api.telegram.org/bot") == "https://api.telegram.org/file/bot"
+    assert file_url_for("https://api.telegram.org/bot") == "https://api.telegram.org/file/bot"
 
 
 # ---------------------------------------------------------------- delivery end to end

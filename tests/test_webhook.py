@@ -23,6 +23,7 @@ from bot.store.db import Store
 from bot.telegram import ptb as tg
 from bot.telegram.commands.dispatch import Commands, FeedInfo
 from bot.telegram.pacing import Pacer, Pacing
+from bot.telegram.wiring import ALLOWED_UPDATES
 
 TOKEN = "7012345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"  # shaped like a real one
 SECRET = "s3cret_Webhook-value-0123456789"
@@ -90,7 +91,7 @@ async def test_start_registers_the_webhook_and_never_polls(
     fake: FakeBotAPI, served: Served
 ) -> None:
     assert fake.webhook == {"url": URL, "secret_token": SECRET,
-                            "allowed_updates": tg.ALLOWED_UPDATES}
+                            "allowed_updates": ALLOWED_UPDATES}
     [call] = fake.calls_of("setWebhook")
     assert str(call.params["drop_pending_updates"]).lower() == "false"
     info = await served.app.bot.get_webhook_info()

@@ -8,6 +8,11 @@ Two jobs:
   Webhook mode: `start_bot_webhook` registers the URL, and the web server hands each update
   Telegram posts to `feed_update`.
 
+What needs no PTB lives beside it: the handlers' wiring, the commands' protocol and command
+parsing in bot.telegram.wiring, what a 400's wording means in bot.telegram.refusals. What is left
+(~580 lines) all touches PTB's types: one module imports the library (tests/test_architecture.py),
+so sending, the handlers and the application's life cycle stay together here.
+
 The bot token never reaches a log line: the `httpx` and `telegram` loggers (which print request
 URLs, token included) are held at WARNING and bot.logs.RedactToken scrubs the rest.
 """
@@ -15,13 +20,10 @@ URLs, token included) are held at WARNING and bot.logs.RedactToken scrubs the re
 from __future__ import annotations
 
 import logging
-import re
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from telegram import (
     BotCommand,
@@ -63,7 +65,6 @@ from bot.errors import (
     MessageRejected,
     RateLimited,
     RecipientGone,
-    TopicGone,
     TransientDelivery,
 )
 from bot.logs import RedactToken, redact, remember_secret
@@ -72,7 +73,18 @@ from bot.telegram.commands.dispatch import CommandContext, Reply
 from bot.telegram.delivery import ChatRegistry
 from bot.telegram.messages import safe_href
 from bot.telegram.pacing import Pacer
+from bot.telegram.refusals import bad_request_error, retry_seconds
 from bot.telegram.replies import Buttons, ChatOrder, Replier, alert_text
+from bot.telegram.wiring import (
+    ADMIN_CACHE_SECONDS,
+    ALLOWED_UPDATES,
+    MENU_LANGUAGES,
+    WIRING_KEY,
+    CommandsLike,
+    Wiring,
+    file_url_for,
+    parse_command,
+)
 
 __all__ = [
     "App",
@@ -80,7 +92,6 @@ __all__ = [
     "RedactToken",
     "build_application",
     "feed_update",
-    "parse_command",
     "quiet_http_loggers",
     "start_bot",
     "start_bot_webhook",
@@ -94,46 +105,9 @@ App = Application[Any, Any, Any, Any, Any, Any]
 T = TypeVar("T")
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-MENU_LANGUAGES = ("vi", "en")
-ADMIN_CACHE_SECONDS = 60.0
-# 400s that mean the chat is unreachable rather than the message being wrong.
-GONE_MARKERS = (
-    "chat not found",
-    "user not found",
-    "peer_id_invalid",
-    "have no rights to send",
-    "not enough rights to send",
-    "chat_write_forbidden",
-    "bot was kicked",
-)
-# 400s that mean the forum topic is gone or closed: the message goes to the chat itself instead.
-TOPIC_GONE_MARKERS = ("message thread not found", "topic_deleted", "topic_closed")
-ALLOWED_UPDATES = ["message", "channel_post", "callback_query", "my_chat_member"]
-_COMMAND = re.compile(r"/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{3,64}))?(?:\s+(.*))?\Z", re.S)
-
-
-class CommandsLike(Protocol):
-    """What bot.telegram.commands.dispatch.Commands offers the bot (a stand-in in tests)."""
-
-    def run(self, ctx: CommandContext, command: str, args: str) -> Reply | None: ...
-
-    def press(self, ctx: CommandContext, data: str) -> Reply | None: ...
-
-    def command_list(self, language: str) -> list[tuple[str, str]]: ...
-
-    def adopt_channel(self, chat_id: int, title: str) -> None: ...
-
-    def chatter(self, ctx: CommandContext) -> Reply | None: ...
-
-
 
 
 # --------------------------------------------------------------------------- sending
-
-
-def retry_seconds(value: float | timedelta) -> float:
-    """RetryAfter.retry_after as seconds: a timedelta with PTB_TIMEDELTA=1, else a number."""
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 def _retry_after(exc: RetryAfter) -> float:
@@ -153,11 +127,7 @@ def delivery_error(exc: TelegramError) -> DeliveryError:
     if isinstance(exc, Forbidden):
         return RecipientGone(text)
     if isinstance(exc, BadRequest):
-        if any(marker in text.lower() for marker in GONE_MARKERS):
-            return RecipientGone(text)
-        if any(marker in text.lower() for marker in TOPIC_GONE_MARKERS):
-            return TopicGone(text)
-        return MessageRejected(text)
+        return bad_request_error(text)
     if isinstance(exc, InvalidToken):
         return DeliveryError(
             "Telegram refused the bot token",
@@ -237,17 +207,6 @@ class PtbSender:
 # --------------------------------------------------------------------------- commands
 
 
-def parse_command(text: str, bot_username: str) -> tuple[str, str] | None:
-    """`/cmd@bot args` -> ("cmd", "args"); None when it is addressed to another bot."""
-    match = _COMMAND.match(text.strip())
-    if not match:
-        return None
-    command, addressee, args = match.groups()
-    if addressee and addressee.lower() != bot_username.lower():
-        return None
-    return command.lower(), (args or "").strip()
-
-
 def keyboard(buttons: Buttons) -> InlineKeyboardMarkup | None:
     if not buttons:
         return None
@@ -287,26 +246,9 @@ class PtbTransport:
             parse_mode=ParseMode.HTML, message_thread_id=thread_id))
 
 
-@dataclass
-class _Wiring:
-    """What the handlers need, kept in application.bot_data."""
-
-    commands: CommandsLike
-    admins: frozenset[int]
-    channels: frozenset[int | str]
-    store: ChatRegistry | None
-    on_chat_gone: Callable[[int], None] | None
-    admin_cache: dict[tuple[int, int], tuple[float, bool]]
-    replier: Replier
-    order: ChatOrder
-
-
-WIRING_KEY = "newsbot.wiring"
-
-
-def _wiring(context: ContextTypes.DEFAULT_TYPE) -> _Wiring:
+def _wiring(context: ContextTypes.DEFAULT_TYPE) -> Wiring:
     wiring = context.application.bot_data[WIRING_KEY]
-    assert isinstance(wiring, _Wiring)
+    assert isinstance(wiring, Wiring)
     return wiring
 
 
@@ -363,11 +305,6 @@ async def _context(
     )
 
 
-def _channel_allowed(wiring: _Wiring, chat: Chat) -> bool:
-    names = {chat.id, *((f"@{chat.username}", chat.username) if chat.username else ())}
-    return bool(names & wiring.channels)
-
-
 async def _on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message, chat = update.effective_message, update.effective_chat
     if message is None or chat is None or not message.text:
@@ -376,7 +313,7 @@ async def _on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if parsed is None:
         return
     wiring = _wiring(context)
-    if chat.type == Chat.CHANNEL and not _channel_allowed(wiring, chat):
+    if chat.type == Chat.CHANNEL and not wiring.serves_channel(chat.id, chat.username):
         return  # anyone can add a bot to a channel; only configured ones are served
     async with wiring.order.turn(chat.id):  # one chat's commands are answered in order
         ctx = await _context(context, chat, message.from_user, message,
@@ -392,7 +329,7 @@ async def _on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 
 async def _send_later(
-    wiring: _Wiring, chat: Chat, later: Callable[[], Awaitable[Reply]], *, thread_id: int | None
+    wiring: Wiring, chat: Chat, later: Callable[[], Awaitable[Reply]], *, thread_id: int | None
 ) -> None:
     follow_up = await later()
     async with wiring.order.turn(chat.id):
@@ -486,12 +423,6 @@ def quiet_http_loggers() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def file_url_for(base_url: str) -> str:
-    """https://api.telegram.org/bot -> https://api.telegram.org/file/bot."""
-    root, _, _ = base_url.rstrip("/").rpartition("/")
-    return f"{root}/file/bot"
-
-
 def build_application(
     token: str,
     *,
@@ -529,7 +460,7 @@ def build_application(
         .concurrent_updates(True)  # a group's reply waiting for its turn holds up no other chat
         .build()
     )
-    app.bot_data[WIRING_KEY] = _Wiring(
+    app.bot_data[WIRING_KEY] = Wiring(
         commands=commands,
         admins=frozenset(admins),
         channels=frozenset(channels),
@@ -559,7 +490,7 @@ async def startup(app: App) -> None:
 async def _adopt_channels(app: App) -> None:
     """Each channel in telegram.channels follows the default feeds from the start, silently:
     nobody has to post /start into a public channel (which would show its readers a welcome)."""
-    wiring: _Wiring = app.bot_data[WIRING_KEY]
+    wiring: Wiring = app.bot_data[WIRING_KEY]
     for channel in sorted(wiring.channels, key=str):
         name = f"@{channel.lstrip('@')}" if isinstance(channel, str) else channel
         try:
