@@ -219,8 +219,19 @@ def _pool(index: Index, selector: Selector) -> list[Node]:
             parents = min((index.with_class(name) for name in parent.classes), key=len)
         else:
             return _inside_context(index, selector)
-        return [child for p in parents for child in p.iterchildren(last.tag)]
+        children = [child for p in parents for child in p.iterchildren(last.tag)]
+        if len(parents) > 1 and _nested(parents):  # chip.de: submenus inside submenus
+            rank = {node: n for n, node in enumerate(index.root.iter())}
+            children.sort(key=rank.__getitem__)
+        return children
     return _inside_context(index, selector)
+
+
+def _nested(parents: list[Node]) -> bool:
+    """Whether one of these elements is inside another (their children are then not listed in
+    document order parent by parent)."""
+    inside = set(parents)
+    return any(above in inside for node in parents for above in node.iterancestors())
 
 
 def _inside_context(index: Index, selector: Selector) -> list[Node]:

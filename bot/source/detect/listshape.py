@@ -29,6 +29,7 @@ from bot.source.scrape import document_base
 from bot.urls import absolute_url
 
 MAX_LEVELS = 8  # how far above a link an item block may be
+TEXT_LIMIT = 5000  # characters of an element's text, as `scrape` takes them (items must be equal)
 _STABLE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 # Words inside an id or class name; whitespace separates the names.
 _BOILERPLATE = re.compile(
@@ -118,13 +119,14 @@ class Page(Index):
         return url
 
     def text(self, node: Node) -> str:
-        """`dom.text_of`, memoised (a link with no child elements: its normalised text)."""
+        """`dom.text_of` cut at `scrape`'s limit, memoised (a link with no child elements: its
+        normalised text)."""
         text = self._texts.get(node)
         if text is None:
             if node.tag == "a" and not len(node):
-                text = dom.normalize_text(node.text or "")
+                text = dom.normalize_text((node.text or "")[:TEXT_LIMIT])
             else:
-                text = dom.text_of(node)
+                text = dom.text_of(node, TEXT_LIMIT)
             self._texts[node] = text
         return text
 
