@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/bench_detect.py [--runs N]
 
 Per page: top-1 correct (precision and recall of links >= 0.8 against the labelled main list),
-precision/recall of links and titles, share of printed dates right; then the detector's time as
+precision/recall of links and titles, share of printed dates right; then the same figures over
+the tuning part and over the HELD-OUT part of the labelled set (tests/fakes/detect_eval.py),
+whose pages were never tuned on; then the detector's time as
 a poll runs it (limit=1, `pipeline`) and as `newsbot detect --all` does (limit=5), the time of a
 plain `dom.parse_html` of the same page, and their ratios (x1, x5). For scale, `scrape` with the
 rules found (what a poll of a feed with a recipe costs) is timed too. Times are medians of
@@ -35,9 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=15, help="timed runs per page (median kept)")
     args = parser.parse_args(argv)
     labels = load_labels()
-    print(f"{'page':<30} {'top1':>4} {'P link':>6} {'R link':>6} {'P tit':>6} {'R tit':>6} "
-          f"{'dates':>9} {'detect@1':>8} {'@5':>7} {'parse':>7} {'scrape':>7} {'x1':>4} "
-          f"{'x5':>4}  best candidate")  # fmt: skip
+    print(f"{'page':<30} {'part':>4} {'top1':>4} {'P link':>6} {'R link':>6} {'P tit':>6} "
+          f"{'R tit':>6} {'dates':>9} {'detect@1':>8} {'@5':>7} {'parse':>7} {'scrape':>7} "
+          f"{'x1':>4} {'x5':>4}  best candidate")  # fmt: skip
     rows = [_run(label, args.runs) for label in labels]
     _summary(labels, rows)
     return 0
@@ -53,7 +55,7 @@ class _Row:
 
 
 def _run(label: Label, runs: int) -> _Row:
-    html = dom.decode_html(label.page.read_bytes())
+    html = dom.decode_html(label.page_bytes())
     now = label.saved_at
     candidates = detect.detect_lists(html, label.base_url, now=now)
     rules = candidates[0].rules if candidates else None
@@ -68,8 +70,8 @@ def _run(label: Label, runs: int) -> _Row:
     times = (f"{poll_ms:7.1f}ms {all_ms:5.1f}ms {parse_ms:5.1f}ms {scrape_ms:5.1f}ms "
              f"{poll_ms / parse_ms:4.1f} {all_ms / parse_ms:4.1f}")  # fmt: skip
     if not candidates:
-        print(f"{label.name:<30} {'no':>4} {'-':>6} {'-':>6} {'-':>6} {'-':>6} {'-':>9} "
-              f"{times}  (none)")  # fmt: skip
+        print(f"{label.name:<30} {label.part[:4]:>4} {'no':>4} {'-':>6} {'-':>6} {'-':>6} "
+              f"{'-':>6} {'-':>9} {times}  (none)")  # fmt: skip
         return _Row(None, poll_ms, all_ms, parse_ms, scrape_ms)
     scores = score(candidates[0].items, label)
     dates = "n/a"
@@ -77,27 +79,24 @@ def _run(label: Label, runs: int) -> _Row:
         dates = f"{scores.dates_right}/{scores.dates_printed}"
     elif scores.url_dates:
         dates = f"url {scores.url_dates_right}/{scores.url_dates}"
-    print(f"{label.name:<30} {'yes' if scores.correct else 'no':>4} {scores.link_precision:6.2f} "
-          f"{scores.link_recall:6.2f} {scores.title_precision:6.2f} {scores.title_recall:6.2f} "
-          f"{dates:>9} {times}  {candidates[0].rules.item[:50]}")  # fmt: skip
+    print(f"{label.name:<30} {label.part[:4]:>4} {'yes' if scores.correct else 'no':>4} "
+          f"{scores.link_precision:6.2f} {scores.link_recall:6.2f} "
+          f"{scores.title_precision:6.2f} {scores.title_recall:6.2f} {dates:>9} {times}  "
+          f"{candidates[0].rules.item[:50]}")  # fmt: skip
     return _Row(scores, poll_ms, all_ms, parse_ms, scrape_ms)
 
 
 def _summary(labels: list[Label], rows: list[_Row]) -> None:
-    for kind in ("government-portal", "news-home"):
-        picked = [row for label, row in zip(labels, rows, strict=True) if label.kind == kind]
-        scored = [row.scores for row in picked if row.scores is not None]
-        correct = sum(1 for s in scored if s.correct)
-        right = sum(s.dates_right for s in scored)
-        printed = sum(s.dates_printed for s in scored)
-        line = (f"{kind}: top-1 correct {correct}/{len(picked)}; "
-                f"mean P/R links {_mean([s.link_precision for s in scored]):.2f}/"
-                f"{_mean([s.link_recall for s in scored]):.2f}, titles "
-                f"{_mean([s.title_precision for s in scored]):.2f}/"
-                f"{_mean([s.title_recall for s in scored]):.2f}")  # fmt: skip
-        if printed:
-            line += f"; printed dates right {right}/{printed} ({right / printed:.0%})"
-        print(line)
+    pairs = list(zip(labels, rows, strict=True))
+    groups = {
+        "tuning part": [row for label, row in pairs if label.part == "tuning"],
+        "  of which government portals": [
+            row for label, row in pairs if label.kind == "government-portal"
+        ],
+        "HELD-OUT part": [row for label, row in pairs if label.part == "held-out"],
+    }
+    for name, picked in groups.items():
+        print(_figures(name, picked))
     correct = sum(1 for row in rows if row.scores is not None and row.scores.correct)
     print(
         f"overall: top-1 correct {correct}/{len(rows)}; "
@@ -114,6 +113,24 @@ def _summary(labels: list[Label], rows: list[_Row]) -> None:
             f"  {name}: {sum(times):.1f} ms; x parse median {statistics.median(ratios):.1f}, "
             f"max {max(ratios):.1f}"
         )
+
+
+def _figures(name: str, picked: list[_Row]) -> str:
+    """Top-1 accuracy, mean item precision/recall (a page with no candidate counts 0) and the
+    share of dates read right (printed, or in dantri's URLs) over one part of the labelled set."""
+    scores = [row.scores for row in picked]
+    correct = sum(1 for s in scores if s is not None and s.correct)
+    right = sum(s.dates_right + s.url_dates_right for s in scores if s is not None)
+    dated = sum(s.dates_printed + s.url_dates for s in scores if s is not None)
+    link_p = _mean([s.link_precision if s else 0.0 for s in scores])
+    link_r = _mean([s.link_recall if s else 0.0 for s in scores])
+    title_p = _mean([s.title_precision if s else 0.0 for s in scores])
+    title_r = _mean([s.title_recall if s else 0.0 for s in scores])
+    line = (f"{name}: top-1 correct {correct}/{len(picked)}; mean P/R links {link_p:.2f}/"
+            f"{link_r:.2f}, titles {title_p:.2f}/{title_r:.2f}")  # fmt: skip
+    if dated:
+        line += f"; dates right {right}/{dated} ({right / dated:.0%})"
+    return line
 
 
 def _median_ms(*tasks: Callable[[], object], runs: int) -> tuple[float, ...]:
