@@ -61,14 +61,9 @@ from benchlib import (
 from lxml.cssselect import CSSSelector
 from site_child import SiteChild
 
+from bot.feedfiles import feed_meta, publish_all, publish_feed
 from bot.model import Chat, ListRules, Pick, Recipe
-from bot.pipeline import (
-    PollDeps,
-    feed_meta,
-    poll_source,
-    publish_all,
-    publish_feed,
-)
+from bot.pipeline import PollDeps, poll_source
 from bot.publish.render import render_feeds
 from bot.source.fetch import Fetcher, FetchPolicy
 from bot.source.listing import read_listing

@@ -32,11 +32,12 @@ from bot import __version__
 from bot.add import NO_OWN_ALLOWANCE, AddDesk
 from bot.config import ensure_data_dir
 from bot.errors import ConfigError, DeliveryError, NewsbotError, RateLimited, TransientDelivery
+from bot.feedfiles import feed_meta, publish_all, repair_feeds
 from bot.live import Changes, RecipeFolder
 from bot.model import FeedHealth, PollReport, Recipe
-from bot.pipeline import ALL_FEED, PollDeps, feed_meta, poll_source, publish_all, repair_feeds
+from bot.pipeline import PollDeps, poll_source
 from bot.publish import serving, web
-from bot.publish.feedmeta import FeedMeta
+from bot.publish.feedmeta import ALL_FEED, FeedMeta
 from bot.publish.metrics import Metrics
 from bot.publish.serving import Server
 from bot.publish.status import feed_state

@@ -265,7 +265,8 @@ async def _poll(
     config: Config, recipes: Sequence[Recipe], alerts: list[str], store: Store, *, dry_run: bool
 ) -> list[PollReport]:
     from bot import app
-    from bot.pipeline import PollDeps, poll_source, preview_source, publish_all
+    from bot.feedfiles import publish_all
+    from bot.pipeline import PollDeps, poll_source, preview_source
     from bot.recipes import load_recipes
     from bot.source.fetch import Fetcher
 

@@ -104,7 +104,7 @@ def cmd_import(config_of: ConfigOf, args: argparse.Namespace) -> int:
 def cmd_forget(config_of: ConfigOf, args: argparse.Namespace) -> int:
     """Delete a removed feed's items, subscriptions, filters, messages and files; the daemon
     may be running (it stopped polling the feed when its recipe went)."""
-    from bot.pipeline import forget_feed
+    from bot.feedfiles import forget_feed
     from bot.recipes import scan_recipes
     from bot.store.db import Store
     from bot.store.guard import open_store

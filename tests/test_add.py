@@ -26,7 +26,7 @@ from fakes.site import FakeSite
 
 from bot.add import guess_id
 from bot.cli import main
-from bot.pipeline import feed_meta
+from bot.feedfiles import feed_meta
 from bot.recipes import load_recipes
 from bot.store.db import Store
 

@@ -26,8 +26,9 @@ from fakes.feed_server import FeedServerThread
 from fakes.site import FakeSite
 from lxml import etree
 
+from bot.feedfiles import feed_meta, publish_feed
 from bot.model import ArticleRules, Item, ListRules, Pick, Recipe
-from bot.pipeline import PollDeps, feed_meta, poll_source, publish_feed
+from bot.pipeline import PollDeps, poll_source
 from bot.publish.render import MAX_FEED_BYTES
 from bot.source.fetch import Fetcher, FetchPolicy
 from bot.store.db import Store

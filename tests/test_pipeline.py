@@ -15,6 +15,8 @@ from conftest import FIXTURES, ROOT
 from fakes import listings
 from fakes.site import Behaviour, FakeSite, Garbage, Status
 
+from bot.feedfiles import publish_all, repair_feeds
+from bot.health import is_flood
 from bot.model import (
     ArticleRules,
     Chat,
@@ -25,14 +27,7 @@ from bot.model import (
     Recipe,
     Section,
 )
-from bot.pipeline import (
-    PollDeps,
-    is_flood,
-    poll_source,
-    preview_source,
-    publish_all,
-    repair_feeds,
-)
+from bot.pipeline import PollDeps, poll_source, preview_source
 from bot.recipes import load_recipe
 from bot.source.fetch import Fetcher, FetchPolicy
 from bot.store.db import Store
