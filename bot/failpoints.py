@@ -13,7 +13,8 @@ import threading
 
 FAILPOINT_ENV = "NEWSBOT_FAILPOINT"
 EXIT_CODE = 137  # what a shell reports for a process killed by SIGKILL
-# Where bot.pipeline and bot.telegram.delivery call failpoint(), in the order a poll meets them.
+# Where bot.pipeline, bot.feedfiles and bot.telegram.delivery call failpoint(), in the order a
+# poll meets them.
 NAMES = (
     "after_fetch",
     "after_diff_before_commit",  # inside the poll's write transaction

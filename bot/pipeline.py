@@ -2,6 +2,8 @@
 
 `poll_source` is the only place that knows the whole flow (miniflux's RefreshFeed). Every step it
 calls takes values and returns values; the I/O edges (fetcher, store, files) come in `PollDeps`.
+The steps live beside it: pages in `bot.source.crawl` and `bot.source.listing`, feed files in
+`bot.feedfiles`, the health rules (backoff, alerts, the flood guard) in `bot.health`.
 A failure at any step leaves what is stored and published as it was, and no exception of any
 type escapes a poll: an unexpected one (a bug, a page that trips a library) is a failed poll like
 any other, with backoff and one admin alert. A new item whose article page cannot be read is
