@@ -50,8 +50,9 @@ from bot.store.db import acquire_lock
 from bot.store.guard import open_store
 from bot.telegram import ptb as telegram
 from bot.telegram.commands.dispatch import Commands
-from bot.telegram.delivery import Deliverer, Sender
+from bot.telegram.delivery import Deliverer
 from bot.telegram.feedinfo import FeedInfo, feed_infos
+from bot.telegram.outbox import Sender
 from bot.telegram.pacing import Pacer, Pacing
 
 log = logging.getLogger(__name__)

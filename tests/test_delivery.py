@@ -24,8 +24,9 @@ from bot.errors import (
 )
 from bot.model import Attachment, Chat, ChatKind, Item, Recipe
 from bot.store.db import Store
-from bot.telegram.delivery import Deliverer, DeliveryStats, Pacing
+from bot.telegram.delivery import Deliverer, Pacing
 from bot.telegram.feedinfo import feed_infos
+from bot.telegram.outbox import DeliveryStats
 from bot.telegram.pacer import BURST
 
 BASE = datetime(2024, 11, 28, 7, 0, tzinfo=UTC)

@@ -37,6 +37,9 @@ up to MAX_DOCUMENTS of its files follow as documents (Telegram fetches each URL 
 20 MB). A file Telegram refuses (a bad URL, too big) is logged and skipped, since the message
 links it; nothing about a file is retried and the item message is never resent for it. A crash
 between the message and its files skips the files that were not sent yet.
+
+Beside it: the Sender and Outbox it works with (bot.telegram.outbox), the message a job is sent as
+(bot.telegram.jobtext), the pure planning of a round (bot.telegram.rounds).
 """
 
 from __future__ import annotations
@@ -47,10 +50,10 @@ import dataclasses
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from bot.errors import (
     ChatMoved,
@@ -62,104 +65,23 @@ from bot.errors import (
     TransientDelivery,
 )
 from bot.failpoints import failpoint
-from bot.model import Chat, ChatKind, ChatSettings, Delivery
+from bot.model import ChatKind, ChatSettings, Delivery
 from bot.telegram import rounds
-from bot.telegram.feedinfo import FeedInfo, feed_or_id
+from bot.telegram.feedinfo import FeedInfo
+from bot.telegram.jobtext import render_job
 from bot.telegram.messages import (
-    format_caption,
     format_document_caption,
-    format_item,
-    format_more,
     safe_href,
     to_plain_text,
 )
-from bot.telegram.notices import format_edit
+from bot.telegram.outbox import DeliveryStats, Outbox, Sender
 from bot.telegram.pacing import DEFAULT_PACING, Pacer, Pacing, RoundOver
 from bot.telegram.rounds import ChatView, Job
 
-__all__ = ["ChatRegistry", "Deliverer", "DeliveryStats", "Outbox", "Pacing", "Sender"]
+__all__ = ["Deliverer", "Pacing"]
 
 logger = logging.getLogger(__name__)
 MAX_DOCUMENTS = 3  # files sent after one item's message; the message links every one
-
-
-class Sender(Protocol):
-    """Sends one message; raises the bot.errors DeliveryError subclasses."""
-
-    async def send_text(
-        self, chat_id: int, html: str, *, preview: bool, thread_id: int | None = None
-    ) -> None: ...
-
-    async def send_photo(
-        self, chat_id: int, photo_url: str, caption_html: str, *, thread_id: int | None = None
-    ) -> None: ...
-
-    async def send_plain(self, chat_id: int, text: str, *, thread_id: int | None = None) -> None:
-        ...
-
-    async def send_document(
-        self, chat_id: int, url: str, caption_html: str, *, thread_id: int | None = None
-    ) -> None:
-        """Send the file at `url` (Telegram fetches it). Optional: Senders without it send none."""
-        ...
-
-
-class ChatRegistry(Protocol):
-    """The part of the Store that membership changes (blocked users, migrated groups) use."""
-
-    def set_chat(
-        self,
-        chat_id: int,
-        *,
-        active: bool | None = None,
-        paused: bool | None = None,
-        language: str | None = None,
-    ) -> None: ...
-
-    def move_chat(self, old_chat_id: int, new_chat_id: int) -> None: ...
-
-
-class Outbox(ChatRegistry, Protocol):
-    """The part of bot.store.db.Store that delivery uses."""
-
-    def pending(self, now: datetime, limit: int = 100, *, after_id: int = 0) -> list[Delivery]:
-        ...
-
-    def mark_sent(self, delivery_id: int, now: datetime) -> None: ...
-
-    def mark_sent_many(self, delivery_ids: Iterable[int], now: datetime) -> None: ...
-
-    def chat_settings(self, chat_id: int) -> ChatSettings: ...
-
-    def forget_thread(self, chat_id: int, thread_id: int) -> None: ...
-
-    def mark_failed(self, delivery_id: int, error: str) -> None: ...
-
-    def retry_later(self, delivery_id: int, not_before: datetime, error: str) -> None: ...
-
-    def defer_chat(self, chat_id: int, not_before: datetime) -> None: ...
-
-    def chat(self, chat_id: int) -> Chat | None: ...
-
-
-
-@dataclass
-class DeliveryStats:
-    """What one drain did."""
-
-    sent: int = 0  # messages Telegram accepted (items and fold messages)
-    folded: int = 0  # rows covered by a fold message
-    skipped: int = 0  # rows older than max_age, marked sent unsent
-    failed: int = 0  # dead-lettered
-    retried: int = 0  # put back after a transient error
-    deferred: int = 0  # chats told to wait by a rate limit
-    deactivated: int = 0
-    moved: int = 0
-    plain_fallbacks: int = 0
-    digests: int = 0  # digest messages sent (their rows count in `folded`)
-    held: int = 0  # rows left pending for quiet hours or a digest
-    documents: int = 0  # attachments sent as files after their item's message
-    documents_failed: int = 0  # attachments Telegram refused or could not fetch (not retried)
 
 
 @dataclass
@@ -372,7 +294,9 @@ class Deliverer:
         self, state: _ChatState, job: Job, stats: DeliveryStats, thread_id: int | None
     ) -> None:
         """Send, falling back from photo to text to plain text when Telegram rejects the markup."""
-        html_text, photo, caption = self._render(state, job)
+        html_text, photo, caption = render_job(
+            job, self._feeds, state.language, state.settings, photos=self._photos
+        )
         chat_id = state.chat_id
         # Only a topic message names its thread (Senders written before topics keep working).
         topic: dict[str, Any] = {} if thread_id is None else {"thread_id": thread_id}
@@ -404,33 +328,6 @@ class Deliverer:
         await self._paced(
             state, self._sender.send_plain(chat_id, to_plain_text(html_text), **topic)
         )
-
-    def _render(self, state: _ChatState, job: Job) -> tuple[str, str | None, str]:
-        row = job.rows[0]
-        feed = feed_or_id(self._feeds, row.item.feed_id)
-        if job.digest is not None:
-            return job.digest, None, ""
-        if job.fold:
-            fold = format_more(len(job.rows), feed.title, feed.see_all_url, state.language)
-            return fold, None, ""
-        if row.kind == "edit":
-            notice = format_edit(feed_title=feed.title, url=row.item.url, title=row.item.title,
-                                 summary=row.item.summary, previous_title=row.previous_title or "",
-                                 previous_summary=row.previous_summary or "",
-                                 language=state.language)
-            return notice, None, ""
-        item, matched, language = row.item, row.matched, state.language
-        style = state.settings.format if state.settings else "full"
-        section = dict(feed.sections).get(item.section or "")
-        html_text = format_item(item, feed_title=feed.title, tz=feed.timezone, matched=matched,
-                                language=language, section=section, style=style)
-        photo = self._photos and item.image and style == "full"
-        image = safe_href(item.image) if photo and item.image else None
-        if image is None:
-            return html_text, None, ""
-        caption = format_caption(item, feed_title=feed.title, tz=feed.timezone, matched=matched,
-                                 language=language, section=section)
-        return html_text, image, caption
 
     def _preview(self, state: _ChatState) -> bool:
         """The chat's link-preview choice, else the bot's default."""

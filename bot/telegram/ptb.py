@@ -70,8 +70,8 @@ from bot.errors import (
 from bot.logs import RedactToken, redact, remember_secret
 from bot.model import ChatKind
 from bot.telegram.commands.dispatch import CommandContext, Reply
-from bot.telegram.delivery import ChatRegistry
 from bot.telegram.messages import safe_href
+from bot.telegram.outbox import ChatRegistry
 from bot.telegram.pacing import Pacer
 from bot.telegram.refusals import bad_request_error, retry_seconds
 from bot.telegram.replies import Buttons, ChatOrder, Replier, alert_text
@@ -146,7 +146,7 @@ async def _mapped(call: Awaitable[T]) -> T:
 
 
 class PtbSender:
-    """bot.telegram.delivery.Sender over a PTB Bot."""
+    """bot.telegram.outbox.Sender over a PTB Bot."""
 
     def __init__(self, bot: Any) -> None:
         self._bot = bot

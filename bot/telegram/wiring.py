@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.telegram.commands.dispatch import CommandContext, Reply
-from bot.telegram.delivery import ChatRegistry
+from bot.telegram.outbox import ChatRegistry
 from bot.telegram.replies import ChatOrder, Replier
 
 WIRING_KEY = "newsbot.wiring"
