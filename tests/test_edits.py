@@ -17,7 +17,8 @@ from fakes.telegram_api import parse_telegram_html
 from bot.model import Chat, ChatSettings, Item, Recipe
 from bot.publish.feedmeta import FeedMeta
 from bot.publish.render import RENDERERS
-from bot.store.db import MAX_EDIT_NOTICES_PER_POLL, MIGRATIONS, Route, Store
+from bot.store.db import MIGRATIONS, Store
+from bot.store.items import MAX_EDIT_NOTICES_PER_POLL, Route
 from bot.telegram.notices import format_edit
 
 pytestmark = pytest.mark.backends

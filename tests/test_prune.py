@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from bot.model import Chat, Item, ListRules, Pick, PollReport, Recipe
 from bot.pipeline import PollDeps, poll_source
 from bot.source.fetch import Fetcher, FetchPolicy
-from bot.store.db import PRUNED_IDS_KEPT, Store
+from bot.store.db import Store
+from bot.store.items import PRUNED_IDS_KEPT
 
 T0 = datetime(2024, 11, 28, 5, 0, tzinfo=UTC)
 RETENTION = timedelta(days=180)  # the config's default schedule.retention

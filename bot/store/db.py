@@ -4,56 +4,44 @@ One API on two backends: SQLite in the data dir (bot.store.sqlite, the embedded 
 shared PostgreSQL (bot.store.postgres), chosen by `[store] url`. The SQL here is written once, in
 the subset both understand; named migrations (bot.store.migrations) are recorded in
 `schema_migrations`. A failed write is rolled back whole, so a poll's new items and their outbox
-rows are stored together or not at all. Chat and outbox methods live in mixins (bot.store.chats,
-bot.store.outbox) that reach the database only through this class's `_read`, `_write` and `_tx`.
+rows are stored together or not at all. Item, chat and outbox methods live in mixins
+(bot.store.items, bot.store.chats, bot.store.outbox) that reach the database only through this
+class's `_read`, `_write` and `_tx`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from bot.documents import merge_attachments
 from bot.errors import StoreError
-from bot.model import CacheHeaders, FeedHealth, Item
-from bot.mojibake import is_worse_decoding
-from bot.search import SCAN_LIMIT, Matcher
+from bot.model import CacheHeaders, FeedHealth
 from bot.store.base import (
     ITEM_COLUMNS,
     Backend,
     Db,
-    _attachments,
-    _attachments_json,
     _iso,
     _iso_or_none,
-    _item,
     _when,
     item_row,
 )
 from bot.store.chats import ChatsMixin
+from bot.store.items import ItemsMixin
 from bot.store.lock import InstanceLock, acquire_lock
 from bot.store.migrations import MIGRATIONS, Migration
 from bot.store.outbox import CLAIMANT, OutboxMixin
 from bot.store.postgres import Leadership, PostgresBackend
 from bot.store.sqlite import MISSING_DB_HINT, SqliteBackend
 
-__all__ = ["ITEM_COLUMNS", "MAX_EDIT_NOTICES_PER_POLL", "MIGRATIONS", "InstanceLock", "Leadership",
-           "Migration", "Route", "SoleInstance", "Store", "acquire_lock", "item_row"]
+__all__ = ["ITEM_COLUMNS", "MIGRATIONS", "InstanceLock", "Leadership", "Migration", "SoleInstance",
+           "Store", "acquire_lock", "item_row"]
 
-Route = Callable[[Item], Iterable[tuple[int, str | None]]]
-# More items edited in one poll than this looks like a site redesign, not news: stored silently.
-MAX_EDIT_NOTICES_PER_POLL = 10
-# How long the id of a pruned item is remembered: an item back on its page after this is new.
-PRUNED_IDS_KEPT = timedelta(days=400)
 MIGRATE_HINT = ("stop every newsbot on this database, run `newsbot migrate`, then start the new "
                 "version")
-
-NEWEST_FIRST = "coalesce(published_at, first_seen_at) DESC, first_seen_at DESC, rowid DESC"
 
 
 def _health(row: Sequence[Any]) -> FeedHealth:
@@ -84,7 +72,7 @@ class SoleInstance:
         """Nothing to release: the instance lock goes with the process."""
 
 
-class Store(OutboxMixin, ChatsMixin):
+class Store(ItemsMixin, OutboxMixin, ChatsMixin):
     """All of newsbot's state in one database, SQLite or PostgreSQL."""
 
     def __init__(self, backend: Backend) -> None:
@@ -277,149 +265,6 @@ class Store(OutboxMixin, ChatsMixin):
                  tb: TracebackType | None) -> None:
         self.close()
 
-    # -- items ---------------------------------------------------------------------------
-
-    def known_ids(self, feed_id: str, item_ids: Iterable[str]) -> set[str]:
-        """The subset of `item_ids` stored for `feed_id`, or stored once and pruned since."""
-        wanted, known = list(dict.fromkeys(item_ids)), set[str]()
-        for start in range(0, len(wanted), 500):  # stay under SQLite's bound-parameter limit
-            chunk = wanted[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._read(f"SELECT item_id FROM items WHERE feed_id = ? AND item_id IN "
-                              f"({marks}) UNION SELECT item_id FROM pruned_items WHERE "
-                              f"feed_id = ? AND item_id IN ({marks})",
-                              [feed_id, *chunk, feed_id, *chunk])
-            known.update(row[0] for row in rows)
-        return known
-
-    def add_items(self, feed_id: str, items: Sequence[Item], now: datetime, *,
-                  route: Route | None = None) -> list[Item]:
-        """Store a poll's items in one transaction; return the new ones with their outbox rows."""
-        stamp, new = _iso(now), list[Item]()
-        now = now.astimezone(UTC)
-        edited: list[tuple[str, str, str]] = []  # (item_id, previous title, previous summary)
-        with self._tx() as db:
-            for item in items:
-                key = (feed_id, item.item_id)
-                row = db.execute("SELECT title, summary, image, attachments, doc_number, "
-                                 "doc_type, section FROM items "
-                                 "WHERE feed_id = ? AND item_id = ?", key).fetchone()
-                if row is not None:
-                    item = _without_worse_decoding(row, item)
-                if row is None and (seen := _pruned_first_seen(db, key)) is not None:
-                    # Pruned once and back on the page: stored again in its old place, and
-                    # never announced a second time.
-                    self._insert_item(db, dataclasses.replace(
-                        item, feed_id=feed_id, first_seen_at=seen, updated_at=seen), stamp)
-                elif row is None:
-                    added = dataclasses.replace(item, feed_id=feed_id, first_seen_at=now,
-                                                updated_at=now)
-                    self._insert_item(db, added, stamp)
-                    new.append(added)
-                    if route is not None:
-                        self._enqueue(db, added, route(added), stamp)
-                elif _edited(row, item):
-                    db.execute("UPDATE items SET title = ?, summary = ?, image = coalesce(?, "
-                               "image), attachments = ?, doc_number = ?, doc_type = ?, section = "
-                               "coalesce(?, section), updated_at = ?, last_seen_at = ? WHERE "
-                               "feed_id = ? AND item_id = ?",
-                               (item.title, item.summary, item.image, _kept_attachments(row, item),
-                                item.doc_number, item.doc_type, item.section, stamp, stamp, *key))
-                    if (row[0], row[1]) != (item.title, item.summary):
-                        edited.append((item.item_id, row[0], row[1]))
-                else:
-                    db.execute("UPDATE items SET last_seen_at = ? WHERE feed_id = ? AND "
-                               "item_id = ?", (stamp, *key))
-            if route is not None and len(edited) <= MAX_EDIT_NOTICES_PER_POLL:
-                for item_id, title, summary in edited:
-                    self._enqueue_edit(db, feed_id, item_id, title, summary, stamp)
-        return new
-
-    @staticmethod
-    def _insert_item(db: Db, item: Item, stamp: str) -> None:
-        db.execute(f"INSERT INTO items ({', '.join(ITEM_COLUMNS)}, last_seen_at) "
-                   f"VALUES ({', '.join('?' * (len(ITEM_COLUMNS) + 1))})",
-                   item_row(item, stamp))
-
-    def items(self, feed_id: str | None = None, *, limit: int = 50,
-              section: str | None = None) -> list[Item]:
-        """Newest first by the date readers see; `feed_id` None lists every feed; `section`
-        keeps one section of the feed."""
-        where, params = ("WHERE feed_id = ?", [feed_id]) if feed_id is not None else ("", [])
-        if section is not None and feed_id is not None:
-            where, params = "WHERE feed_id = ? AND section = ?", [feed_id, section]
-        rows = self._read(f"SELECT {', '.join(ITEM_COLUMNS)} FROM items {where} "
-                          f"ORDER BY {NEWEST_FIRST} LIMIT ?", [*params, limit])
-        return [_item(row) for row in rows]
-
-    def search(self, phrases: Sequence[str], feed_ids: Iterable[str] | None = None, *,
-               limit: int = 5, offset: int = 0, scan: int = SCAN_LIMIT) -> list[Item]:
-        """Items matching every phrase (accent-folded, whole words), newest first.
-
-        SQLite cannot fold Vietnamese, so the newest `scan` items (of `feed_ids`, else all) are
-        matched in Python, 500 at a time: bounded work, stopping once the page is full."""
-        wanted = None if feed_ids is None else list(dict.fromkeys(feed_ids))
-        if wanted == [] or limit <= 0 or not phrases:
-            return []
-        where, params = "", list[Any]()
-        if wanted is not None:
-            where = f"WHERE feed_id IN ({', '.join('?' * len(wanted))})"
-            params = list(wanted)
-        matcher, found = Matcher(phrases), list[int]()
-        for start in range(0, scan, 500):
-            rows = self._read(f"SELECT rowid, title, summary FROM items {where} "
-                              f"ORDER BY {NEWEST_FIRST} LIMIT ? OFFSET ?",
-                              [*params, min(500, scan - start), start])
-            found += [row[0] for row in rows if matcher.matches(row[1], row[2])]
-            if len(found) >= offset + limit or len(rows) < 500:
-                break
-        page = found[offset:offset + limit]
-        rows = self._read(f"SELECT rowid, {', '.join(ITEM_COLUMNS)} FROM items WHERE rowid IN "
-                          f"({', '.join('?' * len(page))})", page) if page else []
-        by_rowid = {row[0]: _item(row[1:]) for row in rows}
-        return [by_rowid[rowid] for rowid in page if rowid in by_rowid]
-
-    def item_count(self, feed_id: str | None = None) -> int:
-        """How many items are stored (for one feed or all)."""
-        if feed_id is None:
-            return int(self._read("SELECT count(*) FROM items")[0][0])
-        return int(self._read("SELECT count(*) FROM items WHERE feed_id = ?", [feed_id])[0][0])
-
-    def last_change_at(self, feed_id: str | None = None) -> datetime | None:
-        """When an item was last added or edited (for one feed or all)."""
-        if feed_id is not None:
-            rows = self._read("SELECT max(updated_at) FROM items WHERE feed_id = ?", [feed_id])
-        else:
-            # Walk the distinct feed ids on the index: O(feeds * log items), not a table scan.
-            rows = self._read(
-                "WITH RECURSIVE feeds(f) AS (SELECT min(feed_id) FROM items UNION ALL "
-                "SELECT (SELECT min(feed_id) FROM items WHERE feed_id > f) FROM feeds "
-                "WHERE f IS NOT NULL) SELECT max((SELECT max(updated_at) FROM items "
-                "WHERE feed_id = f)) FROM feeds")
-        return _when(rows[0][0])
-
-    def prune_items(self, feed_id: str, *, unseen_since: datetime, keep: int,
-                    now: datetime) -> int:
-        """Delete items unseen since `unseen_since`, except the `keep` newest and any pending.
-
-        Their ids are kept (so a pruned item that comes back is not new) until
-        PRUNED_IDS_KEPT after pruning."""
-        doomed = (f"feed_id = ?1 AND last_seen_at < ?2 AND rowid NOT IN "
-                  f"(SELECT rowid FROM items WHERE feed_id = ?1 ORDER BY {NEWEST_FIRST} "
-                  f"LIMIT ?3) AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.feed_id = "
-                  f"items.feed_id AND o.item_id = items.item_id AND o.sent_at IS NULL "
-                  f"AND o.failed_at IS NULL)")
-        params = (feed_id, _iso(unseen_since), keep, _iso(now))
-        with self._tx() as db:
-            db.execute(f"INSERT INTO pruned_items SELECT feed_id, item_id, first_seen_at, ?4 "
-                       f"FROM items WHERE {doomed} ON CONFLICT (feed_id, item_id) DO UPDATE "
-                       f"SET first_seen_at = excluded.first_seen_at, "
-                       f"pruned_at = excluded.pruned_at", params)
-            pruned = db.execute(f"DELETE FROM items WHERE {doomed}", params[:3]).rowcount
-            db.execute("DELETE FROM pruned_items WHERE feed_id = ? AND pruned_at < ?",
-                       (feed_id, _iso(now - PRUNED_IDS_KEPT)))
-        return int(pruned)
-
     def forget_feed(self, feed_id: str) -> dict[str, int]:
         """Delete everything stored for a feed (items, remembered ids, its outbox rows, sent or
         not, which go with their items anyway, subscriptions, its keyword filters, its poll
@@ -468,36 +313,3 @@ class Store(OutboxMixin, ChatsMixin):
         return [_health(row) for row in self._read("SELECT * FROM feed_health ORDER BY feed_id")]
 
 
-def _pruned_first_seen(db: Db, key: tuple[str, str]) -> datetime | None:
-    """When a pruned item was first seen; the id is forgotten as the item is stored again."""
-    row = db.execute("DELETE FROM pruned_items WHERE feed_id = ? AND item_id = ? "
-                     "RETURNING first_seen_at", key).fetchall()
-    return _when(row[0][0]) if row else None
-
-
-def _edited(stored: Sequence[Any], item: Item) -> bool:
-    # A listing without an image keeps the one stored (it may come from the article page);
-    # likewise a section, and attachments (the listing may show fewer than the article did).
-    title, summary, image, attachments, doc_number, doc_type, section = stored
-    return ((title, summary) != (item.title, item.summary)
-            or (item.image is not None and item.image != image)
-            or (doc_number, doc_type) != (item.doc_number, item.doc_type)
-            or (item.section is not None and item.section != section)
-            or _kept_attachments(stored, item) != attachments)
-
-
-def _without_worse_decoding(stored: Sequence[Any], item: Item) -> Item:
-    """The item with its stored title (and the document number read from it) and summary kept
-    where the new text is a worse decoding (U+FFFD, mojibake): one broken byte on the page is
-    no edit, and must not replace good text in the feeds."""
-    title, summary, _, _, doc_number, doc_type, _ = stored
-    if is_worse_decoding(title, item.title):
-        item = dataclasses.replace(item, title=title, doc_number=doc_number, doc_type=doc_type)
-    if is_worse_decoding(summary, item.summary):
-        item = dataclasses.replace(item, summary=summary)
-    return item
-
-
-def _kept_attachments(stored: Sequence[Any], item: Item) -> str:
-    """The stored attachments with the listing's new ones added, as stored JSON."""
-    return _attachments_json(merge_attachments(_attachments(stored[3]), item.attachments))
