@@ -61,6 +61,14 @@ LATE_IMPORTS: dict[tuple[str, str], str] = {
                  "_read_page", "_fetch_one", "_recipe", "_propose", "cmd_migrate",
                  "cmd_export")
 } | {
+    # Libraries only some pages need, out of `newsbot check`'s start-up (issue 13 row 5b; one
+    # `-X importtime` run of `check feeds/haiphong.toml --file listing.html`, cumulative ms of
+    # ~500): readability 33, feedparser 28, the list detector 26, charset_normalizer 9.
+    ("bot.source.readable", "main_content"): "readability: only `content = \"auto\"` articles",
+    ("bot.source.feeds", "_parse_xml"): "feedparser: only feed recipes",
+    ("bot.source.listing", "_detect"): "the detector: only pages whose rules fail or are absent",
+    ("bot.source.dom", "_detect"): "charset_normalizer: only pages with no usable label",
+} | {
     ("bot.cli_sources", name): _CLI_START
     for name in ("cmd_add", "cmd_import", "cmd_forget", "_sources", "_propose", "_import")
 }

@@ -507,6 +507,16 @@ def test_one_shot_commands_do_not_import_the_daemon(argv: tuple[str, ...]) -> No
     assert sorted(m for m in imported_by(*argv) if m.startswith(DAEMON)) == []
 
 
+def test_check_on_a_page_with_rules_imports_only_what_it_reads() -> None:
+    """`check --file` scrapes with the recipe's rules: no fetching, no store, no feed writer,
+    and none of the libraries only other pages need (issue 13 row 5b)."""
+    modules = imported_by("check", "feeds/haiphong.toml", "--file", str(LISTING_FILE))
+    unneeded = ("httpx", "httpcore", "sqlite3", "bot.store", "bot.publish", "bot.pipeline",
+                "readability", "feedparser", "charset_normalizer", "bot.source.detect")
+    assert sorted(m for m in modules if m.startswith(unneeded)) == []
+    assert {"lxml", "bot.source.scrape", "pydantic"} <= modules  # it did read the page
+
+
 def test_help_imports_no_library() -> None:
     modules = imported_by("--help")
     assert {"pydantic", "lxml", "httpx", "bot.config", "bot.pipeline"}.isdisjoint(modules)

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-import charset_normalizer
 from cssselect import HTMLTranslator, SelectorError
 from lxml import etree
 from lxml import html as lxml_html
@@ -390,6 +389,10 @@ def _python_codec(label: str | None) -> str | None:
 
 def _detect(body: bytes) -> str:
     """Guess the encoding; on a tie prefer windows-1258, the legacy Vietnamese charset."""
+    # Imported here: charset_normalizer is a tenth of `newsbot check`'s start-up, and only a page
+    # with no usable encoding label needs it (tests/test_architecture.py, LATE_IMPORTS).
+    import charset_normalizer
+
     matches = charset_normalizer.from_bytes(body)
     best = matches.best()
     if best is None:

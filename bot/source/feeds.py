@@ -23,8 +23,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import feedparser
-
 from bot import diff, documents
 from bot.errors import FetchError
 from bot.model import Attachment, FetchResult, Item, Recipe, ScrapeResult
@@ -125,6 +123,10 @@ def _not_a_feed(page: FetchResult, recipe: Recipe, why: str) -> FetchError:
 
 
 def _parse_xml(page: FetchResult, recipe: Recipe) -> tuple[list[_Entry], FeedInfo]:
+    # Imported here: feedparser is a tenth of `newsbot check`'s start-up on a page with rules,
+    # and only feed recipes need it (tests/test_architecture.py, LATE_IMPORTS).
+    import feedparser
+
     # A stream, never bytes or str: feedparser would fetch a URL or open a file name it is given.
     parsed = feedparser.parse(
         io.BytesIO(page.body),

@@ -19,7 +19,6 @@ from bot import diff, documents, urls
 from bot.errors import FetchError, NewsbotError, ScrapeError
 from bot.model import FeedHealth, FetchResult, Item, Pick, Recipe, Section
 from bot.source import dom, scrape
-from bot.source.detect import detect
 from bot.source.feeds import read_feed
 from bot.source.scrape import ArticleInfo
 
@@ -132,6 +131,10 @@ def _check_html(page: FetchResult, recipe: Recipe) -> None:
 def _detect(
     html: str, url: str, recipe: Recipe, now: datetime, *, recipe_error: ScrapeError | None
 ) -> Listing:
+    # Imported here: the detector is a tenth of `newsbot check`'s start-up, and a recipe whose
+    # rules match never needs it (tests/test_architecture.py, LATE_IMPORTS).
+    from bot.source.detect import detect
+
     candidates = detect.detect_lists(html, url, now=now, tz=recipe.timezone, limit=1)
     if not candidates:
         raise recipe_error or ScrapeError(

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import logging
 
-from readability import Document
-
 from bot.source import dom
 
 MIN_TEXT = 200  # characters: less is a teaser or a failed guess, not an article's text
@@ -24,6 +22,10 @@ log = logging.getLogger(__name__)
 
 def main_content(html: str, url: str) -> str | None:
     """The article's main text as HTML with absolute links; None when there is no article."""
+    # Imported here: readability (and chardet under it) is a third of `newsbot check`'s start-up,
+    # and only `content = "auto"` articles need it (tests/test_architecture.py, LATE_IMPORTS).
+    from readability import Document
+
     try:
         # readability parses and rewrites the page itself: the same XML-illegal characters
         # that dom.parse_html drops would make its lxml edits raise.
