@@ -13,29 +13,25 @@ items a poll would find, as they would be published. What the URL is decides the
 Every fetch goes through the `fetch` given, the daemon's Fetcher, so its limits and address rules
 apply. Nothing is written until `save`, which never overwrites a file: an id or a URL that is
 already followed is refused. Composition level: it knows the source wing and the recipe format.
+An OPML import (bot.add_opml) and the bot's /add (bot.add_desk) are built on `propose` and `save`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
-import secrets
-import time
-import xml.etree.ElementTree as ElementTree
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from bot import urls
-from bot.errors import FetchError, NewsbotError, RecipeError, ScrapeError
+from bot.errors import FetchError, RecipeError, ScrapeError
 from bot.filters import fold
-from bot.model import DEFAULT_TIMEZONE, FetchResult, Item, Recipe, SourceKind, SourcePreview
-from bot.recipes import RESERVED_FEED_IDS, recipe_from_text, scan_recipes
+from bot.model import DEFAULT_TIMEZONE, FetchResult, Item, Recipe, SourceKind
+from bot.recipes import RESERVED_FEED_IDS, recipe_from_text
 from bot.schema import FEED_ID
 from bot.source import discover, dom
 from bot.source.detect import detect
@@ -45,7 +41,6 @@ from bot.source.listing import read_listing
 Fetch = Callable[[str], Awaitable[FetchResult]]
 
 MAX_LINKED_FEEDS = 3  # of the feeds a page links, this many are tried in page order
-IMPORT_AT_ONCE = 8  # OPML feeds fetched at a time (one host is still paced by the fetcher)
 _GENERIC_LABELS = frozenset({"www", "m", "feeds", "feed", "rss", "news", "tin", "api"})
 
 
@@ -318,163 +313,3 @@ def _host(url: str) -> str:
 def _toml(value: str) -> str:
     """A TOML basic string (JSON's escapes are valid TOML)."""
     return json.dumps(value, ensure_ascii=False)
-
-
-# --- OPML --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Outline:
-    """One feed of an OPML file."""
-
-    url: str
-    title: str
-
-
-@dataclass(frozen=True)
-class Imported:
-    """What an import did: files written, feeds already followed, feeds that failed."""
-
-    added: tuple[Proposal, ...]
-    skipped: tuple[tuple[Outline, str], ...]  # (outline, id of the recipe that follows it)
-    failed: tuple[tuple[Outline, str], ...]  # (outline, the one-line reason)
-
-
-def read_opml(data: bytes, where: str) -> list[Outline]:
-    """Every outline with an xmlUrl, in file order (nested ones too); RecipeError if unreadable."""
-    # No DTDs: an entity could expand to gigabytes (what defusedxml refuses, in one check).
-    if re.search(rb"<!(?:DOCTYPE|ENTITY)", data, re.IGNORECASE):
-        raise RecipeError(f"{where}: OPML with a DOCTYPE or entities is not read",
-                          hint="export the OPML again, or remove its <!DOCTYPE …> line")
-    try:
-        root = ElementTree.fromstring(data)
-    except ElementTree.ParseError as exc:
-        raise RecipeError(f"{where}: not valid OPML ({exc})",
-                          hint="is it the file your reader exported?") from None
-    outlines = []
-    for node in root.iter("outline"):
-        attributes = {key.lower(): value.strip() for key, value in node.attrib.items()}
-        url = attributes.get("xmlurl", "")
-        if url.startswith(("http://", "https://")):
-            title = attributes.get("title") or attributes.get("text") or ""
-            outlines.append(Outline(url, dom.normalize_text(title)))
-    if not outlines:
-        raise RecipeError(f"{where}: no outline with an xmlUrl",
-                          hint="an OPML feed list has <outline xmlUrl=\"https://…\"> entries")
-    return outlines
-
-
-async def import_opml(
-    outlines: Sequence[Outline], fetch: Fetch, sources: Sources, *, now: datetime
-) -> Imported:
-    """Add each outline's feed as `propose` + `save` would, skipping the ones already followed
-    (before fetching: a re-run after a partial import fetches only what is missing)."""
-    skipped: list[tuple[Outline, str]] = []
-    todo: list[Outline] = []
-    seen: set[str] = set()
-    for outline in outlines:
-        canonical = urls.canonical_url(outline.url)
-        already = sources.following(outline.url)
-        if already or canonical in seen:
-            skipped.append((outline, already or "an earlier outline"))
-        else:
-            seen.add(canonical)
-            todo.append(outline)
-    slots = asyncio.Semaphore(IMPORT_AT_ONCE)
-
-    async def one(outline: Outline) -> Proposal | str:
-        async with slots:
-            try:
-                proposal = await propose(outline.url, fetch, sources, now=now,
-                                         title=outline.title or None, must_be_feed=True)
-                save(proposal, sources)  # no wait between choosing the id and taking it
-            except NewsbotError as exc:
-                return str(exc)
-            return proposal
-
-    results = await asyncio.gather(*(one(outline) for outline in todo))
-    return Imported(
-        added=tuple(r for r in results if isinstance(r, Proposal)),
-        skipped=tuple(skipped),
-        failed=tuple((o, r) for o, r in zip(todo, results, strict=True) if isinstance(r, str)),
-    )
-
-
-# --- the bot's /add and /remove ----------------------------------------------------------------
-
-# A URL typed into Telegram opens no non-public address of its own accord: a fetch's allowance
-# comes from its recipe's URLs (bot.source.fetch), and this stand-in (a reserved .invalid name,
-# never resolved) has none. Only [fetch] allow_private lets /add reach a private address.
-NO_OWN_ALLOWANCE = ("https://telegram-add.invalid/",)
-PROPOSALS_KEPT = 20  # pending /add proposals; the oldest goes first
-PROPOSAL_TTL = 15 * 60.0  # seconds a proposal waits for Save
-BOT_PREVIEW_ITEMS = 5
-
-
-class AddDesk:
-    """The bot's side of adding and removing sources (bot.telegram.commands.sources.SourceDesk):
-    proposals wait under a short key for Save or Cancel; saving or removing a recipe tells the
-    daemon (`on_change`), which reads feeds/ again at once."""
-
-    def __init__(
-        self,
-        folder: Path,
-        fetch: Fetch,
-        *,
-        on_change: Callable[[], None] = lambda: None,
-        clock: Callable[[], float] = time.monotonic,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self.folder = folder
-        self._fetch = fetch
-        self._on_change = on_change
-        self._clock = clock
-        self._now = now
-        self._pending: OrderedDict[str, tuple[float, Proposal]] = OrderedDict()
-
-    async def propose(self, url: str) -> SourcePreview:
-        proposal = await propose(url, self._fetch, self._sources(), now=self._now())
-        self._expire()
-        key = secrets.token_urlsafe(6)
-        self._pending[key] = (self._clock(), proposal)
-        while len(self._pending) > PROPOSALS_KEPT:
-            self._pending.popitem(last=False)
-        recipe = proposal.recipe
-        return SourcePreview(key, recipe.feed_id, recipe.title, recipe.urls[0], proposal.kind,
-                             proposal.items[:BOT_PREVIEW_ITEMS], len(proposal.items))
-
-    def save(self, key: str) -> str:
-        """Write the proposal's recipe; its feed id. RecipeError when it expired, or its id or
-        address was taken meanwhile."""
-        self._expire()
-        taken = self._pending.pop(key, None)
-        if taken is None:
-            raise RecipeError("this proposal is no longer kept", hint="send /add again")
-        proposal = taken[1]
-        sources = self._sources()
-        already = sources.following(proposal.recipe.urls[0])
-        if already:
-            raise RecipeError(f"{proposal.recipe.urls[0]} is already followed as {already}")
-        save(proposal, sources)
-        self._on_change()
-        return proposal.feed_id
-
-    def drop(self, key: str) -> None:
-        self._pending.pop(key, None)
-
-    def remove(self, feed_id: str) -> None:
-        """Delete feeds/<feed_id>.toml (the daemon stops polling it; what is stored stays)."""
-        path = self.folder / f"{feed_id}.toml"
-        if not FEED_ID.match(feed_id) or not path.is_file():
-            raise RecipeError(f"there is no recipe feeds/{feed_id}.toml")
-        path.unlink()
-        self._on_change()
-
-    def _sources(self) -> Sources:
-        recipes, _ = scan_recipes(self.folder)
-        return Sources.of(self.folder, recipes)
-
-    def _expire(self) -> None:
-        oldest = self._clock() - PROPOSAL_TTL
-        for key in [k for k, (at, _) in self._pending.items() if at < oldest]:
-            del self._pending[key]

@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bot import __version__
-from bot.add import NO_OWN_ALLOWANCE, AddDesk
+from bot.add_desk import NO_OWN_ALLOWANCE, AddDesk
 from bot.config import ensure_data_dir
 from bot.errors import ConfigError, DeliveryError, NewsbotError, RateLimited, TransientDelivery
 from bot.feedfiles import feed_meta, publish_all, repair_feeds

@@ -18,7 +18,7 @@ from bot.cli_print import error, print_items
 from bot.errors import ConfigError
 
 if TYPE_CHECKING:
-    from bot import add
+    from bot import add, add_opml
     from bot.schema import Config
 
 PREVIEW_ITEMS = 5  # items shown before asking
@@ -80,7 +80,7 @@ def cmd_import(config_of: ConfigOf, args: argparse.Namespace) -> int:
     """Add the feeds of an OPML file; prints each one added, skipped or failed."""
     import asyncio
 
-    from bot.add import read_opml
+    from bot.add_opml import read_opml
 
     try:
         data = args.file.read_bytes()
@@ -178,9 +178,9 @@ async def _propose(config: Config, sources: add.Sources, args: argparse.Namespac
             title=args.title, timezone=args.timezone, scrape_page=args.scrape)
 
 
-async def _import(config: Config, sources: add.Sources, outlines: list[add.Outline]
-                  ) -> add.Imported:
-    from bot.add import import_opml
+async def _import(config: Config, sources: add.Sources, outlines: list[add_opml.Outline]
+                  ) -> add_opml.Imported:
+    from bot.add_opml import import_opml
     from bot.app import fetch_policy
     from bot.source.fetch import Fetcher
 

@@ -22,7 +22,7 @@ BOT = Path(__file__).resolve().parent.parent / "bot"
 WINGS = frozenset({"source", "store", "publish", "telegram"})
 COMPOSITION = frozenset({"bot.pipeline", "bot.feedfiles", "bot.scheduler", "bot.app", "bot.cli",
                          "bot.demo",
-                         "bot.add", "bot.cli_sources",
+                         "bot.add", "bot.add_opml", "bot.cli_sources",
                          "bot.__main__"})
 
 # library -> the one module allowed to import it

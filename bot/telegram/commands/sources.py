@@ -32,7 +32,7 @@ _URL_SHOWN = 200
 
 
 class SourceDesk(Protocol):
-    """Adding and removing recipes, done by the daemon (bot.add.AddDesk)."""
+    """Adding and removing recipes, done by the daemon (bot.add_desk.AddDesk)."""
 
     async def propose(self, url: str) -> SourcePreview: ...
 
