@@ -37,6 +37,7 @@ from bot.source.detect.listshape import Page, candidate_selectors
 from bot.source.dom import Node
 
 MIN_ITEMS = 3  # fewer blocks than this is not a list
+MAX_ELEMENTS = 500  # item elements `scrape` looks at per page (its _MAX_ELEMENTS)
 SHORTLIST = 6  # candidate selectors worth a closer look (the rest are ranked cheaply)
 _ROUNDING = 0.001  # scores are rounded to 3 decimals: a bound this far below cannot tie
 
@@ -207,7 +208,7 @@ class _Outline:
 
 def _outline(page: Page, selector: Selector, rank: int) -> _Outline | None:
     """The list's rules and signals, and a tighter bound; None when it is no list of headlines."""
-    elements = select(page, selector)
+    elements = _as_scrape_takes(select(page, selector))
     if len(elements) < MIN_ITEMS:
         return None
     title_pick = listitems.title_pick(page, elements)
@@ -222,6 +223,15 @@ def _outline(page: Page, selector: Selector, rank: int) -> _Outline | None:
     outline = _Outline(rank, elements, titles, rules, _shape(page, selector, titles))
     outline.bound = _upper_bound(page, outline)
     return outline
+
+
+def _as_scrape_takes(elements: list[Node]) -> list[Node]:
+    """The matches `scrape` builds items from: none nested in another match (asahi's menus nest
+    `ul > li` in `ul > li`), and at most its first MAX_ELEMENTS."""
+    if len(elements) > 1:
+        matched = set(elements)
+        elements = [e for e in elements if not any(a in matched for a in e.iterancestors())]
+    return elements[:MAX_ELEMENTS]
 
 
 def _rough_bound(page: Page, selector: Selector) -> float:

@@ -16,7 +16,7 @@ from bot import documents
 from bot.model import Attachment, Item, ListRules, Pick
 from bot.source import attachments, dom
 from bot.source.detect.cssmatch import Selector, first_in, one_step, parse_css, stable_classes
-from bot.source.detect.listshape import Page, title_options
+from bot.source.detect.listshape import Page, title_options, word_count
 from bot.source.dom import Node
 from bot.source.scrape import image_url
 
@@ -122,7 +122,7 @@ def _summary_node(page: Page, item: Node, title: Node) -> Node | None:
     for element in item.iter("p", "div", "span"):
         if element in around or element in inside:
             continue
-        words = len(" ".join(element.itertext()).split())
+        words = word_count(" ".join(element.itertext()))
         if words >= 8 and (best is None or words > best[0]):
             best = (words, element)
     return best[1] if best else None

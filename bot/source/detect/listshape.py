@@ -35,9 +35,15 @@ _STABLE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 _BOILERPLATE = re.compile(
     r"(?:^|[-_\s])(?:nav|navi|navbar|menu|submenu|subnav|header|footer|sidebar|aside|breadcrumbs?|"
     r"social|share|most|popular|mostread|trending|widget|banner|ads|advert|toolbar|topbar|"
-    r"copyright|login|pager|pagination|tags|doc-?nhieu|xem-?nhieu|nhieu|carousel|slider)"
+    r"copyright|login|pager|pagination|tags|doc-?nhieu|xem-?nhieu|nhieu|carousel|slider|"
+    r"slides?|swiper|slick|owl)"
     r"(?:$|[-_\d\s])",
     re.IGNORECASE,
+)
+_CAROUSEL_CAMEL = re.compile(r"[a-z](?:Slides?|Slider|Carousel|Swiper)(?![a-z])")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]+")
+_CJK_PUNCTUATION = re.compile(
+    r"[\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65]+"
 )
 _BOILERPLATE_TAGS = frozenset({"header", "nav", "footer", "aside", "menu"})
 _MAIN = re.compile(r"(?:^|[-_\s])(?:main|content|primary|center|list)(?:$|[-_\d\s])", re.I)
@@ -194,7 +200,7 @@ class Page(Index):
 
     def _headline_link(self, anchor: Node) -> Link | None:
         words = (" ".join(anchor.itertext()) if len(anchor) else anchor.text or "").split()
-        if len(words) < 3:
+        if len(words) < 3 and not any(_CJK.search(word) for word in words):
             return None  # stripping can only remove words: no headline (the common case)
         text = " ".join(words)
         headline = headline_score(text)  # first: cheaper than resolving the URL
@@ -222,8 +228,10 @@ def _own_zone(element: Node) -> int:
 
 @lru_cache(maxsize=4096)
 def _names_zone(names: str) -> int:
-    """The zone an id and class names say (sites repeat them; the regexes are slow on long ones)."""
-    if _BOILERPLATE.search(names):
+    """The zone an id and class names say (sites repeat them; the regexes are slow on long ones).
+    A camelCase carousel counts too (asahi's `VideosSlide`); other camelCase words do not:
+    haiphong.gov.vn's article list sits in a `UIArticleInMenu_Default` box."""
+    if _BOILERPLATE.search(names) or _CAROUSEL_CAMEL.search(names):
         return -1
     return 1 if _MAIN.search(names) else 0
 
@@ -242,15 +250,26 @@ def _host_site(host: str) -> str:
 
 def headline_score(text: str) -> float:
     """How much a link text looks like a headline (0..1)."""
-    words = text.strip(" >»›•-–|").split()
-    if len(words) < 3:
+    stripped = text.strip(" >»›•-–|")
+    count = word_count(stripped)
+    if count < 3:
         return 0.0
-    lowered = " ".join(words).lower()
+    lowered = " ".join(stripped.split()).lower()
     if lowered in _NOT_HEADLINES or len(text) > 300:
         return 0.0
-    if text.isupper() and len(words) < 6:
+    if text.isupper() and count < 6:
         return 0.3
-    return 0.6 if len(words) == 3 else 1.0
+    return 0.6 if count == 3 else 1.0
+
+
+def word_count(text: str) -> int:
+    """Words in a text; Japanese and Chinese write none apart, so a run of their characters
+    counts one word per two (`原発の町` is two), and their punctuation none."""
+    if not _CJK.search(text):
+        return len(text.split())
+    runs = _CJK.findall(text)
+    rest = _CJK_PUNCTUATION.sub(" ", _CJK.sub(" ", text))
+    return len(rest.split()) + sum((len(run) + 1) // 2 for run in runs)
 
 
 def article_score(path: str) -> float:
@@ -314,10 +333,27 @@ def _selectors_for(page: Page, parent: Node, item: Step) -> Iterator[Selector]:
     context = None if ident else _context(page, parent)
     if context is not None:
         yield Selector((context, parent_step, item), (False, True))
+        near = _classed_context(parent) if context.ident else None
+        if near is not None and parent_step.classes:
+            # Yonhap: `div#container ul.list01 > li` also takes the carousels' `ul.list01`;
+            # the nearest named block, `div.list-type212 ul.list01 > li`, takes the list alone.
+            yield Selector((near, parent_step, item), (False, True))
     elif parent_step.ident or parent_step.classes:
         yield Selector((parent_step, item), (True,))
     if item.classes:
         yield Selector((item,))
+
+
+def _classed_context(element: Node) -> Step | None:
+    """The nearest ancestor with stable classes, within a few levels."""
+    current = dom.parent_of(element)
+    for _ in range(3):
+        if current is None or dom.tag_of(current) in ("body", "html"):
+            return None
+        if names := stable_classes(current):
+            return Step(dom.tag_of(current), _item_classes(names))
+        current = dom.parent_of(current)
+    return None
 
 
 def _context(page: Page, element: Node) -> Step | None:
