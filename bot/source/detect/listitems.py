@@ -16,7 +16,8 @@ from bot import documents
 from bot.model import Attachment, Item, ListRules, Pick
 from bot.source import attachments, dom
 from bot.source.detect.cssmatch import Selector, first_in, one_step, parse_css, stable_classes
-from bot.source.detect.listshape import Page, title_options, word_count
+from bot.source.detect.headlines import word_count
+from bot.source.detect.listshape import Page, title_options
 from bot.source.dom import Node
 from bot.source.scrape import image_url
 

@@ -24,6 +24,7 @@ from bot import diff
 from bot.model import Attachment
 from bot.source import dates, dom
 from bot.source.detect.cssmatch import Index, Selector, Step, stable_classes
+from bot.source.detect.headlines import CJK, article_score, headline_score
 from bot.source.dom import Node
 from bot.source.scrape import document_base
 from bot.urls import absolute_url
@@ -41,24 +42,8 @@ _BOILERPLATE = re.compile(
     re.IGNORECASE,
 )
 _CAROUSEL_CAMEL = re.compile(r"[a-z](?:Slides?|Slider|Carousel|Swiper)(?![a-z])")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]+")
-_CJK_PUNCTUATION = re.compile(
-    r"[\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65]+"
-)
 _BOILERPLATE_TAGS = frozenset({"header", "nav", "footer", "aside", "menu"})
 _MAIN = re.compile(r"(?:^|[-_\s])(?:main|content|primary|center|list)(?:$|[-_\d\s])", re.I)
-_NOT_HEADLINES = frozenset(
-    {
-        "xem thêm", "xem tiếp", "xem chi tiết", "chi tiết", "đọc tiếp", "read more", "more",
-        "full story", "continue reading", "see more", "view all", "xem tất cả", "tiếp",
-        "trang sau", "trang trước", "next", "previous",
-    }
-)  # fmt: skip
-_ARTICLE_ID = re.compile(r"[-_/](\d{5,})(?:\.[a-z]{2,5})?$")
-_TIMESTAMP = re.compile(r"-(\d{14,17})\.[a-z]{2,5}$")
-_DATE_PATH = re.compile(r"/(?:19|20)\d\d/\d{1,2}/")
-_EXTENSION = re.compile(r"\.(?:s?html?|aspx?|php|jsp)$", re.IGNORECASE)
-_SLUG_WORDS = re.compile(r"[-_]+")
 _TWO_LEVEL_SUFFIXES = frozenset({"com", "gov", "org", "net", "edu", "ac", "co", "int", "info"})
 _PLAIN_PATH = re.compile(r"^/(?!/)[^\s]*$")
 _PLAIN_ABSOLUTE = re.compile(r"^https?://[^/\s?#]+/[^\s]*$")
@@ -200,7 +185,7 @@ class Page(Index):
 
     def _headline_link(self, anchor: Node) -> Link | None:
         words = (" ".join(anchor.itertext()) if len(anchor) else anchor.text or "").split()
-        if len(words) < 3 and not any(_CJK.search(word) for word in words):
+        if len(words) < 3 and not any(CJK.search(word) for word in words):
             return None  # stripping can only remove words: no headline (the common case)
         text = " ".join(words)
         headline = headline_score(text)  # first: cheaper than resolving the URL
@@ -246,45 +231,6 @@ def _host_site(host: str) -> str:
     labels = host.lower().removeprefix("www.").split(".")
     two_level = len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _TWO_LEVEL_SUFFIXES
     return ".".join(labels[-3:] if two_level else labels[-2:])
-
-
-def headline_score(text: str) -> float:
-    """How much a link text looks like a headline (0..1)."""
-    stripped = text.strip(" >»›•-–|")
-    count = word_count(stripped)
-    if count < 3:
-        return 0.0
-    lowered = " ".join(stripped.split()).lower()
-    if lowered in _NOT_HEADLINES or len(text) > 300:
-        return 0.0
-    if text.isupper() and count < 6:
-        return 0.3
-    return 0.6 if count == 3 else 1.0
-
-
-def word_count(text: str) -> int:
-    """Words in a text; Japanese and Chinese write none apart, so a run of their characters
-    counts one word per two (`原発の町` is two), and their punctuation none."""
-    if not _CJK.search(text):
-        return len(text.split())
-    runs = _CJK.findall(text)
-    rest = _CJK_PUNCTUATION.sub(" ", _CJK.sub(" ", text))
-    return len(rest.split()) + sum((len(run) + 1) // 2 for run in runs)
-
-
-def article_score(path: str) -> float:
-    """How much a URL path looks like one article's (0..1)."""
-    path = path.rstrip("/")
-    if _TIMESTAMP.search(path) or _ARTICLE_ID.search(path) or _DATE_PATH.search(path):
-        return 1.0
-    segments = [s for s in path.split("/") if s]
-    if not segments:
-        return 0.0
-    slug = _EXTENSION.sub("", segments[-1])
-    if slug in ("index", "default") and len(segments) > 1:
-        slug = segments[-2]
-    words = len(_SLUG_WORDS.split(slug))
-    return 1.0 if words >= 4 else 0.5 if words == 3 else 0.1
 
 
 # --- candidate item selectors -------------------------------------------------------------------
