@@ -29,7 +29,7 @@ COMPOSITION = frozenset({"bot.pipeline", "bot.feedfiles", "bot.scheduler", "bot.
 THIRD_PARTY = {
     "lxml": "bot.source.dom",
     "cssselect": "bot.source.dom",
-    "charset_normalizer": "bot.source.dom",
+    "charset_normalizer": "bot.source.charsets",
     "httpx": "bot.source.fetch",
     "httpcore": "bot.source.connect",  # resolve, check and connect in one step (SSRF guard)
     "pydantic": "bot.schema",  # every TOML file's shape (config and recipes)
@@ -67,7 +67,8 @@ LATE_IMPORTS: dict[tuple[str, str], str] = {
     ("bot.source.readable", "main_content"): "readability: only `content = \"auto\"` articles",
     ("bot.source.feeds", "_parse_xml"): "feedparser: only feed recipes",
     ("bot.source.listing", "_detect"): "the detector: only pages whose rules fail or are absent",
-    ("bot.source.dom", "_detect"): "charset_normalizer: only pages with no usable label",
+    ("bot.source.charsets", "decode_by_guess"):
+        "charset_normalizer: only pages with no usable label",
 } | {
     ("bot.cli_sources", name): _CLI_START
     for name in ("cmd_add", "cmd_import", "cmd_forget", "_sources", "_propose", "_import")

@@ -4,13 +4,12 @@ Decoding follows what browsers and Miniflux do for real Vietnamese pages: a BOM 
 declared charset (HTTP header, then `<meta>`), except that a body which is valid UTF-8 is read as
 UTF-8 whatever the label says; with no usable label, charset_normalizer guesses. A UTF-8 page
 with a few broken bytes (a truncated character) stays UTF-8, with U+FFFD in those spots: another
-charset wins only on strong evidence (see `_reads_as_utf8`). Text comes out NFC, because Python's
-cp1258 codec yields decomposed tone marks.
+charset wins only on strong evidence (see bot.source.charsets, which reads the labels and
+guesses). Text comes out NFC, because Python's cp1258 codec yields decomposed tone marks.
 """
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import re
 import unicodedata
@@ -23,18 +22,8 @@ from lxml import etree
 from lxml import html as lxml_html
 from lxml.html import HtmlElement as Node  # untyped: lxml ships no stubs
 
-from bot.mojibake import utf8_evidence
+from bot.source import charsets
 
-_META_SCAN_BYTES = 4096
-# Broken UTF-8 is still read as UTF-8 when well-formed sequences outnumber the bad spots this
-# many times (a windows-1258 page has almost none), or when UTF-8 is the only charset declared
-# and the bad spots are this few, or no more than the good sequences.
-UTF8_MAJORITY = 4
-FEW_BAD_SPOTS = 3
-_META_CHARSET = re.compile(
-    rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""", re.IGNORECASE
-)
-_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""", re.IGNORECASE)
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
 # C0 controls are invalid in XML feeds and never meant as text; zero-width marks only hide words.
 _INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff\u00ad]")
@@ -53,25 +42,6 @@ _COMBINING = re.compile(
 )
 _LOCAL_NFC_LIMIT = 200
 _CSS_IDENT = re.compile(r"^-?[A-Za-z_][A-Za-z0-9_-]*$")
-# WHATWG maps these labels to windows-1252; Python's latin-1 would turn 0x80-0x9F into controls.
-_LABEL_ALIASES = {
-    "iso-8859-1": "cp1252",
-    "iso8859-1": "cp1252",
-    "latin1": "cp1252",
-    "latin-1": "cp1252",
-    "us-ascii": "cp1252",
-    "ascii": "cp1252",
-    "x-user-defined": "cp1252",
-    "unicode-1-1-utf-8": "utf-8",
-    "utf8": "utf-8",
-}
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF32_LE, "utf-32-le"),
-    (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-)
 # huge_tree: depth 2048 instead of 256 (sloppy pages nest unclosed <font>s deep).
 _PARSER = lxml_html.HTMLParser(huge_tree=True, encoding="utf-8")
 _HTML_TRANSLATOR = HTMLTranslator()
@@ -88,23 +58,24 @@ _FOLLOWING = etree.XPath("following::*[position() <= $n]")
 
 def decode_html(body: bytes, content_type: str | None = None) -> str:
     """Decode a page's bytes to NFC text (BOM, header, meta, valid UTF-8, then detection)."""
-    for bom, encoding in _BOMS:
+    for bom, encoding in charsets.BOMS:
         if body.startswith(bom):
             return _nfc_document(body[len(bom) :].decode(encoding, errors="replace"))
-    utf8 = _try_decode(body, "utf-8")
+    utf8 = charsets.try_decode(body, "utf-8")
     if utf8 is not None:
         return _nfc_document(utf8)
-    labels = [_python_codec(_header_charset(content_type)), _python_codec(_meta_charset(body))]
+    labels = [charsets.python_codec(charsets.header_charset(content_type)),
+              charsets.python_codec(charsets.meta_charset(body))]
     declared = {codec for codec in labels if codec is not None}
-    if _reads_as_utf8(body, declared):
+    if charsets.reads_as_utf8(body, declared):
         return _nfc_document(body.decode("utf-8", errors="replace"))
     for codec in labels:  # header first, then meta
         if codec is None or codec == "utf-8":
             continue  # a utf-8 label on a body that is not UTF-8 is a lie: keep looking
-        text = _try_decode(body, codec)
+        text = charsets.try_decode(body, codec)
         if text is not None:
             return _nfc_document(text)
-    return _nfc_document(_detect(body))
+    return _nfc_document(charsets.decode_by_guess(body))
 
 
 def parse_html(text: str) -> Node:
@@ -344,63 +315,6 @@ def _nfc_document(text: str) -> str:
 
 def _nfc(text: str) -> str:
     return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
-
-
-def _try_decode(body: bytes, encoding: str) -> str | None:
-    try:
-        return body.decode(encoding)
-    except (UnicodeDecodeError, LookupError):
-        return None
-
-
-def _reads_as_utf8(body: bytes, declared: set[str]) -> bool:
-    """Whether a body that is not valid UTF-8 is still best read as UTF-8 (see UTF8_MAJORITY)."""
-    good, bad = utf8_evidence(body)
-    if good >= UTF8_MAJORITY * bad:
-        return True
-    return declared == {"utf-8"} and bad <= max(FEW_BAD_SPOTS, good)
-
-
-def _header_charset(content_type: str | None) -> str | None:
-    if not content_type:
-        return None
-    match = _HEADER_CHARSET.search(content_type)
-    return match.group(1) if match else None
-
-
-def _meta_charset(body: bytes) -> str | None:
-    match = _META_CHARSET.search(body[:_META_SCAN_BYTES])
-    return match.group(1).decode("ascii", errors="replace") if match else None
-
-
-def _python_codec(label: str | None) -> str | None:
-    """A Python codec name for a charset label, or None if unknown or not ASCII-compatible."""
-    if not label:
-        return None
-    cleaned = label.strip().lower()
-    try:
-        name = codecs.lookup(_LABEL_ALIASES.get(cleaned, cleaned)).name
-    except LookupError:
-        return None
-    if name.startswith(("utf-16", "utf-32")):
-        return "utf-8"  # a meta can't truthfully declare these (WHATWG): treat as UTF-8
-    return name
-
-
-def _detect(body: bytes) -> str:
-    """Guess the encoding; on a tie prefer windows-1258, the legacy Vietnamese charset."""
-    # Imported here: charset_normalizer is a tenth of `newsbot check`'s start-up, and only a page
-    # with no usable encoding label needs it (tests/test_architecture.py, LATE_IMPORTS).
-    import charset_normalizer
-
-    matches = charset_normalizer.from_bytes(body)
-    best = matches.best()
-    if best is None:
-        return body.decode("cp1258", errors="replace")
-    for match in matches:
-        if match.encoding == "cp1258" and match.chaos <= best.chaos:
-            return str(match)
-    return str(best)
 
 
 __all__ = [
