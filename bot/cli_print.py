@@ -1,8 +1,10 @@
-"""How the command line prints: one-line errors (token redacted), item lines, JSON documents.
-Shared by bot.cli and the commands split out of it (bot.cli_sources)."""
+"""How the command line prints: one-line errors (token redacted), notices, item lines, JSON
+documents (and the `--json` option that asks for them). Shared by bot.cli and the commands split
+out of it (bot.cli_pages, bot.cli_store, bot.cli_sources)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections.abc import Sequence
@@ -16,6 +18,14 @@ from bot.model import Item
 def error(message: str) -> None:
     # A mistyped config can put the bot token into an error message: never print it.
     print(f"newsbot: error: {redact(' '.join(message.split()))}", file=sys.stderr)
+
+
+def notice(message: str) -> None:
+    print(f"newsbot: {message}", file=sys.stderr)
+
+
+def add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print a JSON document on stdout")
 
 
 def print_items(items: Sequence[Item]) -> None:
