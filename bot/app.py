@@ -54,6 +54,7 @@ from bot.telegram.delivery import Deliverer
 from bot.telegram.feedinfo import FeedInfo, feed_infos
 from bot.telegram.outbox import Sender
 from bot.telegram.pacing import Pacer, Pacing
+from bot.worker import run_cpu
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +260,7 @@ class Daemon:
             self._tasks.append(bot_task)
         else:
             log.info("no Telegram token (NEWSBOT_TELEGRAM_TOKEN): running feed-only")
-        repaired = await asyncio.to_thread(repair_feeds, self.deps)
+        repaired = await run_cpu(repair_feeds, self.deps)
         if repaired:
             log.warning("feed files missing or torn, rewritten from the database: %s",
                         ", ".join(repaired))
@@ -456,7 +457,7 @@ class Daemon:
         if not self.deps.all_stale:
             return
         try:
-            await asyncio.to_thread(publish_all, self.deps)
+            await run_cpu(publish_all, self.deps)
         except NewsbotError as exc:  # stays stale: the next tick tries again
             log.warning("%s", exc)
 

@@ -8,7 +8,6 @@ stored something (`unpublished`), when they are missing, or torn (at start, `rep
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +20,7 @@ from bot.publish.feedmeta import ALL_FEED, FORMATS, FeedMeta, all_feed_meta, sec
 from bot.publish.files import feed_path, is_whole, remove_feed_files, write_feeds
 from bot.source.listing import live_sections
 from bot.store.db import Store
+from bot.worker import run_cpu
 
 
 class Publishing(Protocol):
@@ -66,7 +66,7 @@ async def publish_pending(recipe: Recipe, deps: Publishing) -> None:
     if recipe.feed_id in deps.unpublished or not is_published(recipe, deps):
         deps.unpublished.add(recipe.feed_id)  # until the files are written
         # Rendering a large feed takes a while: keep the web server and the bot responsive.
-        await asyncio.to_thread(publish_feed, recipe, deps)
+        await run_cpu(publish_feed, recipe, deps)
         deps.unpublished.discard(recipe.feed_id)
 
 

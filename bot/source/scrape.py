@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from bot import diff, documents
 from bot.errors import ScrapeError
 from bot.model import ArticleRules, Attachment, Item, ListRules, Pick, Recipe, ScrapeResult
-from bot.source import attachments, dates, dom, readable
+from bot.source import attachments, dates, dom, memo, readable
 from bot.source.dom import Node
 from bot.urls import absolute_url
 
@@ -32,6 +32,7 @@ _TEXT_LIMIT = 5000  # characters taken from a title/summary/date element
 _MAX_ELEMENTS = 500  # item elements looked at per page; a listing shows tens
 _TITLE_SEPARATOR = re.compile(r"\s+[-|–—»]\s+")  # `Headline - Section | Site`
 _MIN_TITLE = 10  # a shorter leading part of the <title> is a section name
+_MEMO = memo.ItemMemo()  # each feed's last listing page, read: unchanged items are not reread
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,17 @@ def scrape(html: str, base_url: str, recipe: Recipe, now: datetime) -> ScrapeRes
     items: list[Item] = []
     seen: set[str] = set()
     invalid = 0
+    remember = memo.memorable(rules)
+    known = _MEMO.recall(recipe, base) if remember else {}
+    readings: dict[bytes, memo.Reading] = {}
     for position, element in enumerate(elements, start=1):
-        item = _scrape_item(element, base, recipe, rules, now, position, problems)
+        if remember:
+            reading = _recalled_reading(element, base, recipe, rules, now, known, readings)
+        else:
+            reading = _reading(element, base, recipe, rules, now)
+        for field in reading.missing:
+            problems.setdefault(field, []).append(position)
+        item = reading.item
         if item is None:
             invalid += 1
         elif item.url not in seen and item.item_id not in seen:
@@ -79,7 +89,43 @@ def scrape(html: str, base_url: str, recipe: Recipe, now: datetime) -> ScrapeRes
             f"{rules.item!r} on {base_url} have no title or link: has the markup changed?",
             hint=f"check [list] title = {str(rules.title)!r} and link against the page",
         )
+    if remember:
+        _MEMO.keep(recipe, base, readings)
     return ScrapeResult(tuple(items), _warnings(problems, rules, len(elements)))
+
+
+def _recalled_reading(
+    element: Node,
+    base: str,
+    recipe: Recipe,
+    rules: ListRules,
+    now: datetime,
+    known: dict[bytes, memo.Reading],
+    readings: dict[bytes, memo.Reading],
+) -> memo.Reading:
+    """The element's reading from the last poll's page if it is there, else read now (and
+    kept for the next poll when no part of it depends on `now`)."""
+    key = memo.element_key(dom.outer_html(element))
+    reading = known.get(key)
+    if reading is None:
+        reading = _reading(element, base, recipe, rules, now)
+        if rules.date is not None:
+            shifted = now + memo.NOW_SHIFT
+            if _list_date(element, rules, recipe, now, 0, {}) != _list_date(
+                element, rules, recipe, shifted, 0, {}
+            ):
+                return reading  # a relative, yearless or time-less date: read it every poll
+    readings[key] = reading
+    return reading
+
+
+def _reading(
+    element: Node, base: str, recipe: Recipe, rules: ListRules, now: datetime
+) -> memo.Reading:
+    """One item element read: its Item (or None) and the fields it lacked."""
+    lacked: dict[str, list[int]] = {}
+    item = _scrape_item(element, base, recipe, rules, now, 0, lacked)
+    return memo.Reading(item, tuple(lacked))
 
 
 def _outermost(elements: list[Node]) -> list[Node]:
