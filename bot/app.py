@@ -13,6 +13,9 @@ taking work, a poll in flight gets `stop_grace` seconds to finish and is then ca
 commits in one transaction, so a cancelled one leaves nothing half-done), while the bot and the
 web server stop alongside; the outbox sender is cancelled (a message it was sending may go out
 again after a restart: delivery is at least once); then the database is closed.
+
+The Telegram side (building, starting and stopping the bot, the deliverer, the admins' alerts)
+is bot.daemonbot's `DaemonBot`; /healthz's words are bot.publish.status's.
 """
 
 from __future__ import annotations
@@ -21,56 +24,40 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
 
 from bot import __version__
-from bot.add_desk import NO_OWN_ALLOWANCE, AddDesk
 from bot.config import ensure_data_dir
-from bot.errors import ConfigError, DeliveryError, NewsbotError, RateLimited, TransientDelivery
+from bot.daemonbot import DaemonBot
+from bot.errors import ConfigError, NewsbotError
 from bot.feedfiles import feed_meta, publish_all, repair_feeds
 from bot.live import Changes, RecipeFolder
 from bot.model import FeedHealth, PollReport, Recipe
-from bot.pipeline import PollDeps, poll_source
+from bot.pipeline import PollDeps, fetch_policy, poll_source
 from bot.publish import serving, web
 from bot.publish.feedmeta import ALL_FEED, FeedMeta
 from bot.publish.metrics import Metrics
 from bot.publish.serving import Server
-from bot.publish.status import feed_state
-from bot.publish.webhook import TelegramWebhook
+from bot.publish.status import feed_status, overall_status
 from bot.recipes import load_recipes
 from bot.scheduler import FIRST_POLL_WITHIN, FeedScheduler, Job
 from bot.schema import Config
-from bot.source.fetch import Fetcher, FetchPolicy
+from bot.source.fetch import Fetcher
 from bot.store.db import acquire_lock
 from bot.store.guard import open_store
-from bot.telegram import ptb as telegram
-from bot.telegram.commands.dispatch import Commands
-from bot.telegram.delivery import Deliverer
-from bot.telegram.feedinfo import FeedInfo, feed_infos
-from bot.telegram.outbox import Sender
-from bot.telegram.pacing import Pacer, Pacing
 from bot.worker import run_cpu
 
 log = logging.getLogger(__name__)
 
 STOP_GRACE = 5.0  # seconds a poll in flight may take to finish after a stop signal
-BOT_STOP_TIMEOUT = 3.0
 PRUNE_EVERY = timedelta(hours=6)
 # The `all` feed is rewritten at most this often (when a poll changed a feed meanwhile).
 ALL_FEED_EVERY = timedelta(seconds=5)
-MAX_QUEUED_ALERTS = 100
-BOT_RETRY_FIRST = 5.0  # seconds before retrying an unreachable Telegram, doubling...
-BOT_RETRY_MAX = 300.0  # ...up to five minutes
 MAX_CONCURRENT_POLLS = 16  # across all hosts; one host is also serialised by the fetcher
 DUE_SLACK = timedelta(seconds=1)  # a scheduler tick this close to next_poll_at polls
-ALERT_GAP = 1.0  # seconds between two admin alerts
-ALERT_ATTEMPTS = 3
-MAX_ALERT_WAIT = 60.0
 STANDBY_RETRY = 1.0  # seconds between a standby's tries to take the leadership
 LEADER_CHECK = 2.0  # seconds between a leader's checks that it still holds it
 LOST_LEADERSHIP = 3  # exit code of a leader whose lock went (restart it: it comes back standby)
@@ -122,12 +109,11 @@ class Daemon:
         self.wake_sender = asyncio.Event()
         self.web_port: int | None = None  # the bound port, once serving (config may say 0)
         self._poll_slots = asyncio.Semaphore(MAX_CONCURRENT_POLLS)
-        # Bounded: if the bot never comes up (a refused token), alerts must not pile up forever.
-        self._alerts: asyncio.Queue[str] = asyncio.Queue(maxsize=MAX_QUEUED_ALERTS)
-        self._bot: telegram.App | None = None
-        self._bot_ready = False  # webhook updates are taken (else 503: Telegram retries)
         self._web: Server | None = None
         self._tasks: list[asyncio.Task[Any]] = []
+        self.bot = DaemonBot(config, self.store, self.fetcher, tasks=self._tasks,
+                             stats=self.stats, leads=self.leads,
+                             on_recipes_change=self._rescan_soon, wake_sender=self.wake_sender)
         self.metrics: Metrics | None = None
         self.deps = PollDeps.from_config(
             config, store=self.store, fetcher=self.fetcher, feeds=self.recipes, alert=self.alert
@@ -136,8 +122,6 @@ class Daemon:
         self.recipe_folder = RecipeFolder.scan(config.feeds_dir)
         self._rescanning = asyncio.Lock()
         self._set_web_feeds: Callable[[Mapping[str, FeedMeta]], None] | None = None
-        self._commands: Commands | None = None
-        self._bot_feeds: dict[str, FeedInfo] = {}  # the deliverer's: updated in place
 
     async def run_until_signalled(self) -> None:
         loop = asyncio.get_running_loop()
@@ -195,9 +179,9 @@ class Daemon:
                 public_url=server.public_url,
                 health=self.health,
                 metrics=self.metrics,
-                telegram_webhook=self._webhook_route(),
+                telegram_webhook=self.bot.webhook_route(),
                 metrics_access=server.metrics,
-                bot_username=self.bot_username,
+                bot_username=self.bot.username,
             )
             self._set_web_feeds = partial(web.set_feeds, app)
             try:
@@ -255,7 +239,7 @@ class Daemon:
 
     async def _start_leading(self) -> None:
         if self.config.token:
-            bot_task = asyncio.create_task(self._start_bot(), name="bot")
+            bot_task = asyncio.create_task(self.bot.start(self.recipes), name="bot")
             bot_task.add_done_callback(_log_crash)
             self._tasks.append(bot_task)
         else:
@@ -271,84 +255,11 @@ class Daemon:
         self.scheduler.add_every("recipes", self.config.schedule.rescan, self._rescan_job)
         self.scheduler.start()
 
-    async def _start_bot(self) -> None:
-        tg = self.config.telegram
-        public_url = self.config.server.public_url
-        feeds = self._bot_feeds
-        feeds.update(feed_infos(self.recipes, public_url))
-        # /add and /remove: the same proposals as `newsbot add`; a URL typed into Telegram
-        # reaches no private address unless [fetch] allow_private says so.
-        desk = AddDesk(self.config.feeds_dir,
-                       partial(self.fetcher.fetch, recipe_urls=NO_OWN_ALLOWANCE),
-                       on_change=self._rescan_soon)
-        commands = self._commands = Commands(self.store, feeds, default_feeds=tg.default_feeds,
-                                             public_url=public_url, stats=self.stats,
-                                             previews=tg.link_preview,
-                                             sources=desk)
-        pacing = Pacing(overall_per_second=tg.messages_per_second,
-                        max_per_chat_per_round=tg.max_per_chat_per_round,
-                        time_scale=tg.pacing_scale)
-        pacer = Pacer(pacing)  # items and command replies share each chat's limits
-        self._bot = telegram.build_application(
-            self.config.token, base_url=tg.api_base_url, commands=commands, admins=tg.admins,
-            channels=tg.channels, store=self.store, pacer=pacer,
-        )
-        start: Callable[[Any], Awaitable[None]] = telegram.start_bot
-        if tg.mode == "webhook":
-            start = partial(telegram.start_bot_webhook, url=tg.webhook_url,
-                            secret=self.config.webhook_secret)
-        if not await self._connect_bot(start):
-            return
-        self._bot_ready = True
-        sender = telegram.PtbSender(self._bot.bot)
-        # The only sender now (data dir lock, or leadership): rows a dead one claimed are free.
-        if released := self.store.release_claims():
-            log.info("released %d outbox row(s) claimed by a previous sender", released)
-        deliverer = Deliverer(self.store, sender, feeds, pacing, pacer=pacer,
-                              max_age=tg.max_age, send_documents=tg.send_documents,
-                              may_send=self.leads,
-                              previews=tg.link_preview)  # each chat may choose with /format
-        self._tasks.append(asyncio.create_task(deliverer.run(self.wake_sender), name="deliver"))
-        self._tasks.append(asyncio.create_task(self._send_alerts(sender), name="alerts"))
-
-    def _webhook_route(self) -> TelegramWebhook | None:
-        """The web server's route for Telegram's posts, in webhook mode with a token."""
-        tg = self.config.telegram
-        if tg.mode != "webhook" or not self.config.token:
-            return None
-        path = urlsplit(tg.webhook_url).path
-        return TelegramWebhook(path, self.config.webhook_secret, self._on_webhook_update)
-
-    async def _on_webhook_update(self, data: dict[str, object]) -> bool:
-        """Hand a posted update to the bot; False (503) until it runs, so Telegram retries."""
-        if not self._bot_ready or self._bot is None:
-            return False
-        await telegram.feed_update(self._bot, data)
-        return True
-
-    async def _connect_bot(self, start: Callable[[Any], Awaitable[None]]) -> bool:
-        """Start the bot; while Telegram is unreachable, feeds keep running and this retries."""
-        delay = BOT_RETRY_FIRST
-        while True:
-            try:
-                await start(self._bot)
-                log.info("Telegram bot running")
-                return True
-            except TransientDelivery as exc:
-                log.warning("Telegram unreachable (%s): feeds keep running; retrying in %.0f s",
-                            exc, delay)
-            except DeliveryError as exc:
-                # A refused token will not fix itself: say so once and stay feed-only.
-                log.error("Telegram bot not started, running feed-only: %s", exc)
-                return False
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, BOT_RETRY_MAX)
-
     async def _stop(self) -> None:
         self.scheduler.stop()
         try:
             abandoned, *_ = await asyncio.gather(
-                self.scheduler.drain(self.stop_grace), self._stop_tasks(), self._stop_bot(),
+                self.scheduler.drain(self.stop_grace), self._stop_tasks(), self.bot.stop(),
                 self._stop_web(),
             )
             if abandoned:
@@ -365,15 +276,6 @@ class Daemon:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def _stop_bot(self) -> None:
-        self._bot_ready = False  # updates posted from now on get a 503 and come back later
-        if self._bot is None:
-            return
-        try:
-            await asyncio.wait_for(telegram.stop_bot(self._bot), timeout=BOT_STOP_TIMEOUT)
-        except Exception as exc:  # stopping must go on: the database still has to be closed
-            log.warning("the Telegram bot did not stop cleanly: %s", exc)
 
     async def _stop_web(self) -> None:
         if self._web is not None:
@@ -446,11 +348,7 @@ class Daemon:
         """The web server and the bot see the feeds as they are now."""
         if self._set_web_feeds is not None:
             self._set_web_feeds({fid: feed_meta(r) for fid, r in self.recipes.items()})
-        infos = feed_infos(self.recipes, self.config.server.public_url)
-        self._bot_feeds.clear()
-        self._bot_feeds.update(infos)
-        if self._commands is not None:
-            self._commands.set_feeds(infos)
+        self.bot.set_feeds(self.recipes)
 
     async def _publish_all(self) -> None:
         """Rewrite the `all` feed if a poll changed a feed since the last time."""
@@ -471,16 +369,7 @@ class Daemon:
     def alert(self, message: str) -> None:
         """Tell the admins (log always; Telegram when the bot runs)."""
         log.warning("admin alert: %s", message)
-        if self._bot is not None and not self._alerts.full():
-            self._alerts.put_nowait(message)
-
-    async def _send_alerts(self, sender: Sender) -> None:
-        chats = self.config.telegram.admin_chats or self.config.telegram.admins
-        while True:
-            message = await self._alerts.get()
-            for chat_id in chats:
-                await send_alert(sender, chat_id, message)
-            await asyncio.sleep(ALERT_GAP)  # Telegram allows ~1 message/s per chat
+        self.bot.alert(message)
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         """For /healthz: is the scheduler running, and how is each feed doing."""
@@ -497,81 +386,8 @@ class Daemon:
         return running, {"status": status, "role": self.role, "version": __version__,
                          "feeds": feeds}
 
-    def bot_username(self) -> str | None:
-        """The running Telegram bot's @username (without the @), for the index page's links."""
-        if not self._bot_ready or self._bot is None:
-            return None
-        return telegram.username(self._bot)
-
     def stats(self) -> Mapping[str, object]:
         return {"feeds": len(self.recipes), "outbox": self.store.outbox_counts()}
-
-
-def overall_status(feeds: Iterable[Mapping[str, Any]]) -> str:
-    """/healthz's top line: "failing" (HTTP 503) when every feed is, "degraded" when any feed's
-    last poll failed, else "ok"."""
-    statuses = [feed["status"] for feed in feeds]
-    if statuses and all(status == "failing" for status in statuses):
-        return "failing"
-    if any(status in ("retrying", "failing") for status in statuses):
-        return "degraded"
-    return "ok"
-
-
-def feed_status(health: FeedHealth, alert_after_failures: int) -> dict[str, Any]:
-    """One feed's entry in /healthz: `status` for monitors (failing: as many failures in a row
-    as alert the admin), `state` as the index page words it."""
-    if health.last_poll_at is None:
-        status = "pending"
-    elif health.consecutive_failures == 0:
-        status = "ok"
-    elif health.consecutive_failures < alert_after_failures:
-        status = "retrying"
-    else:
-        status = "failing"
-    return {
-        "status": status,
-        "last_poll_at": _iso(health.last_poll_at),
-        "last_success_at": _iso(health.last_success_at),
-        "last_error": health.last_error,
-        "consecutive_failures": health.consecutive_failures,
-        "next_poll_at": _iso(health.next_poll_at),
-        "state": feed_state(health).kind,
-        "never_succeeded": health.last_success_at is None,
-        "held_back_at": _iso(health.held_back_at),
-        "held_back_items": health.held_back_items,
-    }
-
-
-async def send_alert(sender: Sender, chat_id: int, message: str) -> None:
-    """One alert to one chat: waits out flood control a few times, then gives up (logged)."""
-    for _ in range(ALERT_ATTEMPTS):
-        try:
-            await sender.send_plain(chat_id, message)
-            return
-        except RateLimited as exc:
-            await asyncio.sleep(min(exc.retry_after, MAX_ALERT_WAIT))
-        except Exception as exc:  # an alert that fails is logged, never retried forever
-            log.warning("admin alert to %s failed: %s", chat_id, exc)
-            return
-    log.warning("admin alert to %s dropped: Telegram kept asking to wait", chat_id)
-
-
-def fetch_policy(config: Config) -> FetchPolicy:
-    policy = FetchPolicy(
-        deadline=config.fetch.timeout.total_seconds(),
-        max_bytes=config.fetch.max_bytes,
-        min_host_gap=config.fetch.min_host_gap.total_seconds(),
-        respect_robots=config.fetch.respect_robots,
-        allow_private=config.fetch.allow_private,
-    )
-    if config.fetch.user_agent:
-        policy = replace(policy, user_agent=config.fetch.user_agent)
-    return policy
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def _log_crash(task: asyncio.Task[Any]) -> None:

@@ -166,7 +166,7 @@ def _sources(config: Config) -> add.Sources:
 async def _propose(config: Config, sources: add.Sources, args: argparse.Namespace
                    ) -> add.Proposal:
     from bot.add import propose
-    from bot.app import fetch_policy
+    from bot.pipeline import fetch_policy
     from bot.source.fetch import Fetcher
 
     async with Fetcher(fetch_policy(config)) as fetcher:
@@ -181,7 +181,7 @@ async def _propose(config: Config, sources: add.Sources, args: argparse.Namespac
 async def _import(config: Config, sources: add.Sources, outlines: list[add_opml.Outline]
                   ) -> add_opml.Imported:
     from bot.add_opml import import_opml
-    from bot.app import fetch_policy
+    from bot.pipeline import fetch_policy
     from bot.source.fetch import Fetcher
 
     async with Fetcher(fetch_policy(config)) as fetcher:

@@ -127,13 +127,12 @@ def _read_store(config: Config) -> Store:
 async def _poll(
     config: Config, recipes: Sequence[Recipe], alerts: list[str], store: Store, *, dry_run: bool
 ) -> list[PollReport]:
-    from bot import app
     from bot.feedfiles import publish_all
-    from bot.pipeline import PollDeps, poll_source, preview_source
+    from bot.pipeline import PollDeps, fetch_policy, poll_source, preview_source
     from bot.recipes import load_recipes
     from bot.source.fetch import Fetcher
 
-    fetcher = Fetcher(app.fetch_policy(config))
+    fetcher = Fetcher(fetch_policy(config))
     try:
         feeds = {recipe.feed_id: recipe for recipe in load_recipes(config.feeds_dir)}
         deps = PollDeps.from_config(

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -53,6 +53,7 @@ from bot.source.crawl import (
     page_back_to_known,
     pages_fingerprint,
 )
+from bot.source.fetch import FetchPolicy
 from bot.source.listing import check_detected_list, read_listing
 from bot.store.db import Store
 from bot.worker import run_cpu
@@ -125,6 +126,19 @@ class PollDeps:
         # publish (kill -9, power loss): each feed's first poll rewrites its files (identical
         # bytes are left untouched).
         self.unpublished.update(self.feeds)
+
+
+def fetch_policy(config: Config) -> FetchPolicy:
+    policy = FetchPolicy(
+        deadline=config.fetch.timeout.total_seconds(),
+        max_bytes=config.fetch.max_bytes,
+        min_host_gap=config.fetch.min_host_gap.total_seconds(),
+        respect_robots=config.fetch.respect_robots,
+        allow_private=config.fetch.allow_private,
+    )
+    if config.fetch.user_agent:
+        policy = replace(policy, user_agent=config.fetch.user_agent)
+    return policy
 
 
 async def poll_source(recipe: Recipe, deps: PollDeps, now: datetime) -> PollReport:

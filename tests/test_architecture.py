@@ -23,7 +23,7 @@ WINGS = frozenset({"source", "store", "publish", "telegram"})
 COMPOSITION = frozenset({"bot.pipeline", "bot.feedfiles", "bot.scheduler", "bot.app", "bot.cli",
                          "bot.demo",
                          "bot.add", "bot.add_opml", "bot.cli_sources", "bot.cli_pages",
-                         "bot.cli_store",
+                         "bot.cli_store", "bot.daemonbot",
                          "bot.__main__"})
 
 # library -> the one module allowed to import it

@@ -485,8 +485,8 @@ def test_console_script_exit_codes_and_no_traceback(cli: Cli) -> None:
 
 # The daemon's stack: a one-shot command that needs none of it must not pay for importing it
 # (0.35 s for bot.app alone; see bot/cli.py).
-DAEMON = ("bot.app", "bot.scheduler", "bot.publish.web", "bot.telegram", "apscheduler", "telegram",
-          "starlette", "uvicorn", "prometheus_client")
+DAEMON = ("bot.app", "bot.daemonbot", "bot.scheduler", "bot.publish.web", "bot.telegram",
+          "apscheduler", "telegram", "starlette", "uvicorn", "prometheus_client")
 
 
 def imported_by(*argv: str) -> set[str]:

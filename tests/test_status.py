@@ -17,10 +17,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
-from bot.app import feed_status, overall_status
 from bot.model import FeedHealth, Item
 from bot.publish.feedmeta import FeedMeta
-from bot.publish.status import describe, empty_feed_note, feed_state
+from bot.publish.status import describe, empty_feed_note, feed_state, feed_status, overall_status
 from bot.publish.web import create_app
 from bot.store.db import Store
 

@@ -3,14 +3,15 @@
 Pure: from the store's FeedHealth record (and when the feed's newest item arrived), which state
 the feed is in and one short paragraph saying so in Vietnamese or English, with the times in the
 feed's time zone and the last error as the admin reads it. /healthz says the same in JSON
-(bot.app.feed_status).
+(`feed_status`, `overall_status`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Literal
+from typing import Any, Literal
 
 from bot.model import FeedHealth
 
@@ -120,3 +121,43 @@ def _fields(
         "held": health.held_back_items,
         "held_at": when(health.held_back_at),
     }
+
+
+def overall_status(feeds: Iterable[Mapping[str, Any]]) -> str:
+    """/healthz's top line: "failing" (HTTP 503) when every feed is, "degraded" when any feed's
+    last poll failed, else "ok"."""
+    statuses = [feed["status"] for feed in feeds]
+    if statuses and all(status == "failing" for status in statuses):
+        return "failing"
+    if any(status in ("retrying", "failing") for status in statuses):
+        return "degraded"
+    return "ok"
+
+
+def feed_status(health: FeedHealth, alert_after_failures: int) -> dict[str, Any]:
+    """One feed's entry in /healthz: `status` for monitors (failing: as many failures in a row
+    as alert the admin), `state` as the index page words it."""
+    if health.last_poll_at is None:
+        status = "pending"
+    elif health.consecutive_failures == 0:
+        status = "ok"
+    elif health.consecutive_failures < alert_after_failures:
+        status = "retrying"
+    else:
+        status = "failing"
+    return {
+        "status": status,
+        "last_poll_at": _iso(health.last_poll_at),
+        "last_success_at": _iso(health.last_success_at),
+        "last_error": health.last_error,
+        "consecutive_failures": health.consecutive_failures,
+        "next_poll_at": _iso(health.next_poll_at),
+        "state": feed_state(health).kind,
+        "never_succeeded": health.last_success_at is None,
+        "held_back_at": _iso(health.held_back_at),
+        "held_back_items": health.held_back_items,
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
