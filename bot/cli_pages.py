@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,9 +19,9 @@ from urllib.parse import urlsplit
 from bot.cli_print import add_json, error, item_json, jsonable, print_items, print_json, short
 from bot.cli_sources import Command
 from bot.errors import ConfigError, NewsbotError
-from bot.model import FetchResult, Recipe
 
 if TYPE_CHECKING:
+    from bot.model import FetchResult, Recipe
     from bot.source.detect.detect import Candidate
 
 
@@ -85,6 +84,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _check_article(recipe: Recipe, page: FetchResult, now: datetime, *, as_json: bool) -> int:
+    from dataclasses import asdict
+
     from bot.source import dom, scrape
 
     html = dom.decode_html(page.body, page.content_type)
@@ -100,6 +101,8 @@ def _check_article(recipe: Recipe, page: FetchResult, now: datetime, *, as_json:
 
 def cmd_detect(args: argparse.Namespace) -> int:
     """Find the lists of articles on a page; propose, print or save a recipe for the best."""
+    from dataclasses import asdict
+
     from bot.source import dom
     from bot.source.detect import detect
 
@@ -189,6 +192,8 @@ def _propose(
 
 def read_page(source: str | Path, base_url: str | None) -> FetchResult:
     """A page from a file (no network) or a URL; a file's links resolve against `base_url`."""
+    from bot.model import FetchResult
+
     text = str(source)
     if text.startswith(("http://", "https://")):
         import asyncio

@@ -9,10 +9,12 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.logs import redact
-from bot.model import Item
+
+if TYPE_CHECKING:
+    from bot.model import Item
 
 
 def error(message: str) -> None:

@@ -28,9 +28,9 @@ from bot.cli_print import (
 )
 from bot.cli_sources import Command, ConfigOf
 from bot.errors import ConfigError, StoreError
-from bot.model import FeedHealth, PollReport, Recipe
 
 if TYPE_CHECKING:
+    from bot.model import PollReport, Recipe
     from bot.schema import Config
     from bot.store.db import Store
 
@@ -182,6 +182,8 @@ def cmd_feeds(config_of: ConfigOf, args: argparse.Namespace) -> int:
 
 
 def _feed_row(recipe: Recipe, store: Store | None) -> dict[str, Any]:
+    from bot.model import FeedHealth
+
     health = store.health(recipe.feed_id) if store else FeedHealth(recipe.feed_id)
     newest = store.items(recipe.feed_id, limit=1) if store else []
     status = "never polled" if health.last_poll_at is None else (
