@@ -56,13 +56,10 @@ from bot.source.crawl import (
 from bot.source.fetch import FetchPolicy
 from bot.source.listing import check_detected_list, read_listing
 from bot.store.db import Store
+from bot.store.items import Route
 from bot.worker import run_cpu
 
 log = logging.getLogger(__name__)
-
-
-
-Route = Callable[[Item], Iterable[tuple[int, str | None]]]
 
 
 @dataclass

@@ -520,3 +520,4 @@ def test_check_on_a_page_with_rules_imports_only_what_it_reads() -> None:
 def test_help_imports_no_library() -> None:
     modules = imported_by("--help")
     assert {"pydantic", "lxml", "httpx", "bot.config", "bot.pipeline"}.isdisjoint(modules)
+    assert "bot.model" not in modules  # its ~25 dataclasses were a quarter of --help's imports
