@@ -57,12 +57,13 @@ class _Row:
 def _run(label: Label, runs: int) -> _Row:
     html = dom.decode_html(label.page_bytes())
     now = label.saved_at
-    candidates = detect.detect_lists(html, label.base_url, now=now)
+    zone = label.zone  # as `newsbot detect` without --timezone
+    candidates = detect.detect_lists(html, label.base_url, now=now, tz=zone)
     rules = candidates[0].rules if candidates else None
-    recipe = Recipe(feed_id="", title="t", urls=(label.base_url,), rules=rules)
+    recipe = Recipe(feed_id="", title="t", urls=(label.base_url,), rules=rules, timezone=zone)
     poll_ms, all_ms, parse_ms, scrape_ms = _median_ms(
-        lambda: detect.detect_lists(html, label.base_url, now=now, limit=1),
-        lambda: detect.detect_lists(html, label.base_url, now=now, limit=5),
+        lambda: detect.detect_lists(html, label.base_url, now=now, tz=zone, limit=1),
+        lambda: detect.detect_lists(html, label.base_url, now=now, tz=zone, limit=5),
         lambda: dom.parse_html(html),
         (lambda: scrape.scrape(html, label.base_url, recipe, now)) if rules else (lambda: None),
         runs=runs,

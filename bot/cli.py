@@ -9,7 +9,7 @@ Usage: newsbot [--config PATH] [--debug] COMMAND ...
     check RECIPE [--url U | --file F] [--article]
                                 print what a recipe extracts, touching nothing stored
     feeds                       each feed with its item count, newest item and last poll
-    detect URL|FILE [--all]     find the list of articles on a page and print a recipe for it
+    detect URL|FILE [--all] [--timezone ZONE]  find the article list of a page, print a recipe
     add URL [--id ID] [--yes]   add a site or feed: its feed if it has one, else its list
     import FILE.opml            add each feed of an OPML file
     forget ID                   delete what is stored for a feed whose recipe was removed

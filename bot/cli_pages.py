@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.cli_print import add_json, error, item_json, jsonable, print_items, print_json, short
 from bot.cli_sources import Command
@@ -45,6 +46,10 @@ def add_detect(command: Command) -> None:
     find.add_argument("--save", type=Path, metavar="feeds/ID.toml",
                       help="write the proposed recipe there (never over an existing file)")
     find.add_argument("--recipe-only", action="store_true", help="print just the recipe (TOML)")
+    find.add_argument("--timezone", metavar="ZONE",
+                      help="the zone the page prints its times in (IANA, e.g. Asia/Seoul): used "
+                      "to read its dates and written into the recipe (default: from the page's "
+                      "language)")
     add_json(find)
     find.set_defaults(handler=cmd_detect)
 
@@ -103,9 +108,11 @@ def cmd_detect(args: argparse.Namespace) -> int:
     """Find the lists of articles on a page; propose, print or save a recipe for the best."""
     from dataclasses import asdict
 
-    from bot.source import dom
+    from bot.model import DEFAULT_TIMEZONE
+    from bot.source import discover, dom
     from bot.source.detect import detect
 
+    zone = _checked_zone(args.timezone)
     saved_file = not str(args.page).startswith(("http://", "https://"))
     if saved_file and not args.base_url:
         if args.save or args.recipe_only:
@@ -118,9 +125,11 @@ def cmd_detect(args: argparse.Namespace) -> int:
     page = read_page(args.page, args.base_url)
     html = dom.decode_html(page.body, page.content_type)
     url = page.url
-    candidates = detect.detect_lists(html, url, now=datetime.now(UTC), limit=5 if args.all else 1)
+    zone = zone or discover.zone_of_language(discover.page_facts(html, url).language)
+    candidates = detect.detect_lists(html, url, now=datetime.now(UTC), tz=zone or DEFAULT_TIMEZONE,
+                                     limit=5 if args.all else 1)
     if args.save or args.recipe_only:
-        return _propose(args, html, url, candidates)
+        return _propose(args, html, url, candidates, zone)
     if args.json:
         print_json({"url": url, "candidates": [
             {"score": c.score, "reasons": list(c.reasons), "rules": jsonable(asdict(c.rules)),
@@ -138,26 +147,39 @@ def cmd_detect(args: argparse.Namespace) -> int:
         return 0
     feed_id = guess_feed_id(url)
     print(f"# Save as feeds/{feed_id}.toml (or: newsbot detect ... --save feeds/{feed_id}.toml):")
-    print(_recipe(candidates[0], html, url, feed_id))
+    print(_recipe(candidates[0], html, url, feed_id, zone))
     return 0
 
 
-def _recipe(candidate: Candidate, html: str, url: str, feed_id: str) -> str:
-    """The recipe for a candidate, with the page's name, language and (when the language says
-    it) time zone."""
+def _checked_zone(name: str | None) -> str | None:
+    """--timezone's zone, or one line naming the bad value and the fix."""
+    if name is None:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"--timezone {name}: not a time zone",
+                          hint="give an IANA name, e.g. --timezone Asia/Seoul") from None
+    return name
+
+
+def _recipe(candidate: Candidate, html: str, url: str, feed_id: str, zone: str | None) -> str:
+    """The recipe for a candidate, with the page's name, language and the time zone its dates
+    were read in (--timezone, else the language's; none: newsbot's default)."""
     from bot.source import discover
     from bot.source.detect import detect
 
     facts = discover.page_facts(html, url)
     settings = [("language", facts.language)] if facts.language else []
-    if zone := discover.zone_of_language(facts.language):
+    if zone:
         settings.append(("timezone", zone))
     return detect.recipe_toml(candidate, feed_id=feed_id, url=url, title=facts.title or feed_id,
                               settings=settings)
 
 
 def _propose(
-    args: argparse.Namespace, html: str, url: str, candidates: Sequence[Candidate]
+    args: argparse.Namespace, html: str, url: str, candidates: Sequence[Candidate],
+    zone: str | None,
 ) -> int:
     """--recipe-only prints the best candidate's recipe, --save writes it (checked by loading)."""
     from bot.recipes import load_recipe
@@ -167,7 +189,7 @@ def _propose(
                           hint="try another listing page of the site, or write [list] by hand")
     target: Path | None = args.save
     feed_id = target.stem if target else guess_feed_id(url)
-    text = _recipe(candidates[0], html, url, feed_id)
+    text = _recipe(candidates[0], html, url, feed_id, zone)
     if target is None:
         print(text, end="")
         return 0

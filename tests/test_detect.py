@@ -46,7 +46,7 @@ def label(request: pytest.FixtureRequest) -> Label:
 
 def _detect(label: Label, limit: int = 5) -> list[Candidate]:
     html = dom.decode_html(label.page_bytes())
-    return detect_lists(html, label.base_url, now=label.saved_at, limit=limit)
+    return detect_lists(html, label.base_url, now=label.saved_at, tz=label.zone, limit=limit)
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +134,21 @@ def test_the_tuning_part_clears_its_floor(detected: dict[str, list[Candidate]]) 
     assert {"reuters-jp-technology-1", "reuters-jp-technology-2"} <= correct  # Japanese titles
 
 
+def test_yonhaps_month_day_dates_are_read_month_first(
+    detected: dict[str, list[Candidate]],
+) -> None:
+    # `12-01 23:26` is 1 December (the list also prints `11-30`, month 30 the other way), in the
+    # zone of the page's language, and the recipe says so for `scrape`.
+    label = load_label("yonhap-asia-australia")
+    best = detected[label.name][0]
+    scores = score(best.items, label)
+    assert scores.dates_printed == 25 and scores.dates_right == 25
+    assert best.rules.date_formats == ("%m-%d %H:%M",)
+    assert 'date_formats = ["%m-%d %H:%M"]' in recipe_toml(
+        best, feed_id="yna", url=label.base_url, title="연합뉴스"
+    )
+
+
 def test_japanese_and_chinese_headlines_have_words() -> None:
     assert headlines.word_count("原発の町「歴史の証し」アーチの標語考案者、願う展示") == 12
     assert headlines.word_count("Hải Phòng khởi công cầu") == 5
@@ -177,7 +192,8 @@ def test_candidates_round_trip_through_scrape(
 ) -> None:
     html = dom.decode_html(label.page_bytes())
     for candidate in detected[label.name]:
-        recipe = Recipe(feed_id="", title="t", urls=(label.base_url,), rules=candidate.rules)
+        recipe = Recipe(feed_id="", title="t", urls=(label.base_url,), rules=candidate.rules,
+                        timezone=label.zone)  # fmt: skip
         scraped = scrape.scrape(html, label.base_url, recipe, label.saved_at)
         assert scraped.items == candidate.items, candidate.rules.item
 
@@ -406,7 +422,8 @@ def test_detector_modules_import_no_parser() -> None:
 @pytest.mark.parametrize("label", LABEL_NAMES, indirect=True)
 def test_the_matcher_selects_what_dom_select_selects(label: Label) -> None:
     html = dom.decode_html(label.page_bytes())
-    page = listshape.Page(dom.parse_html(html), label.base_url, label.saved_at, "Asia/Ho_Chi_Minh")
+    root = dom.parse_html(html)
+    page = listshape.Page(root, label.base_url, label.saved_at, label.zone, root.get("lang"))
     selectors = listshape.candidate_selectors(page)
     assert len(selectors) >= 3 or label.name in NO_CANDIDATE_YET
     for selector in selectors:
@@ -420,7 +437,8 @@ def test_best_first_search_gives_what_scoring_every_list_gives(label: Label, lim
     # The detector stops early on upper bounds of the score; building and scoring every
     # shortlisted list (what it did before) must give the same candidates, in the same order.
     html = dom.decode_html(label.page_bytes())
-    page = listshape.Page(dom.parse_html(html), label.base_url, label.saved_at, "Asia/Ho_Chi_Minh")
+    root = dom.parse_html(html)
+    page = listshape.Page(root, label.base_url, label.saved_at, label.zone, root.get("lang"))
     shortlist = detect._shortlist(
         page, listshape.candidate_selectors(page), max(limit + 2, detect.SHORTLIST)
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from bot.config import ensure_data_dir, load_config
 from bot.errors import ConfigError, RecipeError
 from bot.recipes import load_recipe
 from bot.schema import Config
+from bot.source import dom, scrape
 
 SOTTTT = "capstone2/tin-tuc-su-kien.html"
 SOTTTT_URL = "https://sotttt.hanoi.gov.vn/vi/tin-tuc-su-kien"
@@ -81,6 +83,48 @@ def test_a_saved_page_without_base_url_says_links_would_be_wrong(
     code, out, err = run(capsys, "detect", str(realpage(SOTTTT)), "--save",
                          str(tmp_path / "x.toml"))  # fmt: skip
     assert code == 1 and err.count("\n") == 1 and "needs --base-url" in err
+    assert not (tmp_path / "x.toml").exists()
+
+
+YONHAP = "daily-news-gravity/yonhap.html"
+YONHAP_URL = "https://www.yna.co.kr/international/asia-australia"
+
+
+def test_detect_timezone_reads_the_dates_and_goes_into_the_recipe(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "feeds" / "yna.toml"
+    code, _, err = run(capsys, "detect", str(realpage(YONHAP)), "--base-url", YONHAP_URL,
+                         "--timezone", "Asia/Tokyo", "--save", str(target))  # fmt: skip
+    assert code == 0, err
+    recipe = load_recipe(target)
+    assert (recipe.language, recipe.timezone) == ("ko", "Asia/Tokyo")  # not the language's
+    assert recipe.rules is not None and recipe.rules.date_formats == ("%m-%d %H:%M",)
+    html = dom.decode_html(realpage(YONHAP).read_bytes())
+    saved = datetime(2025, 12, 2, tzinfo=UTC)  # the page's own day (its newest item: 1 Dec)
+    first = scrape.scrape(html, YONHAP_URL, recipe, saved).items[0]
+    # printed `12-01 23:26`: 1 December, 23:26 in Tokyo (UTC+9, as Seoul)
+    assert first.published_at == datetime(2025, 12, 1, 14, 26, tzinfo=UTC)
+
+
+def test_detect_without_timezone_takes_the_languages_zone(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run(capsys, "detect", str(realpage(YONHAP)), "--base-url", YONHAP_URL,
+                         "--recipe-only")  # fmt: skip
+    assert code == 0, err
+    recipe = tomllib.loads(out)
+    assert (recipe["language"], recipe["timezone"]) == ("ko", "Asia/Seoul")
+    assert recipe["list"]["date_formats"] == ["%m-%d %H:%M"]
+
+
+def test_a_bad_timezone_is_one_line_naming_it_and_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "detect", str(realpage(SOTTTT)), "--base-url", SOTTTT_URL,
+                       "--timezone", "Mars/Olympus", "--save", str(tmp_path / "x.toml"))
+    assert code == 1 and err.count("\n") == 1
+    assert "--timezone Mars/Olympus: not a time zone" in err and "Asia/Seoul" in err
     assert not (tmp_path / "x.toml").exists()
 
 

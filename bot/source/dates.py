@@ -1,9 +1,10 @@
 """Dates as Vietnamese (and English) news pages print them, found inside surrounding text.
 
 `parse_date("Ngày đăng 24/08/2022 | 04:30 PM | View count: 8", now)` -> 2022-08-24 16:30 in the
-feed's timezone, as UTC. Day-first always (`2/11/2023` is 2 November). Naive times are read in the
-feed's timezone; explicit offsets (`GMT+7`, `+07:00`, `Z`) are honoured. Garbage gives None, never
-an exception. Everything here is pure: the caller passes `now`.
+feed's timezone, as UTC. Day-first (`2/11/2023` is 2 November) unless `month_first` says the
+list reads the other way (`bot.source.datelists` decides that for a whole list). Naive times
+are read in the feed's timezone; explicit offsets (`GMT+7`, `+07:00`, `Z`) are honoured.
+Garbage gives None, never an exception. Everything here is pure: the caller passes `now`.
 """
 
 from __future__ import annotations
@@ -75,6 +76,9 @@ _MONTH = "(?P<mon>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")(?![
 _ISO = re.compile(
     r"(?<![\d.])(?P<y>\d{4})(?P<sep>[-/.])(?P<mo>\d{1,2})(?P=sep)(?P<d>\d{1,2})(?!\d)"
 )
+_CJK_DATE = re.compile(  # 2020年 10月 4日, 2025년 12월 1일, 10月4日 (the month is marked)
+    r"(?<!\d)(?:(?P<y>\d{4})\s*[年년]\s*)?(?P<mo>\d{1,2})\s*[月월]\s*(?P<d>\d{1,2})\s*[日일]"
+)
 _DAY_MONTH_NAME_YEAR = re.compile(
     rf"(?<!\d)(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH},?\s+(?P<y>\d{{4}})(?!\d)"
 )
@@ -118,9 +122,17 @@ def parse_date(
     now: datetime,
     tz: str = DEFAULT_TIMEZONE,
     formats: Sequence[str] = (),
+    *,
+    month_first: bool = False,
+    reference: datetime | None = None,
 ) -> ParsedDate | None:
-    """The first date in `text` (recipe `formats` first, then the built-in forms), or None."""
-    if now.tzinfo is None:
+    """The first date in `text` (recipe `formats` first, then the built-in forms), or None.
+
+    `month_first` reads an all-numeric `9/12` or `12-01` month first (Korean, Japanese, US
+    pages; `bot.source.datelists` decides it for a whole list). A date without a year takes the
+    latest year that does not put it after `reference` (the page's own date: its newest dated
+    item), or after `now` when there is none."""
+    if now.tzinfo is None or (reference is not None and reference.tzinfo is None):
         raise ValueError("parse_date needs an aware `now` (datetime.now(UTC))")
     zone = _zone(tz)
     if not isinstance(text, str):
@@ -129,12 +141,17 @@ def parse_date(
     if not clean:
         return None
     now = now.astimezone(UTC)
+    ceiling = min(now, reference.astimezone(UTC)) if reference is not None else now
     try:
         if formats:
-            found = _from_formats(clean, formats, zone, now)
+            found = _from_formats(clean, formats, zone, now, ceiling)
             if found is not None:
                 return found
-        return _from_builtin(clean.lower(), zone, now)
+        parsers = _PARSERS_MONTH_FIRST if month_first else _PARSERS
+        for parser in parsers:
+            if (found := parser(clean.lower(), _Reading(zone, now, ceiling))) is not None:
+                return found
+        return None
     except (ValueError, OverflowError):
         return None
 
@@ -197,43 +214,61 @@ def _clean(text: str) -> str:
 
 
 def _from_formats(
-    text: str, formats: Sequence[str], zone: ZoneInfo, now: datetime
+    text: str, formats: Sequence[str], zone: ZoneInfo, now: datetime, ceiling: datetime
 ) -> ParsedDate | None:
     for fmt in formats:
+        has_year = any(d in fmt for d in _YEAR_DIRECTIVES)
         try:
-            parsed = datetime.strptime(text, fmt)
+            parsed = datetime.strptime(text, fmt) if has_year else strptime_yearless(text, fmt)
         except ValueError:
             continue
         clock = None
         if any(d in fmt for d in _TIME_DIRECTIVES):
             clock = _Clock(parsed.hour, parsed.minute, parsed.second, parsed.tzinfo)
-        if any(d in fmt for d in _YEAR_DIRECTIVES):
+        if has_year:
             return _finish(parsed.date(), clock, zone, now)
-        return _finish_yearless(parsed.day, parsed.month, clock, zone, now)
+        return _finish_yearless(parsed.day, parsed.month, clock, zone, now, ceiling)
     return None
 
 
-_Parser = Callable[[str, ZoneInfo, datetime], ParsedDate | None]
+def strptime_yearless(text: str, fmt: str) -> datetime:
+    """`datetime.strptime` for a format without a year, in a leap year: strptime's own default
+    (1900) refuses `02-29`. Raises ValueError as strptime does."""
+    return datetime.strptime(f"{text}{_LEAP_MARK}2000", f"{fmt}{_LEAP_MARK}%Y")
 
 
-def _from_builtin(low: str, zone: ZoneInfo, now: datetime) -> ParsedDate | None:
-    for parser in _PARSERS:
-        if (found := parser(low, zone, now)) is not None:
-            return found
-    return None
+_LEAP_MARK = "\x1f"  # a control character: never in a cleaned date text
 
 
-def _dated(pattern: re.Pattern[str], *, named_month: bool = False) -> _Parser:
-    """A parser for a day-month(-year) pattern, with the time of day found next to it."""
+@dataclass(frozen=True)
+class _Reading:
+    """What a built-in parser needs: the zone, now, and the ceiling of a yearless date."""
 
-    def parse(low: str, zone: ZoneInfo, now: datetime) -> ParsedDate | None:
+    zone: ZoneInfo
+    now: datetime
+    ceiling: datetime
+
+
+_Parser = Callable[[str, _Reading], ParsedDate | None]
+
+
+def _dated(
+    pattern: re.Pattern[str], *, named_month: bool = False, month_first: bool = False
+) -> _Parser:
+    """A parser for a day-month(-year) pattern, with the time of day found next to it;
+    `month_first` swaps an all-numeric day and month (`12-01` is 1 December)."""
+
+    def parse(low: str, reading: _Reading) -> ParsedDate | None:
+        zone, now = reading.zone, reading.now
         for match in pattern.finditer(low):
             parts = match.groupdict()
             day = int(parts["d"])
             month = _MONTHS[parts["mon"]] if named_month else int(parts["mo"])
+            if month_first:
+                day, month = month, day
             clock = _clock_near(low, match.start(), match.end())
             if parts.get("y") is None:
-                found = _finish_yearless(day, month, clock, zone, now)
+                found = _finish_yearless(day, month, clock, zone, now, reading.ceiling)
             else:
                 found = _finish_dated(_full_year(parts["y"]), month, day, clock, zone, now)
             if found is not None:
@@ -279,11 +314,12 @@ def _at(day: date, clock: _Clock, zone: ZoneInfo) -> datetime:
 
 
 def _finish_yearless(
-    day: int, month: int, clock: _Clock | None, zone: ZoneInfo, now: datetime
+    day: int, month: int, clock: _Clock | None, zone: ZoneInfo, now: datetime, ceiling: datetime
 ) -> ParsedDate | None:
-    """A day/month without a year: the most recent such date that is not (much) in the future."""
-    this_year = now.astimezone(zone).year
-    today = now.astimezone(zone).date()
+    """A day/month without a year: the most recent such date not (much) after the ceiling (the
+    page's date, else now)."""
+    this_year = ceiling.astimezone(zone).year
+    today = ceiling.astimezone(zone).date()
     for year in range(this_year, this_year - 5, -1):  # 29/2 may need a few years back
         try:
             candidate = date(year, month, day)
@@ -293,7 +329,7 @@ def _finish_yearless(
             continue
         if clock is None and candidate > today + YEARLESS_SLACK:
             continue
-        if clock is not None and _at(candidate, clock, zone) > now + YEARLESS_SLACK:
+        if clock is not None and _at(candidate, clock, zone) > ceiling + YEARLESS_SLACK:
             continue
         return _finish(candidate, clock, zone, now)
     return None
@@ -348,8 +384,9 @@ def _offset_at(low: str, pos: int) -> tzinfo | None:
     return timezone(-delta if sign == "-" else delta)
 
 
-def _relative(low: str, zone: ZoneInfo, now: datetime) -> ParsedDate | None:
+def _relative(low: str, reading: _Reading) -> ParsedDate | None:
     """`2 giờ trước`, `5 phút trước`, `cách đây 3 ngày`, `hôm qua 12:15`, `vừa xong`."""
+    zone, now = reading.zone, reading.now
     match = _AGO.search(low) or _CACH_DAY.search(low)
     if match is not None:
         seconds = _UNIT_SECONDS[match["unit"].rstrip("s")] * int(match["n"])
@@ -365,10 +402,17 @@ def _relative(low: str, zone: ZoneInfo, now: datetime) -> ParsedDate | None:
 
 _PARSERS: tuple[_Parser, ...] = (
     _dated(_ISO),
+    _dated(_CJK_DATE),
     _dated(_DAY_MONTH_NAME_YEAR, named_month=True),
     _dated(_MONTH_NAME_DAY_YEAR, named_month=True),
     _dated(_VIETNAMESE_WORDS),
     _dated(_DAY_MONTH_YEAR),
     _dated(_DAY_MONTH),
+    _relative,
+)
+_PARSERS_MONTH_FIRST: tuple[_Parser, ...] = (
+    *_PARSERS[:5],
+    _dated(_DAY_MONTH_YEAR, month_first=True),
+    _dated(_DAY_MONTH, month_first=True),
     _relative,
 )

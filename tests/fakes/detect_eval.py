@@ -12,7 +12,8 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.model import Item
+from bot.model import DEFAULT_TIMEZONE, Item
+from bot.source import discover, dom
 from fakes.realpages import realpage
 
 # The labelled pages (tests/fixtures/realpages/labels/NAME.json). Named here, not globbed, so that
@@ -78,6 +79,14 @@ class Label:
     @property
     def part(self) -> str:
         return "held-out" if self.name in HELD_OUT else "tuning"
+
+    @property
+    def zone(self) -> str:
+        """The zone `newsbot detect` reads the page's dates in without --timezone: its
+        language's (ja, ko, vi…), else newsbot's default."""
+        html = dom.decode_html(self.page_bytes())
+        found = discover.zone_of_language(discover.page_facts(html, self.base_url).language)
+        return found or DEFAULT_TIMEZONE
 
     def page_bytes(self) -> bytes:
         """The saved page as served (big ones are stored gzipped, `.html.gz`)."""

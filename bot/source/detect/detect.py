@@ -59,11 +59,15 @@ def detect_lists(
     now: datetime,
     tz: str = DEFAULT_TIMEZONE,
     limit: int = 5,
+    language: str | None = None,
 ) -> list[Candidate]:
-    """The lists of articles on a page, best first; [] when there is none."""
+    """The lists of articles on a page, best first; [] when there is none. Dates are read in
+    `tz`, all-numeric ones in the order the list's dates and the page's `language` (else its
+    `<html lang>`) say."""
     if not html or not html.strip() or limit < 1:
         return []
-    page = Page(dom.parse_html(html), base_url, now, tz)
+    root = dom.parse_html(html)
+    page = Page(root, base_url, now, tz, language or dom.attr_of(root, "lang"))
     if not page.links:
         return []
     selectors = _shortlist(page, candidate_selectors(page), max(limit + 2, SHORTLIST))
@@ -123,6 +127,8 @@ def recipe_toml(
                        ("image", rules.image)):  # fmt: skip
         if pick is not None:
             lines.append(f"{name} = {_toml_str(str(pick))}")
+    if rules.date_formats:  # the list's numeric dates read month first (bot.source.datelists)
+        lines.append(f"date_formats = [{', '.join(map(_toml_str, rules.date_formats))}]")
     lines.append('fallback = "auto"  # if these selectors stop matching, auto-detect again')
     if article_auto:
         lines += ["", "[article]", 'content = "auto"  # the full text of each new article']

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from bot import documents
 from bot.model import Attachment, Item, ListRules, Pick
-from bot.source import attachments, dom
+from bot.source import attachments, datelists, dom
 from bot.source.detect.cssmatch import Selector, first_in, one_step, parse_css, stable_classes
 from bot.source.detect.headlines import word_count
 from bot.source.detect.listshape import Page, title_options
@@ -64,12 +64,18 @@ def with_extra_picks(
     date = _common_pick(page, sample, _date_node)
     summary = _common_pick(page, sample, _summary_node)
     image = _image_pick(sample)
+    formats: tuple[str, ...] = ()
+    if date is not None:  # the whole list's dates decide whether `12-01` is December or January
+        nodes = [first_in(page, element, date) for element in elements]
+        texts = [page.text(node) for node in nodes if node is not None]
+        formats = datelists.list_formats(texts, page.now, page.tz, page.language)
     return ListRules(
         item=rules.item,
         title=rules.title,
         date=Pick(date.css) if date else None,
         summary=Pick(summary.css) if summary else None,
         image=image,
+        date_formats=formats,
     )
 
 
@@ -174,7 +180,7 @@ def drafts(
         image = None
         if rules.image is not None and (img := next(element.iter("img"), None)) is not None:
             image = image_url(img, rules.image.attr, page.base_url)
-        published = _published(page, element, date_sel, url, image)
+        published = _published(page, element, date_sel, url, image, rules.date_formats)
         item_id = page.item_id(url)
         if url in seen or item_id in seen:
             continue
@@ -221,12 +227,17 @@ def item_url(page: Page, element: Node, title_node: Node) -> str | None:
 
 
 def _published(
-    page: Page, element: Node, date_sel: Selector | None, url: str, image: str | None
+    page: Page,
+    element: Node,
+    date_sel: Selector | None,
+    url: str,
+    image: str | None,
+    formats: tuple[str, ...],
 ) -> datetime | None:
     """The printed date, else the one in the URL (dantri's timestamp) or image, else None."""
     if date_sel is not None and (node := first_in(page, element, date_sel)) is not None:
         for text in (node.get("datetime"), page.text(node)):
-            parsed = page.parse_date(text) if text else None
+            parsed = page.parse_date(text, formats) if text else None
             if parsed is not None:
                 return parsed
     found = page.url_date(url)

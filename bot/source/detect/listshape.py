@@ -64,8 +64,11 @@ class Link:
 class Page(Index):
     """A parsed page, its headline links, and the memos one detection needs."""
 
-    def __init__(self, root: Node, base_url: str, now: datetime, tz: str) -> None:
+    def __init__(
+        self, root: Node, base_url: str, now: datetime, tz: str, language: str | None = None
+    ) -> None:
         super().__init__(root)
+        self.language = language  # of the page: which order its numeric dates are read in
         self.base_url = document_base(root, base_url)
         self.now = now
         self.tz = tz
@@ -76,7 +79,7 @@ class Page(Index):
         self._texts: dict[Node, str] = {}
         self._urls: dict[str, str | None] = {}
         self._url_dates: dict[str, datetime | None] = {}
-        self._parsed: dict[str, datetime | None] = {}
+        self._parsed: dict[tuple[str, tuple[str, ...]], datetime | None] = {}
         self._ids: dict[str, str] = {}
         self._zone: dict[Node, int] = {}
         self._link_stats: dict[Node, tuple[float, int]] = {}
@@ -121,12 +124,14 @@ class Page(Index):
             self._texts[node] = text
         return text
 
-    def parse_date(self, text: str) -> datetime | None:
-        """`dates.parse_date(text, now, tz).at`, memoised (items print dates again and again)."""
-        if text in self._parsed:
-            return self._parsed[text]
-        parsed = dates.parse_date(text, self.now, self.tz)
-        self._parsed[text] = found = parsed.at if parsed is not None else None
+    def parse_date(self, text: str, formats: tuple[str, ...] = ()) -> datetime | None:
+        """`dates.parse_date(text, now, tz, formats).at`, memoised (items print dates again and
+        again)."""
+        key = (text, formats)
+        if key in self._parsed:
+            return self._parsed[key]
+        parsed = dates.parse_date(text, self.now, self.tz, formats)
+        self._parsed[key] = found = parsed.at if parsed is not None else None
         return found
 
     def url_date(self, url: str) -> datetime | None:
