@@ -147,6 +147,15 @@ def test_items_nested_in_other_items_are_not_scraped_twice() -> None:
     assert [i.title for i in result.items] == ["Một"]
 
 
+def test_items_after_a_nested_run_and_siblings_with_similar_paths_are_kept() -> None:
+    # The first item holds two matches nested two deep: dropped; the nine after them are kept.
+    nested = "<div class='n'><a href='/a-1'>Một</a><div class='n'><div class='n'>" \
+             "<a href='/a-2'>Hai</a></div></div></div>"
+    others = "".join(f"<div class='n'><a href='/a-{n}'>Tin {n}</a></div>" for n in range(3, 12))
+    result = scrape(f"<body>{nested}{others}</body>", BASE, recipe(item="div.n", title="a"), NOW)
+    assert [i.title for i in result.items] == ["Một"] + [f"Tin {n}" for n in range(3, 12)]
+
+
 def test_empty_css_picks_the_item_element_itself() -> None:
     html = (
         "<div><a class='news' href='/a-1'>  Tin   một </a><a class='news' href='/a-2'>Hai</a></div>"

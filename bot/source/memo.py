@@ -76,9 +76,9 @@ class ItemMemo:
                 self._feeds.popitem(last=False)
 
 
-def element_key(outer_html: str) -> bytes:
-    """The digest an element's reading is kept under."""
-    return hashlib.blake2b(outer_html.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+def element_key(outer_bytes: bytes) -> bytes:
+    """The digest an element's reading is kept under (of `dom.outer_bytes`)."""
+    return hashlib.blake2b(outer_bytes, digest_size=16).digest()
 
 
 def memorable(rules: ListRules) -> bool:

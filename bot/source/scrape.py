@@ -105,7 +105,7 @@ def _recalled_reading(
 ) -> memo.Reading:
     """The element's reading from the last poll's page if it is there, else read now (and
     kept for the next poll when no part of it depends on `now`)."""
-    key = memo.element_key(dom.outer_html(element))
+    key = memo.element_key(dom.outer_bytes(element))
     reading = known.get(key)
     if reading is None:
         reading = _reading(element, base, recipe, rules, now)
@@ -131,10 +131,17 @@ def _reading(
 def _outermost(elements: list[Node]) -> list[Node]:
     """Drop matches nested inside other matches: only broken markup nests items, and scanning
     every nested item's subtree again would make hostile pages quadratic."""
-    if len(elements) < 2:
-        return elements
-    matched = set(elements)
-    return [e for e in elements if not any(a in matched for a in dom.ancestors_of(e))]
+    # In document order an element nested in a match comes after it, and every match in
+    # between is nested in it too: comparing with the last match kept is enough.
+    kept: list[Node] = []
+    inside = ""  # the path prefix of the last kept match's descendants
+    for element in elements:
+        path = dom.path_of(element)
+        if kept and path.startswith(inside):
+            continue
+        kept.append(element)
+        inside = path + "/"
+    return kept
 
 
 def document_base(root: Node, page_url: str) -> str:
