@@ -53,6 +53,11 @@ _XML_ILLEGAL_REF = re.compile(
     r"&#0*(?:[0-8]|1[124-9]|2[0-9]|3[01]|6553[45])(?![0-9]);?"
     r"|&#[xX]0*(?:[0-8bcefBCEF]|1[0-9a-fA-F]|[fF]{3}[eEfF])(?![0-9a-fA-F]);?"
 )
+# The same characters in UTF-8: C0 controls are single bytes (never inside a longer sequence),
+# U+FFFE and U+FFFF three; and the references, whose pattern is ASCII, as bytes.
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+_NONCHARACTER_BYTES = ("\ufffe".encode(), "\uffff".encode())
+_XML_ILLEGAL_REF_BYTES = re.compile(_XML_ILLEGAL_REF.pattern.encode("ascii"))
 _FOLLOWING = etree.XPath("following::*[position() <= $n]")
 
 
@@ -80,9 +85,7 @@ def decode_html(body: bytes, content_type: str | None = None) -> str:
 
 def parse_html(text: str) -> Node:
     """Parse HTML leniently; never raises (an empty or hopeless document gives an empty root)."""
-    text = without_xml_illegal(_XML_DECLARATION.sub("", text, count=1))
-    # lxml parses UTF-8 bytes faster than str, and this way lone surrogates cannot trip it.
-    data = text.encode("utf-8", errors="replace")
+    data = _xml_legal_utf8(_XML_DECLARATION.sub("", text, count=1))
     try:
         return lxml_html.document_fromstring(data, parser=_PARSER)
     except (etree.ParserError, ValueError, TypeError):
@@ -97,6 +100,17 @@ def without_xml_illegal(html: str) -> str:
     """
     html = _XML_ILLEGAL.sub("", html)
     return _XML_ILLEGAL_REF.sub("", html) if "&#" in html else html
+
+
+def _xml_legal_utf8(html: str) -> bytes:
+    """`without_xml_illegal(html)` as UTF-8, which lxml parses faster than str (and lone
+    surrogates cannot trip it). Looking for the illegal characters in the bytes (`translate`,
+    `in`) costs 0.05 ms per 80 KB, the str pattern 0.4 ms: it runs only when they have one."""
+    data = html.encode("utf-8", errors="replace")
+    controls = len(data.translate(None, _CONTROL_BYTES)) != len(data)
+    if controls or any(mark in data for mark in _NONCHARACTER_BYTES):
+        data = _XML_ILLEGAL.sub("", html).encode("utf-8", errors="replace")
+    return _XML_ILLEGAL_REF_BYTES.sub(b"", data) if b"&#" in data else data
 
 
 def compile_selector(css: str) -> None:
