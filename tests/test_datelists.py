@@ -146,3 +146,30 @@ def test_japanese_and_korean_dates_with_marked_months() -> None:
     later = datetime(2026, 1, 1, tzinfo=UTC)
     found = dates.parse_date("2025년 12월 1일 09:30", later, "Asia/Seoul")
     assert found is not None and found.at == datetime(2025, 12, 1, 0, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("(14:35)", "(%H:%M)"), ("（22:27）", "（%H:%M）"), ("8:05pm JST", "%I:%M%p JST"),
+     ("7:52 AM", "%I:%M %p"), ("12:15", "%H:%M"), ("05:30 min", None), ("(9/19)", None),
+     ("25:61", None)],
+)  # fmt: skip
+def test_the_format_of_a_bare_time(text: str, expected: str | None) -> None:
+    assert datelists.time_format(text) == expected
+
+
+def test_a_bare_time_is_today_or_yesterday_through_a_format_only() -> None:
+    # asahi.com, saved 19 Sep 2020 15:02 in Tokyo: `(14:35)` is today, `(22:27)` yesterday.
+    now = datetime(2020, 9, 19, 6, 2, tzinfo=UTC)
+    today = dates.parse_date("(14:35)", now, "Asia/Tokyo", ("(%H:%M)",))
+    yesterday = dates.parse_date("(22:27)", now, "Asia/Tokyo", ("(%H:%M)",))
+    assert today is not None and today.at == datetime(2020, 9, 19, 5, 35, tzinfo=UTC)
+    assert yesterday is not None and yesterday.at == datetime(2020, 9, 18, 13, 27, tzinfo=UTC)
+    assert dates.parse_date("(14:35)", now, "Asia/Tokyo") is None  # not a built-in form
+    found = dates.parse_time_only("8:05pm JST", datetime(2020, 10, 5, 13, 8, tzinfo=UTC),
+                                  "Asia/Tokyo")  # fmt: skip
+    assert found is not None and found.at == datetime(2020, 10, 5, 11, 5, tzinfo=UTC)
+    mixed = ["(14:35)", "(12:00)", "（9/19）", "(9/18)"]
+    assert datelists.list_formats(mixed, now, "Asia/Tokyo", "ja") == (
+        "(%H:%M)", "(%m/%d)", "（%m/%d）"
+    )

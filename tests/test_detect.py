@@ -134,6 +134,19 @@ def test_the_tuning_part_clears_its_floor(detected: dict[str, list[Candidate]]) 
     assert {"reuters-jp-technology-1", "reuters-jp-technology-2"} <= correct  # Japanese titles
 
 
+@pytest.mark.parametrize(
+    ("name", "right"),
+    [("asahi-home", 90), ("reuters-jp-technology-1", 10)],
+)
+def test_bare_times_of_today_and_marked_japanese_dates_are_read(
+    name: str, right: int, detected: dict[str, list[Candidate]]
+) -> None:
+    # asahi: `(14:35)` (today or yesterday) and `(9/19)` inside the headline link; Reuters
+    # Japan: `8:05pm JST` and `2020年 10月 4日`.
+    label = load_label(name)
+    assert score(detected[name][0].items, label).dates_right >= right
+
+
 def test_yonhaps_month_day_dates_are_read_month_first(
     detected: dict[str, list[Candidate]],
 ) -> None:

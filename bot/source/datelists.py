@@ -28,6 +28,9 @@ _NUMERIC = re.compile(
     r"(?![\d/.-]\d|\d)"
 )
 _CLOCK = re.compile(r"(?<!\d)(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2}))?(?!\d)")
+_BARE_TIME = re.compile(
+    r"(?P<pre>[(（\[]?\s*)\d{1,2}:\d{2}(?P<ap>\s*[AaPp][Mm])?(?P<post>\s*(?:JST|KST|ICT)?\s*[)）\]]?)"
+)
 _DAYPART = re.compile(r"(?i)(?<![a-zà-ỹ])(?:a\.?m|p\.?m|sa|ch|sáng|chiều|tối|trưa|đêm)(?![a-zà-ỹ])")
 
 
@@ -60,12 +63,33 @@ def reads_month_first(
 def list_formats(
     texts: Sequence[str], now: datetime, tz: str, language: str | None = None
 ) -> tuple[str, ...]:
-    """strptime formats reading the list's numeric dates month first, when it reads so; () when
-    the built-in (day-first) reading is the list's."""
-    if not reads_month_first(texts, now, tz, language):
-        return ()
-    formats = sorted({fmt for text in texts if (fmt := month_first_format(text)) is not None})
-    return tuple(formats) if 0 < len(formats) <= MAX_FORMATS else ()
+    """strptime formats for the list's dates the built-in reading gets wrong or misses: its
+    numeric dates month first, when it reads so, and its bare times of day; () when the
+    built-in reading is the list's."""
+    found: set[str] = set()
+    if reads_month_first(texts, now, tz, language):
+        found.update(fmt for text in texts if (fmt := month_first_format(text)) is not None)
+    found.update(fmt for text in texts if (fmt := time_format(text)) is not None)
+    return tuple(sorted(found)) if len(found) <= MAX_FORMATS else ()
+
+
+def time_format(text: str) -> str | None:
+    """The strptime format of a text that is only a time of day, as lists print today's items:
+    `(14:35)` -> `(%H:%M)`, `8:05pm JST` -> `%I:%M%p JST`; None for anything else. (A recipe
+    format without a day reads as today, or yesterday: `bot.source.dates`.)"""
+    clean = _clean(text)
+    match = _BARE_TIME.fullmatch(clean)
+    if match is None:
+        return None
+    clock = "%H:%M"
+    if match["ap"]:
+        clock = f"%I:%M{match['ap'][: len(match['ap']) - 2]}%p"
+    literal = _literal(match["pre"]) + clock + _literal(match["post"])
+    try:
+        datetime.strptime(clean, literal)
+    except ValueError:
+        return None
+    return literal
 
 
 def month_first_format(text: str) -> str | None:

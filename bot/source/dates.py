@@ -111,6 +111,7 @@ _UNIT_SECONDS = {
 _DAYS_BACK = {"hôm nay": 0, "today": 0, "hôm qua": 1, "yesterday": 1, "hôm kia": 2}
 _TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%X", "%c", "%T", "%R")
 _YEAR_DIRECTIVES = ("%Y", "%y", "%G", "%c", "%x")
+_DAY_DIRECTIVES = ("%d", "%j", "%c", "%x", "%a", "%A", "%U", "%W", "%V", "%u", "%w")
 _WHITESPACE = re.compile(r"\s+")
 
 
@@ -225,6 +226,8 @@ def _from_formats(
         clock = None
         if any(d in fmt for d in _TIME_DIRECTIVES):
             clock = _Clock(parsed.hour, parsed.minute, parsed.second, parsed.tzinfo)
+            if not any(d in fmt for d in _DAY_DIRECTIVES):  # `(%H:%M)`: a time of today
+                return _today_or_yesterday(clock, zone, now)
         if has_year:
             return _finish(parsed.date(), clock, zone, now)
         return _finish_yearless(parsed.day, parsed.month, clock, zone, now, ceiling)
@@ -398,6 +401,34 @@ def _relative(low: str, reading: _Reading) -> ParsedDate | None:
     if _JUST_NOW.search(low) is not None:
         return ParsedDate(now, has_time=True)
     return None
+
+
+def parse_time_only(text: str, now: datetime, tz: str = DEFAULT_TIMEZONE) -> ParsedDate | None:
+    """A text that is only a time of day (`(14:35)`, `8:05pm JST`), as news lists print today's
+    items: today in the zone, or yesterday when today's would be more than an hour ahead. Not
+    one of `parse_date`'s built-in forms (a bare `12:15` elsewhere is no date); a list reads
+    them through a recipe format (`bot.source.datelists`)."""
+    match = _TIME_ONLY.fullmatch(_clean(text).lower()) if isinstance(text, str) else None
+    if match is None:
+        return None
+    hour = _twelve_hour(int(match["h"]), match["ap"], "")
+    if hour > 23 or int(match["m"]) > 59:
+        return None
+    return _today_or_yesterday(_Clock(hour, int(match["m"]), 0, None), _zone(tz), now)
+
+
+def _today_or_yesterday(clock: _Clock, zone: ZoneInfo, now: datetime) -> ParsedDate:
+    today = now.astimezone(zone).date()
+    at = _at(today, clock, zone)
+    if at > now + timedelta(hours=1):
+        at = _at(today - timedelta(days=1), clock, zone)
+    return ParsedDate(at, has_time=True)
+
+
+_TIME_ONLY = re.compile(
+    r"[(（\[]?\s*(?P<h>\d{1,2}):(?P<m>\d{2})\s*(?P<ap>a\.?m\.?|p\.?m\.?)?"
+    r"\s*(?:jst|kst|ict)?\s*[)）\]]?"
+)
 
 
 _PARSERS: tuple[_Parser, ...] = (

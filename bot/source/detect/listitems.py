@@ -22,6 +22,7 @@ from bot.source.dom import Node
 from bot.source.scrape import image_url
 
 SAMPLE = 8  # items inspected to choose the date/summary/image picks
+_INNER_DATE = 20  # characters of a date printed inside the headline link, at most
 _TEXT_TAGS = ("p", "div", "span", "h2", "h3", "h4", "h5", "h6", "li", "dd", "small", "time", "em")
 
 
@@ -108,16 +109,18 @@ def _date_node(page: Page, item: Node, title: Node) -> Node | None:
     around, inside = set(title.iterancestors()), set(title.iter())
     found: Node | None = None
     for element in item.iter(*_TEXT_TAGS):
-        if element in around or element in inside or len(element) > 4:
+        if element in around or len(element) > 4:
             continue
         if element.tag == "time" and element.get("datetime"):
             return element
         text = " ".join(" ".join(element.itertext()).split())
         if not text or len(text) > 80 or not any(ch.isdigit() for ch in text):
             continue
+        if element in inside and (len(element) or element is title or len(text) > _INNER_DATE):
+            continue  # inside the headline only a date of its own (asahi's `<span>(14:35)`)
         if found is not None and found not in set(element.iterancestors()):
             break  # document order: a later match outside the first one is another date
-        if page.parse_date(text) is not None:
+        if page.parse_date(text) is not None or page.time_only(text):
             found = element  # keep descending: a smaller element may hold the same date
     return found
 

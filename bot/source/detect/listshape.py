@@ -134,6 +134,10 @@ class Page(Index):
         self._parsed[key] = found = parsed.at if parsed is not None else None
         return found
 
+    def time_only(self, text: str) -> bool:
+        """Whether the text is only a time of day (read through a recipe format, not built in)."""
+        return dates.parse_time_only(text, self.now, self.tz) is not None
+
     def url_date(self, url: str) -> datetime | None:
         """`dates.date_from_url`, memoised."""
         if url not in self._url_dates:
