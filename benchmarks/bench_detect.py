@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 @dataclass(frozen=True)
 class _Row:
     scores: Scores | None
+    dated: int  # labelled items with a date (printed, attribute or URL)
     poll_ms: float  # limit=1
     all_ms: float  # limit=5
     parse_ms: float
@@ -73,7 +74,7 @@ def _run(label: Label, runs: int) -> _Row:
     if not candidates:
         print(f"{label.name:<30} {label.part[:4]:>4} {'no':>4} {'-':>6} {'-':>6} {'-':>6} "
               f"{'-':>6} {'-':>9} {times}  (none)")  # fmt: skip
-        return _Row(None, poll_ms, all_ms, parse_ms, scrape_ms)
+        return _Row(None, _dated(label), poll_ms, all_ms, parse_ms, scrape_ms)
     scores = score(candidates[0].items, label)
     dates = "n/a"
     if scores.dates_printed:
@@ -84,7 +85,11 @@ def _run(label: Label, runs: int) -> _Row:
           f"{scores.link_precision:6.2f} {scores.link_recall:6.2f} "
           f"{scores.title_precision:6.2f} {scores.title_recall:6.2f} {dates:>9} {times}  "
           f"{candidates[0].rules.item[:50]}")  # fmt: skip
-    return _Row(scores, poll_ms, all_ms, parse_ms, scrape_ms)
+    return _Row(scores, _dated(label), poll_ms, all_ms, parse_ms, scrape_ms)
+
+
+def _dated(label: Label) -> int:
+    return sum(1 for entry in label.items if entry["date_source"] is not None)
 
 
 def _summary(labels: list[Label], rows: list[_Row]) -> None:
@@ -122,7 +127,7 @@ def _figures(name: str, picked: list[_Row]) -> str:
     scores = [row.scores for row in picked]
     correct = sum(1 for s in scores if s is not None and s.correct)
     right = sum(s.dates_right + s.url_dates_right for s in scores if s is not None)
-    dated = sum(s.dates_printed + s.url_dates for s in scores if s is not None)
+    dated = sum(row.dated for row in picked)  # a page with no candidate has all its dates wrong
     link_p = _mean([s.link_precision if s else 0.0 for s in scores])
     link_r = _mean([s.link_recall if s else 0.0 for s in scores])
     title_p = _mean([s.title_precision if s else 0.0 for s in scores])
