@@ -126,6 +126,8 @@ class PollDeps:
 
 
 def fetch_policy(config: Config) -> FetchPolicy:
+    """The fetcher's limits and manners from [fetch]: the daemon's, `newsbot poll`'s and
+    `newsbot add`'s."""
     policy = FetchPolicy(
         deadline=config.fetch.timeout.total_seconds(),
         max_bytes=config.fetch.max_bytes,
