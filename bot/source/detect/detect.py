@@ -33,7 +33,7 @@ from bot.model import DEFAULT_TIMEZONE, Item, ListRules, Pick
 from bot.source import dom
 from bot.source.detect import listitems
 from bot.source.detect.cssmatch import Selector, first_in, parse_css, select
-from bot.source.detect.listshape import Page, candidate_selectors
+from bot.source.detect.listshape import CARD_TEXT, Page, candidate_selectors
 from bot.source.dom import Node
 
 MIN_ITEMS = 3  # fewer blocks than this is not a list
@@ -224,11 +224,25 @@ def _outline(page: Page, selector: Selector, rank: int) -> _Outline | None:
     good = [t for t in titles if t is not None and t in page.links]
     if len(good) < MIN_ITEMS or len(good) < 0.6 * len(elements):
         return None
-    rules = ListRules(item=selector.css, title=Pick(title_pick.css))
+    rules = ListRules(item=selector.css, title=_title(page, title_pick, good))
+    shape = _shape(page, selector, titles)
+    if sum(1 for t in good if not page.text(t)) > len(good) / 2:  # empty links over cards
+        heading = listitems.heading_pick(page, elements, titles)
+        if heading is None:
+            return None
+        titles = [first_in(page, e, heading) for e in elements]
+        rules = ListRules(item=selector.css, title=Pick(heading.css), link=Pick(title_pick.css))
     rules = listitems.with_extra_picks(page, rules, elements, titles)
-    outline = _Outline(rank, elements, titles, rules, _shape(page, selector, titles))
+    outline = _Outline(rank, elements, titles, rules, shape)
     outline.bound = _upper_bound(page, outline)
     return outline
+
+
+def _title(page: Page, pick: Selector, titles: list[Node]) -> Pick:
+    """The headline link's text, or its `title` attribute when most links are whole cards
+    (chip.de: category, date, headline and teaser in one link, the headline in `title`)."""
+    cards = sum(1 for t in titles if len(page.text(t)) > CARD_TEXT and t.get("title"))
+    return Pick(pick.css, "title") if cards > len(titles) / 2 else Pick(pick.css)
 
 
 def _as_scrape_takes(elements: list[Node]) -> list[Node]:
@@ -276,10 +290,11 @@ def _placement(page: Page, selector: Selector) -> tuple[float, float, float]:
 def _upper_bound(page: Page, outline: _Outline) -> float:
     """The most `_score` can give: every item kept, dated, teased and pictured where it can be."""
     headline, single, boiler, main = outline.shape
+    link = parse_css(outline.rules.link.css) if outline.rules.link else None
     urls = {
         url
         for element, title in zip(outline.elements, outline.titles, strict=True)
-        if title is not None and (url := listitems.item_url(page, element, title)) is not None
+        if title is not None and (url := listitems.item_url(page, element, title, link)) is not None
     }
     rules = outline.rules
     datable = rules.date is not None or rules.image is not None

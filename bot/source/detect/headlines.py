@@ -30,7 +30,7 @@ def headline_score(text: str) -> float:
     if count < 3:
         return 0.0
     lowered = " ".join(stripped.split()).lower()
-    if lowered in _NOT_HEADLINES or len(text) > 300:
+    if lowered in _NOT_HEADLINES or len(text) > 300:  # listshape.CARD_TEXT
         return 0.0
     if text.isupper() and count < 6:
         return 0.3

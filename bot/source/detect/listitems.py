@@ -17,7 +17,7 @@ from bot.model import Attachment, Item, ListRules, Pick
 from bot.source import attachments, datelists, dom
 from bot.source.detect.cssmatch import Selector, first_in, one_step, parse_css, stable_classes
 from bot.source.detect.headlines import word_count
-from bot.source.detect.listshape import Page, title_options
+from bot.source.detect.listshape import TEXT_LIMIT, Page, overlaid_heading_node, title_options
 from bot.source.dom import Node
 from bot.source.scrape import image_url
 
@@ -47,6 +47,17 @@ def title_pick(page: Page, elements: list[Node]) -> Selector | None:
     return best[2] if best is not None and best[0] >= 0.5 else None
 
 
+def heading_pick(page: Page, elements: list[Node], anchors: list[Node | None]) -> Selector | None:
+    """For lists whose links are empty and laid over each card: a one-step selector for the
+    card's heading (what `scrape` then reads as the title; the link is the card's first)."""
+    sample = [(e, a) for e, a in zip(elements, anchors, strict=True) if a is not None][:SAMPLE]
+    return _common_pick(page, sample, _overlaid_heading)
+
+
+def _overlaid_heading(page: Page, item: Node, anchor: Node) -> Node | None:
+    return overlaid_heading_node(anchor)
+
+
 def _dominant_link(page: Page, element: Node) -> Node | None:
     """The item's strongest headline link (the first one on a tie)."""
     best: tuple[float, Node] | None = None
@@ -73,6 +84,7 @@ def with_extra_picks(
     return ListRules(
         item=rules.item,
         title=rules.title,
+        link=rules.link,
         date=Pick(date.css) if date else None,
         summary=Pick(summary.css) if summary else None,
         image=image,
@@ -168,13 +180,19 @@ def drafts(
     """The items the rules yield, built the way `scrape` builds them (same order, same dedup)."""
     date_sel = parse_css(rules.date.css) if rules.date else None
     summary_sel = parse_css(rules.summary.css) if rules.summary else None
+    link_sel = parse_css(rules.link.css) if rules.link else None
     found: list[Draft] = []
     seen: set[str] = set()
     for element, title_node in zip(elements, titles, strict=True):
         if title_node is None:
             continue
-        title = page.text(title_node) or dom.normalize_text(title_node.get("title") or "")
-        url = item_url(page, element, title_node)
+        attr = rules.title.attr
+        if attr is None:
+            title = page.text(title_node)
+        else:  # as `scrape` reads an attribute pick
+            title = dom.normalize_text((dom.attr_of(title_node, attr) or "")[:TEXT_LIMIT])
+        title = title or dom.normalize_text(title_node.get("title") or "")
+        url = item_url(page, element, title_node, link_sel)
         if not title or url is None:
             continue
         summary = ""
@@ -221,8 +239,13 @@ def _attachments(page: Page, element: Node) -> tuple[Attachment, ...]:
     return found
 
 
-def item_url(page: Page, element: Node, title_node: Node) -> str | None:
-    """The title's link, else the item's first (as `scrape` finds it)."""
+def item_url(
+    page: Page, element: Node, title_node: Node, link: Selector | None = None
+) -> str | None:
+    """The link pick's, else the title's link, else the item's first (as `scrape` finds it)."""
+    if link is not None:
+        node = first_in(page, element, link)
+        return page.absolute(node.get("href")) if node is not None else None
     href = title_node.get("href")
     if not href:
         href = next((a.get("href") for a in page.anchors_in(element) if a.get("href")), None)

@@ -30,6 +30,7 @@ from bot.source.scrape import document_base
 from bot.urls import absolute_url
 
 MAX_LEVELS = 8  # how far above a link an item block may be
+CARD_TEXT = 300  # a link's text longer than this is a card (headline, teaser…), not a headline
 TEXT_LIMIT = 5000  # characters of an element's text, as `scrape` takes them (items must be equal)
 _STABLE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 # Words inside an id or class name; whitespace separates the names.
@@ -194,10 +195,14 @@ class Page(Index):
 
     def _headline_link(self, anchor: Node) -> Link | None:
         words = (" ".join(anchor.itertext()) if len(anchor) else anchor.text or "").split()
+        if not words and not len(anchor):  # an empty link laid over a card (AINOW)
+            words = _overlaid_heading(anchor).split()
         if len(words) < 3 and not any(CJK.search(word) for word in words):
             return None  # stripping can only remove words: no headline (the common case)
         text = " ".join(words)
         headline = headline_score(text)  # first: cheaper than resolving the URL
+        if not headline and len(text) > CARD_TEXT:  # a whole card is the link: its title says
+            headline = headline_score(" ".join((anchor.get("title") or "").split()))
         url = self.absolute(anchor.get("href")) if headline else None
         if url is None:
             return None
@@ -207,6 +212,19 @@ class Page(Index):
             return None
         strength = headline * (0.4 + 0.6 * article_score(parts.group(2)))
         return Link(anchor, url, strength) if strength >= 0.3 else None
+
+
+def overlaid_heading_node(anchor: Node) -> Node | None:
+    """The heading of the card an empty link is laid over: the first h1-h6 beside it."""
+    parent = anchor.getparent()
+    if parent is None or not anchor.get("href"):
+        return None
+    return next((h for h in parent.iter("h1", "h2", "h3", "h4", "h5", "h6")), None)
+
+
+def _overlaid_heading(anchor: Node) -> str:
+    heading = overlaid_heading_node(anchor)
+    return " ".join(heading.itertext()) if heading is not None else ""
 
 
 def _own_zone(element: Node) -> int:
