@@ -5,6 +5,10 @@ feed's timezone, as UTC. Day-first (`2/11/2023` is 2 November) unless `month_fir
 list reads the other way (`bot.source.datelists` decides that for a whole list). Naive times
 are read in the feed's timezone; explicit offsets (`GMT+7`, `+07:00`, `Z`) are honoured.
 Garbage gives None, never an exception. Everything here is pure: the caller passes `now`.
+
+About 450 lines: one reader of dates, its patterns, their parsers and the recipe-format path,
+which share the private clock and year rules; the list-level decisions live in
+`bot.source.datelists`.
 """
 
 from __future__ import annotations
