@@ -168,6 +168,17 @@ def test_bare_times_of_today_and_marked_japanese_dates_are_read(
     assert score(detected[name][0].items, label).dates_right >= right
 
 
+def test_a_yearless_date_takes_the_pages_year_not_the_clocks() -> None:
+    # Yonhap's `12-01 23:26`, detected a year after the page was saved: its thumbnails'
+    # addresses (`…/2025/12/01/…`) date the page, so the item is 1 December 2025.
+    label = load_label("yonhap-asia-australia")
+    html = dom.decode_html(label.page_bytes())
+    later = datetime(2026, 12, 3, 13, tzinfo=UTC)
+    best = detect_lists(html, label.base_url, now=later, tz=label.zone)[0]
+    assert best.items[0].published_at == datetime(2025, 12, 1, 14, 26, tzinfo=UTC)
+    assert best.items[-1].published_at == datetime(2025, 11, 30, 2, 0, tzinfo=UTC)
+
+
 def test_yonhaps_month_day_dates_are_read_month_first(
     detected: dict[str, list[Candidate]],
 ) -> None:

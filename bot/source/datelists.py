@@ -41,7 +41,11 @@ def month_first_language(language: str | None) -> bool:
 
 
 def reads_month_first(
-    texts: Sequence[str], now: datetime, tz: str, language: str | None = None
+    texts: Sequence[str],
+    now: datetime,
+    tz: str,
+    language: str | None = None,
+    reference: datetime | None = None,
 ) -> bool:
     """Whether a list's all-numeric dates (`texts`, in page order) read month first.
 
@@ -51,8 +55,8 @@ def reads_month_first(
     preferred = month_first_language(language)
     if not any(_NUMERIC.search(_clean(text)) for text in texts):
         return preferred
-    mine = [_at(text, now, tz, preferred) for text in texts]
-    other = [_at(text, now, tz, not preferred) for text in texts]
+    mine = [_at(text, now, tz, preferred, reference) for text in texts]
+    other = [_at(text, now, tz, not preferred, reference) for text in texts]
     if _lost(other, mine) or newest_first_share(other) < COHERENT:
         return preferred
     if _lost(mine, other) or newest_first_share(other) > newest_first_share(mine):
@@ -61,13 +65,17 @@ def reads_month_first(
 
 
 def list_formats(
-    texts: Sequence[str], now: datetime, tz: str, language: str | None = None
+    texts: Sequence[str],
+    now: datetime,
+    tz: str,
+    language: str | None = None,
+    reference: datetime | None = None,
 ) -> tuple[str, ...]:
     """strptime formats for the list's dates the built-in reading gets wrong or misses: its
     numeric dates month first, when it reads so, and its bare times of day; () when the
     built-in reading is the list's."""
     found: set[str] = set()
-    if reads_month_first(texts, now, tz, language):
+    if reads_month_first(texts, now, tz, language, reference):
         found.update(fmt for text in texts if (fmt := month_first_format(text)) is not None)
     found.update(fmt for text in texts if (fmt := time_format(text)) is not None)
     return tuple(sorted(found)) if len(found) <= MAX_FORMATS else ()
@@ -129,8 +137,10 @@ def newest_first_share(dates: Sequence[datetime | None]) -> float:
     return sum(1 for a, b in pairs if a >= b) / len(pairs) if pairs else 1.0
 
 
-def _at(text: str, now: datetime, tz: str, month_first: bool) -> datetime | None:
-    parsed = parse_date(text, now, tz, month_first=month_first)
+def _at(
+    text: str, now: datetime, tz: str, month_first: bool, reference: datetime | None
+) -> datetime | None:
+    parsed = parse_date(text, now, tz, month_first=month_first, reference=reference)
     return parsed.at if parsed is not None else None
 
 

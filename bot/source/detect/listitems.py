@@ -80,7 +80,7 @@ def with_extra_picks(
     if date is not None:  # the whole list's dates decide whether `12-01` is December or January
         nodes = [first_in(page, element, date) for element in elements]
         texts = [page.text(node) for node in nodes if node is not None]
-        formats = datelists.list_formats(texts, page.now, page.tz, page.language)
+        formats = datelists.list_formats(texts, page.now, page.tz, page.language, page.page_date)
     return ListRules(
         item=rules.item,
         title=rules.title,

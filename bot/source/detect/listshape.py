@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -30,6 +30,8 @@ from bot.source.scrape import document_base
 from bot.urls import absolute_url
 
 MAX_LEVELS = 8  # how far above a link an item block may be
+PAGE_DATE_SLACK = timedelta(days=31)  # items a page lists after its newest dated address
+_UNKNOWN = object()
 CARD_TEXT = 300  # a link's text longer than this is a card (headline, teaser…), not a headline
 TEXT_LIMIT = 5000  # characters of an element's text, as `scrape` takes them (items must be equal)
 _STABLE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
@@ -81,6 +83,7 @@ class Page(Index):
         self._urls: dict[str, str | None] = {}
         self._url_dates: dict[str, datetime | None] = {}
         self._parsed: dict[tuple[str, tuple[str, ...]], datetime | None] = {}
+        self._page_date: datetime | object | None = _UNKNOWN
         self._ids: dict[str, str] = {}
         self._zone: dict[Node, int] = {}
         self._link_stats: dict[Node, tuple[float, int]] = {}
@@ -127,13 +130,26 @@ class Page(Index):
 
     def parse_date(self, text: str, formats: tuple[str, ...] = ()) -> datetime | None:
         """`dates.parse_date(text, now, tz, formats).at`, memoised (items print dates again and
-        again)."""
+        again); a date without a year takes it from the page's date."""
         key = (text, formats)
         if key in self._parsed:
             return self._parsed[key]
-        parsed = dates.parse_date(text, self.now, self.tz, formats)
+        parsed = dates.parse_date(text, self.now, self.tz, formats, reference=self.page_date)
         self._parsed[key] = found = parsed.at if parsed is not None else None
         return found
+
+    @property
+    def page_date(self) -> datetime | None:
+        """Up to when the page can be dated: a month after the newest date in its links' and
+        images' addresses (Yonhap's `/2025/12/01/` thumbnails). A yearless `12-01` on a page
+        saved in 2025 and read in 2026 is then 2025's, not the clock's year."""
+        if self._page_date is _UNKNOWN:
+            found = [self.url_date(link.url) for link in self.links.values()]
+            found += [self.url_date(src) for img in self.tagged("img")
+                      if (src := self.absolute(img.get("src")))]  # fmt: skip
+            newest = max((d for d in found if d is not None), default=None)
+            self._page_date = newest + PAGE_DATE_SLACK if newest is not None else None
+        return self._page_date if isinstance(self._page_date, datetime) else None
 
     def time_only(self, text: str) -> bool:
         """Whether the text is only a time of day (read through a recipe format, not built in)."""
