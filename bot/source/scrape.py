@@ -109,11 +109,11 @@ def _recalled_reading(
     reading = known.get(key)
     if reading is None:
         reading = _reading(element, base, recipe, rules, now)
-        if rules.date is not None:
-            shifted = now + memo.NOW_SHIFT
-            if _list_date(element, rules, recipe, now, 0, {}) != _list_date(
-                element, rules, recipe, shifted, 0, {}
-            ):
+        if rules.date is not None and reading.item is not None:
+            # The printed date as read at `now` (a missing one is the URL's: no `now` in it).
+            found = None if "date" in reading.missing else reading.item.published_at
+            shifted = _list_date(element, rules, recipe, now + memo.NOW_SHIFT, 0, {})
+            if shifted != found:
                 return reading  # a relative, yearless or time-less date: read it every poll
     readings[key] = reading
     return reading
