@@ -25,19 +25,27 @@ RSS_OPEN = ('<rss xmlns:dc="http://purl.org/dc/elements/1.1/" '
             'xmlns:atom="http://www.w3.org/2005/Atom" '
             'xmlns:content="http://purl.org/rss/1.0/modules/content/" version="2.0">\n')
 RSS_DOCS = "http://www.rssboard.org/rss-specification"
-_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
-_ATTR_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;",
-                               "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})  # fmt: skip
+# Chained str.replace, `&` first: str.translate with a table looks up every character in Python
+# (1.3 ms of a 20-item feed's 4.3 ms render); replace scans in C and copies only on a match.
+_TEXT_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r", "&#13;"))
+_ATTR_ESCAPES = (*_TEXT_ESCAPES, ('"', "&quot;"), ("\n", "&#10;"), ("\t", "&#9;"))
 
 
 def _text(value: str) -> str:
     """A value as XML character data."""
-    return strip_xml_illegal(value).translate(_TEXT_ESCAPES)
+    return _escaped(strip_xml_illegal(value), _TEXT_ESCAPES)
 
 
 def _attr(value: str) -> str:
     """A value inside a double-quoted XML attribute."""
-    return strip_xml_illegal(value).translate(_ATTR_ESCAPES)
+    return _escaped(strip_xml_illegal(value), _ATTR_ESCAPES)
+
+
+def _escaped(value: str, escapes: tuple[tuple[str, str], ...]) -> str:
+    for char, reference in escapes:
+        if char in value:
+            value = value.replace(char, reference)
+    return value
 
 
 def _rfc822(moment: datetime) -> str:
