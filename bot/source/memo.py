@@ -14,8 +14,8 @@ A reading depends on more than the element's bytes only in ways this module rule
 
 Memory: the Items of each feed's last page, ~1.8 KB per item with its key (tracemalloc, the
 real gov.vn page): about 37 MB for 1,000 feeds of 20 items, at most MAX_FEEDS feeds (the least
-recently polled are dropped). Digests are blake2b
-(128 bits): a page cannot make two different elements collide.
+recently polled are dropped). Digests are blake2b (128 bits): a page cannot make two different
+elements collide.
 """
 
 from __future__ import annotations
