@@ -300,7 +300,9 @@ async def test_healthz_reports_feeds_while_running_and_503_once_the_scheduler_st
         task = asyncio.create_task(daemon.run())
         try:
             await until(lambda: daemon.web_port is not None and site.count(PATH) == 1)
-            await until(lambda: daemon.store.health("haiphong").last_success_at is not None)
+            # the poll's success, its next time and its feed file land one after the other
+            await until(lambda: daemon.store.health("haiphong").next_poll_at is not None)
+            await until(lambda: any((tmp_path / "data").rglob("haiphong.xml")))
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{daemon.web_port}") as web:
                 running = await web.get("/healthz")
                 assert running.status_code == 200
