@@ -57,6 +57,13 @@ def _feed_title(meta: FeedMeta) -> str:
 
 
 def rss_bytes(meta: FeedMeta, entries: Sequence[Entry], self_url: str) -> bytes:
+    return rss_document(meta, entries, self_url, [rss_item(meta, entry) for entry in entries])
+
+
+def rss_document(
+    meta: FeedMeta, entries: Sequence[Entry], self_url: str, items: Sequence[str]
+) -> bytes:
+    """The RSS file around `items`, each entry's `rss_item` (bot.publish.render reuses them)."""
     title = _feed_title(meta)
     updated = built_at(meta, entries)
     parts = [
@@ -71,12 +78,12 @@ def rss_bytes(meta: FeedMeta, entries: Sequence[Entry], self_url: str) -> bytes:
     ]  # fmt: skip
     if updated is not None:  # optional in RSS: no date rather than an invented one
         parts.append(f"    <lastBuildDate>{_rfc822(updated)}</lastBuildDate>\n")
-    parts += (_rss_item(meta, entry) for entry in entries)
+    parts += items
     parts.append("  </channel>\n</rss>\n")
     return "".join(parts).encode("utf-8")
 
 
-def _rss_item(meta: FeedMeta, entry: Entry) -> str:
+def rss_item(meta: FeedMeta, entry: Entry) -> str:
     lines = ["    <item>", f"      <title>{_text(entry.title)}</title>",
              f"      <link>{_text(entry.link)}</link>"]  # fmt: skip
     content = entry.content_html
@@ -110,8 +117,19 @@ def _rss_item(meta: FeedMeta, entry: Entry) -> str:
 
 
 def atom_bytes(meta: FeedMeta, entries: Sequence[Entry], self_url: str) -> bytes:
+    updated = atom_updated(meta, entries)
+    items = [atom_entry(entry, updated) for entry in entries]
+    return atom_document(meta, updated, self_url, items)
+
+
+def atom_updated(meta: FeedMeta, entries: Sequence[Entry]) -> datetime:
+    """The feed's <updated>; also an entry's when it has no date of its own."""
+    return built_at(meta, entries) or local_epoch(feed_zone(meta.timezone))  # Atom requires one
+
+
+def atom_document(meta: FeedMeta, updated: datetime, self_url: str, items: Sequence[str]) -> bytes:
+    """The Atom file around `items`, each entry's `atom_entry` (bot.publish.render reuses them)."""
     title = _text(_feed_title(meta))
-    updated = built_at(meta, entries) or local_epoch(feed_zone(meta.timezone))  # Atom requires one
     parts = [
         XML_DECLARATION,
         f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="{_attr(meta.language)}">\n',
@@ -124,12 +142,12 @@ def atom_bytes(meta: FeedMeta, entries: Sequence[Entry], self_url: str) -> bytes
         f"  <generator>{GENERATOR}</generator>\n",
         f"  <subtitle>{_text(plain_text(meta.description) or _feed_title(meta))}</subtitle>\n",
     ]
-    parts += (_atom_entry(entry, updated) for entry in entries)
+    parts += items
     parts.append("</feed>\n")
     return "".join(parts).encode("utf-8")
 
 
-def _atom_entry(entry: Entry, feed_updated_at: datetime) -> str:
+def atom_entry(entry: Entry, feed_updated_at: datetime) -> str:
     updated = entry.updated_at or feed_updated_at  # Atom requires one
     lines = ["  <entry>", f"    <id>{_text(entry.guid)}</id>",
              f"    <title>{_text(entry.title)}</title>",
@@ -155,8 +173,15 @@ def _atom_entry(entry: Entry, feed_updated_at: datetime) -> str:
 
 
 def json_bytes(meta: FeedMeta, entries: Sequence[Entry], self_url: str) -> bytes:
+    return json_document(meta, self_url, [json_item(entry) for entry in entries])
+
+
+def json_document(meta: FeedMeta, self_url: str, items: Sequence[str]) -> bytes:
+    """The JSON Feed around `items`, each entry's `json_item`: the bytes of
+    `json.dumps(doc, ensure_ascii=False, indent=2)` with the items spliced in as text, so each
+    item is encoded once, not on every write (`indent` makes json use its pure-Python encoder)."""
     title = _feed_title(meta)
-    doc: dict[str, Any] = {
+    head: dict[str, Any] = {
         "version": JSON_FEED_VERSION,
         "title": title,
         "home_page_url": meta.site_url,
@@ -164,9 +189,17 @@ def json_bytes(meta: FeedMeta, entries: Sequence[Entry], self_url: str) -> bytes
         "description": plain_text(meta.description) or title,
         "language": meta.language,
         "authors": [{"name": title}],
-        "items": [_json_item(entry) for entry in entries],
     }
-    return json.dumps(doc, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
+    text = json.dumps(head, ensure_ascii=False, indent=2)
+    listed = ",".join(items) + "\n  " if items else ""
+    return f'{text[:-2]},\n  "items": [{listed}]\n}}\n'.encode()
+
+
+def json_item(entry: Entry) -> str:
+    """One entry as the JSON Feed's `items` list holds it: a newline, then the object indented
+    two levels (a JSON string never holds a raw newline, so indenting by lines is exact)."""
+    text = json.dumps(_json_item(entry), ensure_ascii=False, indent=2)
+    return "\n    " + text.replace("\n", "\n    ")
 
 
 def _json_item(entry: Entry) -> dict[str, Any]:
