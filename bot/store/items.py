@@ -6,7 +6,7 @@ a search is bot.search's (the store only hands it the candidate rows, newest fir
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -52,49 +52,76 @@ class ItemsMixin(OutboxMixin):
 
     def add_items(self, feed_id: str, items: Sequence[Item], now: datetime, *,
                   route: Route | None = None) -> list[Item]:
-        """Store a poll's items in one transaction; return the new ones with their outbox rows."""
+        """Store a poll's items in one transaction; return the new ones with their outbox rows.
+
+        A handful of statements whatever the page's size: one read of the stored rows, one
+        update of the unchanged ones' last_seen_at, one for the pruned ids, one insert of the
+        new rows and one of their outbox rows, plus one per edited item (was ~2 per item)."""
         stamp, new = _iso(now), list[Item]()
         now = now.astimezone(UTC)
         edited: list[tuple[str, str, str]] = []  # (item_id, previous title, previous summary)
+        inserts: list[Item] = []
+        seen: list[str] = []  # stored, unchanged: only last_seen_at moves
         with self._tx() as db:
+            rows = _stored_rows(db, feed_id, [item.item_id for item in items])
+            pruned = _pruned_first_seen(db, feed_id, [i.item_id for i in items
+                                                      if i.item_id not in rows])
+            done = set[str]()
             for item in items:
-                key = (feed_id, item.item_id)
-                row = db.execute("SELECT title, summary, image, attachments, doc_number, "
-                                 "doc_type, section FROM items "
-                                 "WHERE feed_id = ? AND item_id = ?", key).fetchone()
-                stored = _stored(row) if row is not None else None
+                if item.item_id in done:  # twice on one page: read what the first copy left
+                    self._store_rows(db, feed_id, inserts, seen, stamp)
+                    rows.update(_stored_rows(db, feed_id, [item.item_id]))
+                done.add(item.item_id)
+                row = rows.get(item.item_id)
+                stored, stored_attachments = (_stored(row), row[3]) if row else (None, "")
                 if stored is not None:
                     item = revisions.without_worse_decoding(stored, item)
-                if stored is None and (seen := _pruned_first_seen(db, key)) is not None:
+                if stored is None and (first_seen := pruned.pop(item.item_id, None)) is not None:
                     # Pruned once and back on the page: stored again in its old place, and
                     # never announced a second time.
-                    self._insert_item(db, dataclasses.replace(
-                        item, feed_id=feed_id, first_seen_at=seen, updated_at=seen), stamp)
+                    inserts.append(dataclasses.replace(
+                        item, feed_id=feed_id, first_seen_at=first_seen, updated_at=first_seen))
                 elif stored is None:
                     added = dataclasses.replace(item, feed_id=feed_id, first_seen_at=now,
                                                 updated_at=now)
-                    self._insert_item(db, added, stamp)
+                    inserts.append(added)
                     new.append(added)
-                    if route is not None:
-                        self._enqueue(db, added, route(added), stamp)
-                elif (self._refresh(db, key, stored, row[3], item, stamp)
-                      and (stored.title, stored.summary) != (item.title, item.summary)):
+                elif not self._refresh(db, (feed_id, item.item_id), stored,
+                                       stored_attachments, item, stamp):
+                    seen.append(item.item_id)
+                elif (stored.title, stored.summary) != (item.title, item.summary):
                     edited.append((item.item_id, stored.title, stored.summary))
+            self._store_rows(db, feed_id, inserts, seen, stamp)
+            if route is not None:
+                self._enqueue_many(db, [(item, route(item)) for item in new], stamp)
             if route is not None and len(edited) <= MAX_EDIT_NOTICES_PER_POLL:
                 for item_id, title, summary in edited:
                     self._enqueue_edit(db, feed_id, item_id, title, summary, stamp)
         return new
 
     @staticmethod
+    def _store_rows(db: Db, feed_id: str, inserts: list[Item], seen: list[str],
+                    stamp: str) -> None:
+        """Insert the new rows (in page order: rowid breaks date ties) and note the unchanged
+        ones as seen; both lists are emptied."""
+        if inserts:
+            db.executemany(f"INSERT INTO items ({', '.join(ITEM_COLUMNS)}, last_seen_at) "
+                           f"VALUES ({', '.join('?' * (len(ITEM_COLUMNS) + 1))})",
+                           [item_row(item, stamp) for item in inserts])
+        for chunk in _chunks(seen):
+            db.execute(f"UPDATE items SET last_seen_at = ? WHERE feed_id = ? AND item_id IN "
+                       f"({','.join('?' * len(chunk))})", [stamp, feed_id, *chunk])
+        inserts.clear()
+        seen.clear()
+
+    @staticmethod
     def _refresh(db: Db, key: tuple[str, str], stored: StoredCopy, stored_attachments: str,
                  item: Item, stamp: str) -> bool:
-        """Store a seen item again if it is an edit (True), else note it was seen."""
+        """Store a seen item again if it is an edit (True); False: unchanged, nothing written."""
         kept = _attachments_json(revisions.kept_attachments(stored, item))
         # Attachments stored in another JSON form than today's are rewritten too.
         if kept == stored_attachments and not revisions.is_edit(stored, item):
-            db.execute("UPDATE items SET last_seen_at = ? WHERE feed_id = ? AND "
-                       "item_id = ?", (stamp, *key))
-            return False
+            return False  # the caller notes it as seen, with the others
         db.execute("UPDATE items SET title = ?, summary = ?, image = coalesce(?, "
                    "image), attachments = ?, doc_number = ?, doc_type = ?, section = "
                    "coalesce(?, section), updated_at = ?, last_seen_at = ? WHERE "
@@ -102,12 +129,6 @@ class ItemsMixin(OutboxMixin):
                    (item.title, item.summary, item.image, kept,
                     item.doc_number, item.doc_type, item.section, stamp, stamp, *key))
         return True
-
-    @staticmethod
-    def _insert_item(db: Db, item: Item, stamp: str) -> None:
-        db.execute(f"INSERT INTO items ({', '.join(ITEM_COLUMNS)}, last_seen_at) "
-                   f"VALUES ({', '.join('?' * (len(ITEM_COLUMNS) + 1))})",
-                   item_row(item, stamp))
 
     def items(self, feed_id: str | None = None, *, limit: int = 50,
               section: str | None = None) -> list[Item]:
@@ -189,11 +210,33 @@ class ItemsMixin(OutboxMixin):
         return int(pruned)
 
 
-def _pruned_first_seen(db: Db, key: tuple[str, str]) -> datetime | None:
-    """When a pruned item was first seen; the id is forgotten as the item is stored again."""
-    row = db.execute("DELETE FROM pruned_items WHERE feed_id = ? AND item_id = ? "
-                     "RETURNING first_seen_at", key).fetchall()
-    return _when(row[0][0]) if row else None
+def _chunks(ids: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
+    """`ids` in slices that stay under SQLite's bound-parameter limit."""
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
+def _stored_rows(db: Db, feed_id: str, item_ids: Sequence[str]) -> dict[str, Sequence[Any]]:
+    """The stored copy's columns (see `_stored`) of each of `item_ids` that is stored."""
+    found: dict[str, Sequence[Any]] = {}
+    for chunk in _chunks(list(dict.fromkeys(item_ids))):
+        found.update((row[0], row[1:]) for row in db.execute(
+            f"SELECT item_id, title, summary, image, attachments, doc_number, doc_type, section "
+            f"FROM items WHERE feed_id = ? AND item_id IN ({','.join('?' * len(chunk))})",
+            [feed_id, *chunk]).fetchall())
+    return found
+
+
+def _pruned_first_seen(db: Db, feed_id: str, item_ids: Sequence[str]) -> dict[str, datetime]:
+    """When each pruned one of `item_ids` was first seen; their ids are forgotten, as the items
+    are stored again."""
+    found: dict[str, datetime] = {}
+    for chunk in _chunks(list(dict.fromkeys(item_ids))):
+        rows = db.execute(f"DELETE FROM pruned_items WHERE feed_id = ? AND item_id IN "
+                          f"({','.join('?' * len(chunk))}) RETURNING item_id, first_seen_at",
+                          [feed_id, *chunk]).fetchall()
+        found.update((row[0], when) for row in rows if (when := _when(row[1])) is not None)
+    return found
 
 
 def _stored(row: Sequence[Any]) -> StoredCopy:

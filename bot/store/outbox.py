@@ -32,17 +32,19 @@ class OutboxMixin(StoreBase):
     # -- enqueueing, inside Store.add_items' transaction ---------------------------------
 
     @staticmethod
-    def _enqueue(db: Db, item: Item, targets: Iterable[tuple[int, str | None]],
-                 stamp: str) -> None:
+    def _enqueue_many(db: Db, routed: Iterable[tuple[Item, Iterable[tuple[int, str | None]]]],
+                      stamp: str) -> None:
+        """One outbox row per (item, chat it is routed to), in order, in one statement."""
         # A chat forgotten since `subscribers_of` ran is skipped rather than failing the poll.
         # The row goes to the forum topic the chat follows the feed in (0: no topic).
-        for chat_id, matched in targets:
-            db.execute("INSERT INTO outbox (chat_id, feed_id, item_id, matched, created_at, "
-                       "not_before, thread_id) SELECT ?, ?, ?, ?, ?, ?, coalesce("
-                       "(SELECT thread_id FROM subscriptions WHERE chat_id = ?1 AND feed_id = ?2)"
-                       ", 0) WHERE EXISTS (SELECT 1 FROM chats WHERE chat_id = ?1) "
-                       "ON CONFLICT DO NOTHING",
-                       (chat_id, item.feed_id, item.item_id, matched, stamp, stamp))
+        rows = [(chat_id, item.feed_id, item.item_id, matched, stamp, stamp)
+                for item, targets in routed for chat_id, matched in targets]
+        if rows:
+            db.executemany("INSERT INTO outbox (chat_id, feed_id, item_id, matched, created_at, "
+                           "not_before, thread_id) SELECT ?, ?, ?, ?, ?, ?, coalesce("
+                           "(SELECT thread_id FROM subscriptions WHERE chat_id = ?1 AND "
+                           "feed_id = ?2), 0) WHERE EXISTS (SELECT 1 FROM chats WHERE "
+                           "chat_id = ?1) ON CONFLICT DO NOTHING", rows)
 
     @staticmethod
     def _enqueue_edit(db: Db, feed_id: str, item_id: str, title: str, summary: str,
