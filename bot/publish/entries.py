@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
+from typing import Protocol
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -119,7 +120,17 @@ def _categories(meta: FeedMeta, item: Item) -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
-def _feed_updated_at(entries: Sequence[Entry], zone: tzinfo) -> datetime | None:
+class Dated(Protocol):
+    """What a feed's build date is made of: an Entry, or what bot.publish.render keeps of one."""
+
+    @property
+    def published_at(self) -> datetime | None: ...
+
+    @property
+    def changed_at(self) -> datetime | None: ...
+
+
+def _feed_updated_at(entries: Sequence[Dated], zone: tzinfo) -> datetime | None:
     """Newest change among the entries (never "now"), so unchanged input keeps its bytes; None
     when no entry gives a time."""
     changes = [e.changed_at for e in entries if e.changed_at]
@@ -129,7 +140,7 @@ def _feed_updated_at(entries: Sequence[Entry], zone: tzinfo) -> datetime | None:
     return max(dates) if dates else None
 
 
-def built_at(meta: FeedMeta, entries: Sequence[Entry]) -> datetime | None:
+def built_at(meta: FeedMeta, entries: Sequence[Dated]) -> datetime | None:
     zone = feed_zone(meta.timezone)
     found = _feed_updated_at(entries, zone)
     if found is None and meta.updated_if_empty is not None:

@@ -9,7 +9,15 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.publish.entries import Entry, Link, built_at, feed_zone, image_type, local_epoch
+from bot.publish.entries import (
+    Dated,
+    Entry,
+    Link,
+    built_at,
+    feed_zone,
+    image_type,
+    local_epoch,
+)
 from bot.publish.feedmeta import FeedMeta, Format, meta_guid
 from bot.publish.sanitize import plain_text, strip_xml_illegal
 
@@ -57,13 +65,15 @@ def _feed_title(meta: FeedMeta) -> str:
 
 
 def rss_bytes(meta: FeedMeta, entries: Sequence[Entry], self_url: str) -> bytes:
-    return rss_document(meta, entries, self_url, [rss_item(meta, entry) for entry in entries])
+    items = [rss_item(meta, entry).encode() for entry in entries]
+    return rss_document(meta, entries, self_url, items)
 
 
 def rss_document(
-    meta: FeedMeta, entries: Sequence[Entry], self_url: str, items: Sequence[str]
+    meta: FeedMeta, entries: Sequence[Dated], self_url: str, items: Sequence[bytes]
 ) -> bytes:
-    """The RSS file around `items`, each entry's `rss_item` (bot.publish.render reuses them)."""
+    """The RSS file around `items`, each entry's `rss_item` in UTF-8 (bot.publish.render keeps
+    them)."""
     title = _feed_title(meta)
     updated = built_at(meta, entries)
     parts = [
@@ -78,9 +88,7 @@ def rss_document(
     ]  # fmt: skip
     if updated is not None:  # optional in RSS: no date rather than an invented one
         parts.append(f"    <lastBuildDate>{_rfc822(updated)}</lastBuildDate>\n")
-    parts += items
-    parts.append("  </channel>\n</rss>\n")
-    return "".join(parts).encode("utf-8")
+    return b"".join([*(part.encode() for part in parts), *items, b"  </channel>\n</rss>\n"])
 
 
 def rss_item(meta: FeedMeta, entry: Entry) -> str:
@@ -118,17 +126,20 @@ def rss_item(meta: FeedMeta, entry: Entry) -> str:
 
 def atom_bytes(meta: FeedMeta, entries: Sequence[Entry], self_url: str) -> bytes:
     updated = atom_updated(meta, entries)
-    items = [atom_entry(entry, updated) for entry in entries]
+    items = [atom_entry(entry, updated).encode() for entry in entries]
     return atom_document(meta, updated, self_url, items)
 
 
-def atom_updated(meta: FeedMeta, entries: Sequence[Entry]) -> datetime:
+def atom_updated(meta: FeedMeta, entries: Sequence[Dated]) -> datetime:
     """The feed's <updated>; also an entry's when it has no date of its own."""
     return built_at(meta, entries) or local_epoch(feed_zone(meta.timezone))  # Atom requires one
 
 
-def atom_document(meta: FeedMeta, updated: datetime, self_url: str, items: Sequence[str]) -> bytes:
-    """The Atom file around `items`, each entry's `atom_entry` (bot.publish.render reuses them)."""
+def atom_document(
+    meta: FeedMeta, updated: datetime, self_url: str, items: Sequence[bytes]
+) -> bytes:
+    """The Atom file around `items`, each entry's `atom_entry` in UTF-8 (bot.publish.render
+    keeps them)."""
     title = _text(_feed_title(meta))
     parts = [
         XML_DECLARATION,
@@ -142,9 +153,7 @@ def atom_document(meta: FeedMeta, updated: datetime, self_url: str, items: Seque
         f"  <generator>{GENERATOR}</generator>\n",
         f"  <subtitle>{_text(plain_text(meta.description) or _feed_title(meta))}</subtitle>\n",
     ]
-    parts += items
-    parts.append("</feed>\n")
-    return "".join(parts).encode("utf-8")
+    return b"".join([*(part.encode() for part in parts), *items, b"</feed>\n"])
 
 
 def atom_entry(entry: Entry, feed_updated_at: datetime) -> str:
@@ -173,10 +182,10 @@ def atom_entry(entry: Entry, feed_updated_at: datetime) -> str:
 
 
 def json_bytes(meta: FeedMeta, entries: Sequence[Entry], self_url: str) -> bytes:
-    return json_document(meta, self_url, [json_item(entry) for entry in entries])
+    return json_document(meta, self_url, [json_item(entry).encode() for entry in entries])
 
 
-def json_document(meta: FeedMeta, self_url: str, items: Sequence[str]) -> bytes:
+def json_document(meta: FeedMeta, self_url: str, items: Sequence[bytes]) -> bytes:
     """The JSON Feed around `items`, each entry's `json_item`: the bytes of
     `json.dumps(doc, ensure_ascii=False, indent=2)` with the items spliced in as text, so each
     item is encoded once, not on every write (`indent` makes json use its pure-Python encoder)."""
@@ -190,9 +199,9 @@ def json_document(meta: FeedMeta, self_url: str, items: Sequence[str]) -> bytes:
         "language": meta.language,
         "authors": [{"name": title}],
     }
-    text = json.dumps(head, ensure_ascii=False, indent=2)
-    listed = ",".join(items) + "\n  " if items else ""
-    return f'{text[:-2]},\n  "items": [{listed}]\n}}\n'.encode()
+    text = json.dumps(head, ensure_ascii=False, indent=2)[:-2].encode()
+    listed = b",".join(items) + b"\n  " if items else b""
+    return b"".join([text, b',\n  "items": [', listed, b"]\n}\n"])
 
 
 def json_item(entry: Entry) -> str:

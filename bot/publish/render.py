@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 
 from bot import opml
@@ -86,8 +87,8 @@ def render_feeds(meta: FeedMeta, items: Sequence[Item], public_url: str) -> dict
     rendered = _RENDERED.of_feed(meta, items)
     urls = meta_urls(public_url, meta)
     return {
-        "rss": _fit(lambda kept: rss_document(meta, [r.entry for r in kept], urls["rss"],
-                                              [r.rss for r in kept]), rendered),
+        "rss": _fit(lambda kept: rss_document(meta, kept, urls["rss"], [r.rss for r in kept]),
+                    rendered),
         "atom": _fit(lambda kept: _atom(meta, kept, urls["atom"]), rendered),
         "json": _fit(lambda kept: json_document(meta, urls["json"], [r.json for r in kept]),
                      rendered),
@@ -95,38 +96,45 @@ def render_feeds(meta: FeedMeta, items: Sequence[Item], public_url: str) -> dict
 
 
 def _atom(meta: FeedMeta, kept: Sequence[RenderedItem], self_url: str) -> bytes:
-    updated = atom_updated(meta, [r.entry for r in kept])
+    updated = atom_updated(meta, kept)
     # An entry with no date of its own takes the feed's, which depends on the other entries.
-    items = [r.atom if r.atom is not None else atom_entry(r.entry, updated) for r in kept]
+    items = [r.atom if r.undated is None else atom_entry(r.undated, updated).encode()
+             for r in kept]  # fmt: skip
     return atom_document(meta, updated, self_url, items)
 
 
 @dataclass(frozen=True)
 class RenderedItem:
-    """An item cleaned (`entry`) and written in each format; `atom` is None when the entry
-    takes the feed's date."""
+    """An item as each format writes it (UTF-8), and the dates the feed's build date is made
+    of. `undated`: the cleaned entry of an item with no date, whose Atom entry takes the feed's
+    (then `atom` is empty)."""
 
-    entry: Entry
-    rss: str
-    atom: str | None
-    json: str
+    published_at: datetime | None
+    changed_at: datetime | None
+    rss: bytes
+    atom: bytes
+    json: bytes
+    undated: Entry | None
 
     @classmethod
     def of(cls, meta: FeedMeta, item: Item) -> RenderedItem:
-        entry = make_entries(meta, [item])[0]
-        atom = atom_entry(entry, entry.updated_at) if entry.updated_at is not None else None
-        return cls(entry, rss_item(meta, entry), atom, json_item(entry))
+        [entry] = make_entries(meta, [item])
+        undated = entry if entry.updated_at is None else None
+        atom = b"" if entry.updated_at is None else atom_entry(entry, entry.updated_at).encode()
+        return cls(entry.published_at, entry.changed_at, rss_item(meta, entry).encode(), atom,
+                   json_item(entry).encode(), undated)
 
 
 class RenderedItems:
     """Each feed's items as last rendered, so a changed poll renders only its new or edited items.
 
     Kept per feed id for the items of its last write only (and the FeedMeta they were rendered
-    under; another meta starts afresh), so memory is bounded by what the feeds hold: about the
-    size of their three files plus the cleaned entry, ~5 KB per item of the gov.vn listing, 100 KB
-    a 20-item feed, 100 MB for 1,000 feeds; at most MAX_FEEDS feeds, the least recently written
-    dropped first. Rendering is pure, so a kept rendering equals a fresh one: the key is the whole
-    Item (every field, by value) and the FeedMeta.
+    under; another meta starts afresh), at most MAX_FEEDS feeds, the least recently written
+    dropped first. Memory: the three formats' bytes (about the size of the feed's files) and the
+    Item itself, the key: 118 KB for the 20 items of the real gov.vn listing (tracemalloc; its
+    files are 60 KB), so ~120 MB for 1,000 such feeds, plus the `all` feed's and sections'.
+    Rendering is pure, so a kept rendering equals a fresh one: the key is the whole Item (every
+    field, by value) and the FeedMeta.
     """
 
     MAX_FEEDS = 2_000
