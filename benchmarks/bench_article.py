@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 
 from bot.model import ArticleRules  # noqa: E402
-from bot.source import dom, scrape  # noqa: E402
+from bot.source import dom  # noqa: E402
+from bot.source.article import scrape_article  # noqa: E402
 
 ARTICLES = ROOT / "tests" / "fixtures" / "articles"
 NOW_TZ = "UTC"
@@ -38,8 +39,8 @@ def measure(rules: ArticleRules) -> dict[str, float]:
     started = time.process_time()
     for name, label in labels.items():
         html = (ARTICLES / name).read_bytes().decode("utf-8", errors="replace")
-        info = scrape.scrape_article(html, label["url"], rules, tz=NOW_TZ,
-                                     now=datetime(2030, 1, 1, tzinfo=UTC))
+        info = scrape_article(html, label["url"], rules, tz=NOW_TZ,
+                              now=datetime(2030, 1, 1, tzinfo=UTC))
         text = dom.text_of(dom.parse_html(info.content_html)) if info.content_html else ""
         hit = sum(_norm(s) in text for s in label["with"])
         clean = sum(_norm(s) not in text for s in label["without"])

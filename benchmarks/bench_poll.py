@@ -334,7 +334,7 @@ async def stage_breakdown(case: Case, runs: int) -> float:
         marks = [time.process_time()]
         page = await deps.fetcher.fetch(recipe.urls[0])
         marks.append(time.process_time())
-        listing = read_listing([page], recipe, now)
+        listing = read_listing([page], recipe, now, memo=deps.item_memo)  # as a poll reads
         marks.append(time.process_time())
         known = deps.store.known_ids(recipe.feed_id, [item.item_id for item in listing.items])
         deps.store.add_items(recipe.feed_id, listing.items, now)

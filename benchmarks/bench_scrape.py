@@ -3,10 +3,11 @@
     .venv/bin/python benchmarks/bench_scrape.py [--runs N]
 
 `scrape ms` times `listing.scrape_page`, what a poll runs on a fetched page: the HTML check,
-decoding (`dom.decode_html`), parsing, selecting, dates and ids, every item read (a recipe it has
-never seen: no item from bot.source.memo). `1 new ms` (the real listing only) is what a changed
-poll reads: the page alternates between two versions that differ in their first item, so 19 of
-the 20 items were on the page read before (from memory). The floor (`parse+sel ms`) is what
+decoding (`dom.decode_html`), parsing, selecting, dates and ids, every item read (a new, empty
+`ItemMemo`, as in a feed's first poll: the digests and date checks of keeping, no item from it).
+`1 new ms` (the real listing only) is what a changed poll reads: the page alternates between two
+versions that differ in their first item, read with one `ItemMemo` as the daemon's, so 19 of the
+20 items were on the page read before (from memory). The floor (`parse+sel ms`) is what
 any scraper must do at least: `lxml.html.fromstring` of the bytes, then the recipe's own CSS
 selectors (precompiled once) for the items and, in each item, for each of its fields. `ratio` =
 scrape / floor, interleaved so both see the same load; `parse ms` (the parse alone) and
@@ -39,6 +40,7 @@ from lxml.cssselect import CSSSelector
 from bot.model import FetchResult, ListRules, Pick, Recipe
 from bot.recipes import load_recipes
 from bot.source.listing import scrape_page
+from bot.source.memo import ItemMemo
 
 NOW = datetime(2022, 8, 27, 4, 0, tzinfo=UTC)
 GOAL_RATIO = 2.0
@@ -96,25 +98,22 @@ def interleaved_ms(works: dict[str, Callable[[], object]], runs: int) -> dict[st
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-_NEW_FEEDS = itertools.count()
-
-
-def scrape_or_none(page: FetchResult, recipe: Recipe, *, as_new: bool = True) -> object:
-    """`as_new`: under a feed id never used, so that every item is read (none from memory)."""
-    if as_new:
-        recipe = replace(recipe, feed_id=f"{recipe.feed_id}-{next(_NEW_FEEDS)}")
+def scrape_or_none(page: FetchResult, recipe: Recipe, memo: ItemMemo | None = None) -> object:
+    """`memo=None`: a new, empty one (a feed's first poll: every item read and kept)."""
+    memo = memo if memo is not None else ItemMemo()
     try:
-        return scrape_page(page, recipe, NOW)
+        return scrape_page(page, recipe, NOW, memo=memo)
     except Exception:  # a fixture may be an article page with no list: still timed
         return None
 
 
 def one_new_item(page: FetchResult, recipe: Recipe) -> Callable[[], object]:
-    """Scrapes of the page and of a version with another first item, in turn, under one feed
-    id: each finds one item it did not read the time before, as a changed poll does."""
+    """Scrapes of the page and of a version with another first item, in turn, with one memo:
+    each finds one item it did not read the time before, as a changed poll does."""
     other = replace(page, body=with_new_first_item(page.body, 1))
     turns = itertools.cycle((page, other))
-    return lambda: scrape_or_none(next(turns), recipe, as_new=False)
+    memo = ItemMemo()
+    return lambda: scrape_or_none(next(turns), recipe, memo)
 
 
 def extraction_vs_bs4(runs: int) -> None:

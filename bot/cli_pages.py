@@ -91,10 +91,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 def _check_article(recipe: Recipe, page: FetchResult, now: datetime, *, as_json: bool) -> int:
     from dataclasses import asdict
 
-    from bot.source import dom, scrape
+    from bot.source.listing import read_article
 
-    html = dom.decode_html(page.body, page.content_type)
-    info = scrape.scrape_article(html, page.url, recipe.article, tz=recipe.timezone, now=now)
+    info = read_article(page, recipe, now)
     document = {key: jsonable(value) for key, value in asdict(info).items()}
     if as_json:
         print_json({"url": page.url, **document})

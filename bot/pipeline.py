@@ -55,6 +55,7 @@ from bot.source.crawl import (
 )
 from bot.source.fetch import FetchPolicy
 from bot.source.listing import check_detected_list, read_listing
+from bot.source.memo import ItemMemo
 from bot.store.db import Store
 from bot.store.items import Route
 from bot.worker import run_cpu
@@ -91,6 +92,9 @@ class PollDeps:
     # poll: with 1,000 feeds that was 40 % of the CPU of a polling cycle.
     defer_all: bool = False
     all_stale: bool = False
+    # Each feed's last listing page, read: a changed page's unchanged items are not read again
+    # (bot.source.memo). One per PollDeps, i.e. per daemon or `newsbot poll`, never shared.
+    item_memo: ItemMemo = field(default_factory=ItemMemo)
 
     @classmethod
     def from_config(
@@ -174,7 +178,7 @@ async def _poll(recipe: Recipe, deps: PollDeps, now: datetime) -> PollReport:
         deps.last_pages.pop(recipe.feed_id, None)  # set again only if this poll succeeds
         # Parsing is the poll's longest step (~4 ms of CPU): in the CPU thread, the event loop
         # stays free to pace Telegram sends on time (bot.worker says why one thread).
-        listing = await run_cpu(read_listing, pages, recipe, now)
+        listing = await run_cpu(read_listing, pages, recipe, now, memo=deps.item_memo)
         known = store.known_ids(recipe.feed_id, listing.ids)
         check_detected_list(listing, known, health, recipe)
         if health.seeded and not known:

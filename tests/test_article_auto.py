@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from bot.model import ArticleRules
 from bot.recipes import load_recipe
-from bot.source import dom, scrape
+from bot.source import dom
+from bot.source.article import ArticleInfo, scrape_article
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 AUTO = ArticleRules(content_auto=True)
@@ -25,8 +26,8 @@ ARTICLES = FIXTURES / "articles"
 
 
 def article(html: str, url: str = "https://example.vn/a", rules: ArticleRules = AUTO,
-            tz: str = "Asia/Ho_Chi_Minh") -> scrape.ArticleInfo:
-    return scrape.scrape_article(html, url, rules, tz=tz, now=NOW)
+            tz: str = "Asia/Ho_Chi_Minh") -> ArticleInfo:
+    return scrape_article(html, url, rules, tz=tz, now=NOW)
 
 
 def text(html: str | None) -> str:

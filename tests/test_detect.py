@@ -457,7 +457,7 @@ def test_detector_modules_import_no_parser() -> None:
             "bot", "bot.documents", "bot.model", "bot.source", "bot.source.attachments",
             "bot.source.detect", "bot.source.detect.cssmatch", "bot.source.detect.headlines",
             "bot.source.detect.listshape",
-            "bot.source.dom", "bot.source.scrape", "bot.urls",
+            "bot.source.dom", "bot.source.picks", "bot.urls",
         }, module.__name__  # fmt: skip
 
 

@@ -29,7 +29,8 @@ from hypothesis import strategies as st
 from bot.model import CacheHeaders, Chat, FetchResult, PollReport, Recipe
 from bot.pipeline import PollDeps, poll_source
 from bot.recipes import load_recipe
-from bot.source import dom, scrape
+from bot.source import dom
+from bot.source.article import scrape_article
 from bot.source.fetch import Fetcher, FetchPolicy
 from bot.store.db import Store
 
@@ -83,8 +84,8 @@ def feed_files_parse(public: Path) -> int:
 def test_control_character_references_are_dropped_from_article_content(content: str) -> None:
     recipe = recipe_for("http://127.0.0.1:1")
     assert recipe.article is not None
-    info = scrape.scrape_article(article_page(content), "http://127.0.0.1:1/a-749400",
-                                 recipe.article, tz=recipe.timezone, now=NOW)
+    info = scrape_article(article_page(content), "http://127.0.0.1:1/a-749400",
+                          recipe.article, tz=recipe.timezone, now=NOW)
     assert info.content_html is not None
     assert "ketthuc" in info.content_html.replace(" ", "")
     assert "<script" not in info.content_html and "<input" not in info.content_html
@@ -97,8 +98,8 @@ def test_automatic_content_survives_control_characters(
     recipe = recipe_for("http://127.0.0.1:1")
     assert recipe.article is not None
     rules = replace(recipe.article, content=None, content_auto=True)  # readability's own parse
-    info = scrape.scrape_article(article_page(content), "http://127.0.0.1:1/a-749400", rules,
-                                 tz=recipe.timezone, now=NOW)
+    info = scrape_article(article_page(content), "http://127.0.0.1:1/a-749400", rules,
+                          tz=recipe.timezone, now=NOW)
     assert info.content_html is not None and "Hải An" in info.content_html
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO] == []
 

@@ -133,6 +133,16 @@ async def test_first_poll_seeds_silently(env: Env) -> None:
     assert env.alerts == []
 
 
+async def test_a_poll_keeps_the_listings_readings_in_its_own_deps_memo(env: Env) -> None:
+    # Dates with a time of day: a date-only one takes `now`'s time, so it is read every poll.
+    env.serve(re.sub(r"(\d\d/\d\d/\d{4})<", r"\1 09:30<", listings.listing_html()))
+    await env.poll()
+    page_url = env.recipe.urls[0]
+    assert len(env.deps.item_memo.recall(env.recipe, page_url)) == 12  # the next poll's shortcut
+    env.restart()  # new deps, as another daemon: nothing shared
+    assert env.deps.item_memo.recall(env.recipe, page_url) == {}
+
+
 async def test_new_articles_are_announced_once_oldest_first_to_matching_chats(env: Env) -> None:
     env.serve(listings.listing_html(), validators=False)
     env.subscribe(1, "hai an")

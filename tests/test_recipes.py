@@ -28,7 +28,8 @@ from conftest import FIXTURES, ROOT
 
 from bot.model import Item, Recipe
 from bot.recipes import load_recipe
-from bot.source.scrape import ArticleInfo, scrape, scrape_article
+from bot.source.article import ArticleInfo, scrape_article
+from bot.source.scrape import scrape
 
 FEEDS = ROOT / "feeds"
 RECIPES = sorted(FEEDS.glob("*.toml"))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from bot.source import dom
-from bot.source.scrape import document_base
+from bot.source.picks import document_base
 from bot.urls import absolute_url
 
 # Tried in this order, on the page's own origin, when the page links no feed (WordPress: /feed,

@@ -18,9 +18,10 @@ from datetime import datetime
 from bot import diff, documents, urls
 from bot.errors import FetchError, NewsbotError, ScrapeError
 from bot.model import FeedHealth, FetchResult, Item, Pick, Recipe, Section
-from bot.source import dom, scrape
+from bot.source import article, dom, picks, scrape
+from bot.source.article import ArticleInfo
 from bot.source.feeds import read_feed
-from bot.source.scrape import ArticleInfo
+from bot.source.memo import ItemMemo
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +51,15 @@ def live_sections(recipe: Recipe) -> tuple[Section, ...]:
     return ()
 
 
-def read_listing(pages: Sequence[FetchResult], recipe: Recipe, now: datetime) -> Listing:
+def read_listing(
+    pages: Sequence[FetchResult], recipe: Recipe, now: datetime, *, memo: ItemMemo | None = None
+) -> Listing:
     """The items of every page; ScrapeError (or FetchError) when a page has none.
 
     Pages of a sectioned recipe are its sections in order: their items carry the section's id,
     an item listed in two sections belongs to the first, and a section after the first whose
     page yields nothing is a warning. A page not modified since the last poll adds no items.
+    `memo`: the caller's memory of the feed's last pages (see `scrape_page`).
     """
     sections = live_sections(recipe)
     found = []
@@ -64,7 +68,7 @@ def read_listing(pages: Sequence[FetchResult], recipe: Recipe, now: datetime) ->
             continue
         section = sections[index] if index < len(sections) else None
         try:
-            listing = scrape_page(page, recipe, now)
+            listing = scrape_page(page, recipe, now, memo=memo)
         except NewsbotError as exc:
             if section is None or index == 0:
                 raise
@@ -96,9 +100,12 @@ def combine(found: Sequence[Listing]) -> Listing:
     )
 
 
-def scrape_page(page: FetchResult, recipe: Recipe, now: datetime) -> Listing:
+def scrape_page(
+    page: FetchResult, recipe: Recipe, now: datetime, *, memo: ItemMemo | None = None
+) -> Listing:
     """One page's items in page order: the recipe's rules, else (when allowed) auto-detection.
-    A feed recipe's page is a feed, read as one."""
+    A feed recipe's page is a feed, read as one. With a `memo` (the daemon's, kept between
+    polls), a recipe's items unchanged since the feed's last page are not read again."""
     if recipe.feed:
         result = read_feed(page, recipe, now)
         return Listing(result.items, result.warnings)
@@ -107,7 +114,7 @@ def scrape_page(page: FetchResult, recipe: Recipe, now: datetime) -> Listing:
     if recipe.rules is None:
         return _detect(html, page.url, recipe, now, recipe_error=None)
     try:
-        result = scrape.scrape(html, page.url, recipe, now)
+        result = scrape.scrape(html, page.url, recipe, now, memo=memo)
     except ScrapeError as exc:
         if recipe.rules.fallback != "auto":
             raise
@@ -179,10 +186,10 @@ def next_page_url(page: FetchResult, pick: Pick) -> str | None:
     root = dom.parse_html(dom.decode_html(page.body, page.content_type))
     node = dom.select_one(root, pick.css) if pick.css else None
     href = (dom.attr_of(node, pick.attr or "href") or None) if node is not None else None
-    return urls.absolute_url(href, scrape.document_base(root, page.url))
+    return urls.absolute_url(href, picks.document_base(root, page.url))
 
 
 def read_article(page: FetchResult, recipe: Recipe, now: datetime) -> ArticleInfo:
     """An item's own page: the recipe's [article] rules, then the page's metadata."""
     html = dom.decode_html(page.body, page.content_type)
-    return scrape.scrape_article(html, page.url, recipe.article, tz=recipe.timezone, now=now)
+    return article.scrape_article(html, page.url, recipe.article, tz=recipe.timezone, now=now)

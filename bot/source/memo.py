@@ -2,8 +2,10 @@
 
 A changed page usually differs by one item: the other 19 items' elements are byte for byte the
 ones the last poll read, and reading them again (text, link, dates, ids, attachments: 60 % of
-reading the gov.vn listing) gives the same Items. So `bot.source.scrape` keeps, per feed, each
-item element's reading under a digest of its HTML, and looks there first.
+reading the gov.vn listing) gives the same Items. So an `ItemMemo` keeps, per feed, each item
+element's reading under a digest of its HTML, and `bot.source.scrape` looks there first. The
+caller owns it (the daemon's `PollDeps.item_memo`, made once), so the scraper stays pure and two
+daemons in one process never share one; without one, every item is read.
 
 A reading depends on more than the element's bytes only in ways this module rules out:
 - the recipe and the page's base URL: a feed's memory holds for one (recipe, base) only;

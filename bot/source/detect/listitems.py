@@ -19,7 +19,7 @@ from bot.source.detect.cssmatch import Selector, first_in, one_step, parse_css, 
 from bot.source.detect.headlines import word_count
 from bot.source.detect.listshape import TEXT_LIMIT, Page, overlaid_heading_node, title_options
 from bot.source.dom import Node
-from bot.source.scrape import image_url
+from bot.source.picks import image_url
 
 SAMPLE = 8  # items inspected to choose the date/summary/image picks
 _INNER_DATE = 20  # characters of a date printed inside the headline link, at most
@@ -155,7 +155,7 @@ def _image_pick(sample: list[tuple[Node, Node]]) -> Pick | None:
     images = [img for img in found if img is not None]
     if len(images) < max(2, len(sample) // 2):
         return None
-    return Pick("img")  # `scrape.image_url` reads src, then the lazy-loading attributes
+    return Pick("img")  # `picks.image_url` reads src, then the lazy-loading attributes
 
 
 # --- items ---------------------------------------------------------------------------------------

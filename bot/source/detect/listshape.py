@@ -26,7 +26,7 @@ from bot.source import dates, dom
 from bot.source.detect.cssmatch import Index, Selector, Step, stable_classes
 from bot.source.detect.headlines import CJK, article_score, headline_score
 from bot.source.dom import Node
-from bot.source.scrape import document_base
+from bot.source.picks import document_base
 from bot.urls import absolute_url
 
 MAX_LEVELS = 8  # how far above a link an item block may be
