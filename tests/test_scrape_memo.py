@@ -128,8 +128,18 @@ def test_the_caller_owns_the_memo_and_without_one_every_item_is_read() -> None:
     assert elsewhere.items[0] is not first.items[0]  # another owner's memo knows nothing of it
 
 
-def test_the_memory_keeps_the_most_recently_read_feeds() -> None:
-    memo = ItemMemo(max_feeds=2)
+def test_each_section_page_of_a_feed_is_remembered_apart() -> None:
+    memo = ItemMemo()
+    feed = recipe("memo-sections")
+    news, notices = page(li(1), li(2)), page(li(3), li(4))
+    first = scrape(news, BASE, feed, NOW, memo=memo)
+    scrape(notices, "https://haiphong.gov.vn/thong-bao", feed, NOW, memo=memo)
+    again = scrape(news, BASE, feed, NOW, memo=memo)
+    assert again.items[0] is first.items[0]  # the notices page did not replace it
+
+
+def test_the_memory_keeps_the_most_recently_read_pages() -> None:
+    memo = ItemMemo(max_pages=2)
     feeds = [recipe(f"f{n}") for n in range(3)]
     for feed in feeds:
         memo.keep(feed, BASE, {b"k": Reading(None, ("title",))})

@@ -1,22 +1,25 @@
-"""What each feed's last listing page read as, item by item: an unchanged item is not read again.
+"""What each listing page read as at its feed's last poll, item by item: an unchanged item is not
+read again.
 
 A changed page usually differs by one item: the other 19 items' elements are byte for byte the
 ones the last poll read, and reading them again (text, link, dates, ids, attachments: 60 % of
-reading the gov.vn listing) gives the same Items. So an `ItemMemo` keeps, per feed, each item
-element's reading under a digest of its HTML, and `bot.source.scrape` looks there first. The
+reading the gov.vn listing) gives the same Items. So an `ItemMemo` keeps, per page (a feed id
+and the page's base URL: each section of a sectioned feed is its own page), each item element's
+reading under a digest of its HTML, and `bot.source.scrape` looks there first. The
 caller owns it (the daemon's `PollDeps.item_memo`, made once), so the scraper stays pure and two
 daemons in one process never share one; without one, every item is read.
 
 A reading depends on more than the element's bytes only in ways this module rules out:
-- the recipe and the page's base URL: a feed's memory holds for one (recipe, base) only;
+- the recipe and the page's base URL: a page's memory is kept under (feed id, base) and holds
+  for the recipe that read it only;
 - the elements around it, which a pick may look at (`:first-child`, `+`, `~`): recipes whose
   picks have a pseudo-class or a sibling combinator keep no memory;
 - `now`, for relative, yearless or time-less dates: the scraper keeps a reading only when its
   date reads the same at another `now` (`NOW_SHIFT` later).
 
-Memory: the Items of each feed's last page, ~1.8 KB per item with its key (tracemalloc, the
-real gov.vn page): about 37 MB for 1,000 feeds of 20 items, at most MAX_FEEDS feeds (the least
-recently polled are dropped). Digests are blake2b (128 bits): a page cannot make two different
+Memory: the Items of each page's last reading, ~1.8 KB per item with its key (tracemalloc, the
+real gov.vn page): about 37 MB for 1,000 pages of 20 items, at most MAX_PAGES pages (the least
+recently read are dropped). Digests are blake2b (128 bits): a page cannot make two different
 elements collide.
 """
 
@@ -31,7 +34,7 @@ from functools import lru_cache
 
 from bot.model import Item, ListRules, Recipe
 
-MAX_FEEDS = 2000
+MAX_PAGES = 2000
 # Another `now` for the stability check: a year and some hours later, so that a yearless date
 # lands in another year and a time-less one gets another time of day.
 NOW_SHIFT = timedelta(days=400, hours=7, minutes=13, seconds=17)
@@ -49,33 +52,32 @@ class Reading:
 @dataclass
 class _PageMemory:
     recipe: Recipe
-    base: str
     readings: dict[bytes, Reading]
 
 
 class ItemMemo:
-    """Per feed, the readings of its last listing page; safe to share between threads."""
+    """Per listing page (feed id, base URL), the readings of its last read; safe to share
+    between threads."""
 
-    def __init__(self, max_feeds: int = MAX_FEEDS) -> None:
-        self._max_feeds = max_feeds
-        self._feeds: OrderedDict[str, _PageMemory] = OrderedDict()
+    def __init__(self, max_pages: int = MAX_PAGES) -> None:
+        self._max_pages = max_pages
+        self._pages: OrderedDict[tuple[str, str], _PageMemory] = OrderedDict()
         self._lock = threading.Lock()
 
     def recall(self, recipe: Recipe, base: str) -> dict[bytes, Reading]:
-        """The last page's readings, if it was read with this recipe and base URL."""
+        """The page's last readings, if this recipe read them."""
         with self._lock:
-            memory = self._feeds.get(recipe.feed_id)
-        if memory is None or memory.base != base:
-            return {}
-        return memory.readings if memory.recipe == recipe else {}
+            memory = self._pages.get((recipe.feed_id, base))
+        return memory.readings if memory is not None and memory.recipe == recipe else {}
 
     def keep(self, recipe: Recipe, base: str, readings: dict[bytes, Reading]) -> None:
-        """Remember this page's readings (and forget the previous page's)."""
+        """Remember this page's readings (in place of its previous ones)."""
+        key = (recipe.feed_id, base)
         with self._lock:
-            self._feeds[recipe.feed_id] = _PageMemory(recipe, base, readings)
-            self._feeds.move_to_end(recipe.feed_id)
-            while len(self._feeds) > self._max_feeds:
-                self._feeds.popitem(last=False)
+            self._pages[key] = _PageMemory(recipe, readings)
+            self._pages.move_to_end(key)
+            while len(self._pages) > self._max_pages:
+                self._pages.popitem(last=False)
 
 
 def element_key(outer_bytes: bytes) -> bytes:
