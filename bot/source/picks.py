@@ -2,7 +2,8 @@
 
 Pure: elements in, values out (`now` a parameter for dates). `bot.source.scrape` (listing pages)
 and `bot.source.article` (article pages) share these, so an item and its article read a title,
-an image or a date the same way.
+an image or a date the same way; the list detector (bot.source.detect) reads with the same
+limits, so that the items it proposes are the items the recipe it writes will yield.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from bot.source.dom import Node
 from bot.urls import absolute_url
 
 TEXT_LIMIT = 5000  # characters taken from a title/summary/date element
+MAX_ELEMENTS = 500  # item elements read per listing page (a listing shows tens)
 _IMAGE_ATTRS = ("src", "data-src", "data-original", "data-lazy-src", "data-srcset", "srcset")
 
 

@@ -19,8 +19,6 @@ from bot.source.dom import Node
 from bot.source.memo import NOW_SHIFT, ItemMemo, Reading, element_key, memorable
 from bot.urls import absolute_url
 
-_MAX_ELEMENTS = 500  # item elements looked at per page; a listing shows tens
-
 
 def scrape(
     html: str, base_url: str, recipe: Recipe, now: datetime, *, memo: ItemMemo | None = None
@@ -37,7 +35,7 @@ def scrape(
         )
     root = dom.parse_html(html)
     base = picks.document_base(root, base_url)
-    elements = _outermost(picks.select(root, rules.item))[:_MAX_ELEMENTS]
+    elements = _outermost(picks.select(root, rules.item))[: picks.MAX_ELEMENTS]
     if not elements:
         raise _no_items(recipe, rules, base_url)
     problems: dict[str, list[int]] = {}

@@ -35,9 +35,9 @@ from bot.source.detect import listitems
 from bot.source.detect.cssmatch import Selector, first_in, parse_css, select
 from bot.source.detect.listshape import CARD_TEXT, Page, candidate_selectors
 from bot.source.dom import Node
+from bot.source.picks import MAX_ELEMENTS
 
 MIN_ITEMS = 3  # fewer blocks than this is not a list
-MAX_ELEMENTS = 500  # item elements `scrape` looks at per page (its _MAX_ELEMENTS)
 SHORTLIST = 6  # candidate selectors worth a closer look (the rest are ranked cheaply)
 _ROUNDING = 0.001  # scores are rounded to 3 decimals: a bound this far below cannot tie
 

@@ -17,9 +17,9 @@ from bot.model import Attachment, Item, ListRules, Pick
 from bot.source import attachments, datelists, dom
 from bot.source.detect.cssmatch import Selector, first_in, one_step, parse_css, stable_classes
 from bot.source.detect.headlines import word_count
-from bot.source.detect.listshape import TEXT_LIMIT, Page, overlaid_heading_node, title_options
+from bot.source.detect.listshape import Page, overlaid_heading_node, title_options
 from bot.source.dom import Node
-from bot.source.picks import image_url
+from bot.source.picks import TEXT_LIMIT, image_url
 
 SAMPLE = 8  # items inspected to choose the date/summary/image picks
 _INNER_DATE = 20  # characters of a date printed inside the headline link, at most

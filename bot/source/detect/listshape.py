@@ -26,14 +26,13 @@ from bot.source import dates, dom
 from bot.source.detect.cssmatch import Index, Selector, Step, stable_classes
 from bot.source.detect.headlines import CJK, article_score, headline_score
 from bot.source.dom import Node
-from bot.source.picks import document_base
+from bot.source.picks import TEXT_LIMIT, document_base
 from bot.urls import absolute_url
 
 MAX_LEVELS = 8  # how far above a link an item block may be
 PAGE_DATE_SLACK = timedelta(days=31)  # items a page lists after its newest dated address
 _UNKNOWN = object()
 CARD_TEXT = 300  # a link's text longer than this is a card (headline, teaser…), not a headline
-TEXT_LIMIT = 5000  # characters of an element's text, as `scrape` takes them (items must be equal)
 _STABLE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 # Words inside an id or class name; whitespace separates the names.
 _BOILERPLATE = re.compile(
