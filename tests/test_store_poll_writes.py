@@ -50,10 +50,15 @@ def test_a_changed_poll_stores_new_and_seen_items_and_queues_each_new_one(store:
     assert store.prune_items("hp", unseen_since=later, keep=0, now=later) == 0
 
 
-def test_a_poll_of_twenty_items_with_one_new_runs_a_few_statements(store: Store) -> None:
-    backend = store._backend  # the SQLite connection's trace hook is the only way to count
-    if not isinstance(backend, SqliteBackend):
-        pytest.skip("counted on SQLite")
+def test_a_poll_of_twenty_items_with_one_new_runs_a_few_statements() -> None:
+    # Counted on SQLite only: its connection's trace hook is the one way to see every statement.
+    with Store.open(":memory:") as store:
+        _count_statements_of_a_poll(store)
+
+
+def _count_statements_of_a_poll(store: Store) -> None:
+    backend = store._backend
+    assert isinstance(backend, SqliteBackend)
     store.upsert_chat(Chat(1))
     store.add_items("hp", [item(n) for n in range(20)], T0)
     statements: list[str] = []
