@@ -123,7 +123,12 @@ def fail_over(pair: Pair, kills: int, rng: random.Random) -> None:
     for k in range(kills):
         mark = sent_count(pair.fake)
         left = kills - k
-        spare = len(pair.expected - set(received(pair.fake))) - left
+        # Keep enough unsent for every kill still to come: each takeover's first round sends one
+        # message per chat at once and up to CONCURRENCY more are in flight at a kill, so a
+        # reserve of one message per kill ran out when sends got faster (nothing was left to
+        # send while the loop waited for the next kill's sends).
+        reserve = left * (len(pair.chats) + CONCURRENCY)
+        spare = len(pair.expected - set(received(pair.fake))) - reserve
         target = rng.randint(1, max(1, min(spare, 2 * spare // left)))
         deadline = time.monotonic() + 60
         while sent_count(pair.fake) < mark + target:
